@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     default_locale: Literal["zh", "en"] = "zh"
     redis_url: str | None = None
+    bot_username: str = "fieldmate_bot"  # used for invite links printed by the CLI (the bot asks Telegram itself)
     telegram_api_base: str | None = None  # e.g. a local Bot API server; None = api.telegram.org
 
     webhook_url: str | None = None  # public base URL; when set, `fieldmate run` serves a webhook

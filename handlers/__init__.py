@@ -1,0 +1,18 @@
+"""Thin aiogram routers, one per capability. `build_routers()` makes fresh ones each call
+(a Router can be attached to only one parent, and tests build many dispatchers)."""
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def build_routers() -> list[Router]:
+    from handlers import admin, common, fallback, gate, start
+
+    # Order matters: joining first, then the gate that stops non-members, then features, then fallback.
+    return [
+        start.router(),
+        gate.router(),
+        common.router(),
+        admin.router(),
+        fallback.router(),
+    ]

@@ -1,0 +1,106 @@
+"""Composition root: builds the database, translations, Bot and Dispatcher from one Settings object."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.types import ErrorEvent
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.commands import set_default_commands
+from bot.config import Settings
+from bot.fsm_storage import SqlStorage
+from bot.i18n import DOMAIN, compile_catalogs
+from bot.middlewares import ActorI18nMiddleware, ActorMiddleware, DbSessionMiddleware
+from handlers import build_routers
+from storage.db import create_engine, create_sessionmaker
+from storage.migrate import upgrade
+
+log = logging.getLogger("fieldmate")
+SIMULATOR_TOKEN = "123456789:SIMULATOR-fieldmate-local-token-000"
+
+
+@dataclass
+class App:
+    """What handlers and jobs need, built once and injected through the dispatcher's workflow_data."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    i18n: I18n
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def create_app(settings: Settings, migrate: bool = True, engine: AsyncEngine | None = None) -> App:
+    engine = engine or create_engine(settings.database_url)
+    if migrate:
+        await upgrade(engine)
+    i18n = I18n(path=compile_catalogs(), default_locale=settings.default_locale, domain=DOMAIN)
+    return App(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), i18n=i18n)
+
+
+def build_bot(settings: Settings, api_base: str | None = None) -> Bot:
+    base = api_base or settings.telegram_api_base
+    session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+    token = settings.bot_token.get_secret_value() if settings.bot_token else SIMULATOR_TOKEN
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def build_fsm_storage(app: App) -> BaseStorage:
+    if app.settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(app.settings.redis_url)
+    return SqlStorage(app.sessionmaker)
+
+
+def build_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatcher:
+    dp = Dispatcher(storage=storage or build_fsm_storage(app), events_isolation=None)
+    dp["app"] = app
+    dp["settings"] = app.settings
+    dp.update.outer_middleware(DbSessionMiddleware(app.sessionmaker))
+    dp.update.outer_middleware(ActorMiddleware(set(app.settings.admin_ids)))
+    ActorI18nMiddleware(app.i18n).setup(dp)
+    dp.include_routers(*build_routers())
+    dp.errors.register(report_error)
+    dp.startup.register(on_startup)
+    return dp
+
+
+async def on_startup(bot: Bot, app: App) -> None:
+    await set_default_commands(bot, app.i18n)
+
+
+async def report_error(event: ErrorEvent) -> bool:
+    """Log the traceback for operators; the user gets a short apology, never a traceback."""
+    log.exception("update %s failed", event.update.update_id, exc_info=event.exception)
+    target = event.update.message or (event.update.callback_query and event.update.callback_query.message)
+    try:
+        if event.update.callback_query:
+            await event.update.callback_query.answer(_("Sorry, something went wrong. Please try again."), show_alert=True)
+        elif target is not None:
+            await target.answer(_("Sorry, something went wrong. Please try again."))
+    except Exception:  # the apology itself failing must not hide the original error
+        log.exception("could not tell the user about the error")
+    return True
+
+
+async def run_polling(app: App, api_base: str | None = None) -> None:
+    bot = build_bot(app.settings, api_base)
+    dp = build_dispatcher(app)
+    try:
+        await dp.start_polling(bot, handle_signals=api_base is None)
+    finally:
+        await bot.session.close()

@@ -1,0 +1,63 @@
+"""Outer middlewares: one DB session per update, the current actor, and the actor's language."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject, User
+from aiogram.utils.i18n import I18nMiddleware
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services.membership import Actor, ensure_admin_member, member_by_telegram_id
+from storage.models import Role
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class DbSessionMiddleware(BaseMiddleware):
+    """Opens a session for the update and commits only if the handler finished without error."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        async with self.sessionmaker() as session:
+            data["session"] = session
+            try:
+                result = await handler(event, data)
+            except Exception:
+                await session.rollback()
+                raise
+            await session.commit()
+            return result
+
+
+class ActorMiddleware(BaseMiddleware):
+    """Resolves who is asking once per update; handlers and filters authorize against `actor`."""
+
+    def __init__(self, admin_ids: set[int]) -> None:
+        self.admin_ids = admin_ids
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is not None and not user.is_bot:
+            session: AsyncSession = data["session"]
+            member = await member_by_telegram_id(session, user.id)
+            configured_admin = user.id in self.admin_ids
+            if configured_admin and member is None:
+                member = await ensure_admin_member(session, user.id, user.full_name)
+            is_admin = configured_admin or bool(member and member.active and member.role == Role.ADMIN)
+            data["actor"] = Actor(telegram_id=user.id, member=member, is_admin=is_admin)
+        return await handler(event, data)
+
+
+class ActorI18nMiddleware(I18nMiddleware):
+    """The member's chosen language, else the deployment default (not Telegram's client language:
+    most field phones run English UIs while their users expect Chinese)."""
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        actor: Actor | None = data.get("actor")
+        if actor and actor.member and actor.member.locale in self.i18n.available_locales:
+            return actor.member.locale
+        return self.i18n.default_locale

@@ -1,0 +1,253 @@
+"""Branches, invites, joining and role changes."""
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import audit
+from bot.services.errors import DomainError
+from storage.models import Branch, Invite, Member, Role, utcnow
+
+NAME_MIN, NAME_MAX = 2, 20
+BRANCH_NAME_MAX = 32
+# Letters of any script (CJK included), the Chinese middle dot used in transliterated names, inner spaces.
+_NAME_CHARS = re.compile(r"^[^\W\d_]+(?:[·•・ ][^\W\d_]+)*$")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking: resolved once per update, passed to every service call that authorizes."""
+
+    telegram_id: int
+    member: Member | None
+    is_admin: bool
+
+    @property
+    def is_member(self) -> bool:
+        return self.is_admin or (self.member is not None and self.member.active)
+
+    @property
+    def is_secretary(self) -> bool:
+        return self.is_member and self.member is not None and self.member.role == Role.SECRETARY
+
+    @property
+    def branch_id(self) -> int | None:
+        return self.member.branch_id if self.member else None
+
+    def can_manage_branch(self, branch_id: int | None) -> bool:
+        return self.is_admin or (self.is_secretary and branch_id is not None and branch_id == self.branch_id)
+
+
+def clean_name(raw: str) -> str:
+    """Validate a real name; raises DomainError('name_*') with a reason the user can act on."""
+    name = unicodedata.normalize("NFKC", raw or "").strip()
+    name = re.sub(r"\s+", " ", name)
+    if not name:
+        raise DomainError("name_empty")
+    if len(name) > NAME_MAX:
+        raise DomainError("name_too_long", max=NAME_MAX)
+    if len(name) < NAME_MIN:
+        raise DomainError("name_too_short", min=NAME_MIN)
+    if not _NAME_CHARS.match(name):
+        raise DomainError("name_bad_chars")
+    return name
+
+
+def clean_branch_name(raw: str) -> str:
+    name = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", raw or "")).strip()
+    if not name or len(name) > BRANCH_NAME_MAX or "<" in name or ">" in name:
+        raise DomainError("branch_name_invalid", max=BRANCH_NAME_MAX)
+    return name
+
+
+# --- branches ---------------------------------------------------------------------------------
+
+async def add_branch(session: AsyncSession, name: str, actor: Member | None = None, actor_label: str | None = None) -> Branch:
+    name = clean_branch_name(name)
+    if await find_branch(session, name):
+        raise DomainError("branch_exists", name=name)
+    branch = Branch(name=name)
+    session.add(branch)
+    await session.flush()
+    audit.record(session, actor, "branch.add", "branch", branch.id, actor_label=actor_label, name=name)
+    return branch
+
+
+async def find_branch(session: AsyncSession, name_or_id: str | int) -> Branch | None:
+    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+        found = await session.get(Branch, int(name_or_id))
+        if found:
+            return found
+    name = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(name_or_id))).strip()
+    return await session.scalar(select(Branch).where(Branch.name == name))
+
+
+async def require_branch(session: AsyncSession, name_or_id: str | int) -> Branch:
+    branch = await find_branch(session, name_or_id)
+    if branch is None:
+        raise DomainError("branch_not_found", name=str(name_or_id))
+    return branch
+
+
+async def list_branches(session: AsyncSession) -> list[tuple[Branch, int]]:
+    """Branches with their count of active members."""
+    rows = await session.execute(
+        select(Branch, func.count(Member.id))
+        .outerjoin(Member, (Member.branch_id == Branch.id) & Member.active.is_(True))
+        .group_by(Branch.id)
+        .order_by(Branch.name)
+    )
+    return [(branch, count) for branch, count in rows.all()]
+
+
+# --- invites ----------------------------------------------------------------------------------
+
+async def create_invite(
+    session: AsyncSession,
+    branch: Branch,
+    role: str = Role.MEMBER,
+    uses: int = 50,
+    days: int = 14,
+    actor: Member | None = None,
+    actor_label: str | None = None,
+    now: datetime | None = None,
+) -> Invite:
+    if role not in (Role.MEMBER, Role.SECRETARY):
+        raise DomainError("invite_bad_role")
+    if not 1 <= uses <= 1000 or not 1 <= days <= 365:
+        raise DomainError("invite_bad_limits")
+    invite = Invite(
+        code=secrets.token_urlsafe(9).replace("-", "x").replace("_", "y"),
+        branch_id=branch.id,
+        role=role,
+        max_uses=uses,
+        expires_at=(now or utcnow()) + timedelta(days=days),
+    )
+    session.add(invite)
+    await session.flush()
+    audit.record(
+        session, actor, "invite.create", "invite", invite.id, actor_label=actor_label,
+        branch=branch.name, role=role, uses=uses, days=days,
+    )
+    return invite
+
+
+def invite_link(bot_username: str, invite: Invite) -> str:
+    return f"https://t.me/{bot_username}?start={invite.code}"
+
+
+async def check_invite(session: AsyncSession, code: str, now: datetime | None = None) -> Invite:
+    """The usable invite for `code`, or DomainError saying why not (unknown, expired, used up)."""
+    if not code or len(code) > 32:
+        raise DomainError("invite_unknown")
+    invite = await session.scalar(select(Invite).where(Invite.code == code))
+    if invite is None or invite.revoked:
+        raise DomainError("invite_unknown")
+    if invite.expires_at <= (now or utcnow()):
+        raise DomainError("invite_expired")
+    if invite.uses >= invite.max_uses:
+        raise DomainError("invite_used_up")
+    return invite
+
+
+async def join(session: AsyncSession, telegram_id: int, code: str, real_name: str, locale: str | None = None) -> Member:
+    """Create the member and spend one use of the invite, atomically (the use counter is guarded in SQL)."""
+    name = clean_name(real_name)
+    existing = await member_by_telegram_id(session, telegram_id)
+    if existing is not None:
+        raise DomainError("already_member", branch=existing.branch.name if existing.branch else "")
+    invite = await check_invite(session, code)
+    spent = await session.execute(
+        update(Invite)
+        .where(Invite.id == invite.id, Invite.uses < Invite.max_uses)
+        .values(uses=Invite.uses + 1)
+    )
+    if spent.rowcount != 1:
+        raise DomainError("invite_used_up")
+    member = Member(telegram_id=telegram_id, real_name=name, branch_id=invite.branch_id, role=invite.role, locale=locale)
+    session.add(member)
+    await session.flush()
+    await session.refresh(member, ["branch"])
+    audit.record(session, member, "member.join", "member", member.id, branch=invite.branch.name, invite=invite.id)
+    return member
+
+
+# --- members ----------------------------------------------------------------------------------
+
+async def member_by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:
+    return await session.scalar(select(Member).where(Member.telegram_id == telegram_id))
+
+
+async def ensure_admin_member(session: AsyncSession, telegram_id: int, display_name: str) -> Member:
+    """Admins from ADMIN_IDS get a member row on first contact so audit entries can name them."""
+    member = await member_by_telegram_id(session, telegram_id)
+    if member is None:
+        member = Member(telegram_id=telegram_id, real_name=(display_name or "管理员")[:40], role=Role.ADMIN)
+        session.add(member)
+        await session.flush()
+        audit.record(session, member, "member.bootstrap_admin", "member", member.id)
+    return member
+
+
+async def list_members(session: AsyncSession, actor: Actor, branch_id: int | None = None) -> list[Member]:
+    """Members the actor may see: admins any branch (or all), secretaries only their own."""
+    if not actor.is_admin:
+        if not actor.is_secretary:
+            raise DomainError("forbidden")
+        branch_id = actor.branch_id
+    query = select(Member).order_by(Member.branch_id, Member.real_name)
+    if branch_id is not None:
+        query = query.where(Member.branch_id == branch_id)
+    return list((await session.scalars(query)).all())
+
+
+async def get_member_for(session: AsyncSession, actor: Actor, member_id: int) -> Member:
+    """Load a member the actor is allowed to manage, else DomainError (same error whether absent or foreign)."""
+    member = await session.get(Member, member_id)
+    if member is None or not actor.can_manage_branch(member.branch_id):
+        raise DomainError("member_not_found")
+    return member
+
+
+async def set_role(session: AsyncSession, actor: Actor, member_id: int, role: str) -> Member:
+    if not actor.is_admin:
+        raise DomainError("forbidden")
+    if role not in tuple(Role):
+        raise DomainError("bad_role")
+    member = await get_member_for(session, actor, member_id)
+    old = member.role
+    member.role = role
+    audit.record(session, actor.member, "member.role", "member", member.id, old=old, new=role)
+    return member
+
+
+async def move_member(session: AsyncSession, actor: Actor, member_id: int, branch: Branch) -> Member:
+    if not actor.is_admin:
+        raise DomainError("forbidden")
+    member = await get_member_for(session, actor, member_id)
+    old = member.branch.name if member.branch else None
+    member.branch_id = branch.id
+    member.branch = branch
+    audit.record(session, actor.member, "member.move", "member", member.id, old=old, new=branch.name)
+    return member
+
+
+async def set_active(session: AsyncSession, actor: Actor, member_id: int, active: bool) -> Member:
+    member = await get_member_for(session, actor, member_id)
+    if not actor.is_admin:
+        raise DomainError("forbidden")
+    if actor.member is not None and member.id == actor.member.id:
+        raise DomainError("cannot_change_self")
+    member.active = active
+    audit.record(session, actor.member, "member.activate" if active else "member.deactivate", "member", member.id)
+    return member
+
+
+async def set_locale(session: AsyncSession, member: Member, locale: str) -> None:
+    member.locale = locale

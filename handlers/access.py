@@ -1,0 +1,33 @@
+"""Filters that authorize the current actor (resolved by bot.middlewares.ActorMiddleware)."""
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.filters import Filter
+from aiogram.types import TelegramObject
+
+from bot.services.membership import Actor
+
+
+class IsMember(Filter):
+    """An active member (admins count as members)."""
+
+    async def __call__(self, event: TelegramObject, actor: Actor | None = None, **_: Any) -> bool:
+        return actor is not None and actor.is_member
+
+
+class IsNotMember(Filter):
+    async def __call__(self, event: TelegramObject, actor: Actor | None = None, **_: Any) -> bool:
+        return actor is None or not actor.is_member
+
+
+class IsStaff(Filter):
+    """A secretary (of their own branch) or an admin."""
+
+    async def __call__(self, event: TelegramObject, actor: Actor | None = None, **_: Any) -> bool:
+        return actor is not None and (actor.is_admin or actor.is_secretary)
+
+
+class IsAdmin(Filter):
+    async def __call__(self, event: TelegramObject, actor: Actor | None = None, **_: Any) -> bool:
+        return actor is not None and actor.is_admin

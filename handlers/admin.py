@@ -1,0 +1,195 @@
+"""Branches, invites and member management: admins everywhere, secretaries within their branch."""
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands import refresh_member_commands
+from bot.services import membership
+from bot.services.errors import DomainError
+from bot.services.membership import Actor
+from handlers.access import IsAdmin, IsStaff
+from handlers.render import answer_long, reply_error
+from storage.models import Member, Role
+
+ROLE_NAMES = {Role.MEMBER: __("member"), Role.SECRETARY: __("secretary"), Role.ADMIN: __("admin")}
+
+
+class MemberAction(CallbackData, prefix="mem"):
+    action: str  # "role", "move", "active", "pick_branch"
+    member_id: int
+    value: str = ""
+
+
+def router() -> Router:
+    r = Router(name="admin")
+    r.message.filter(F.chat.type == "private")
+    r.message.register(branch_command, Command("branch"), IsAdmin())
+    r.message.register(invite_command, Command("invite"), IsStaff())
+    r.message.register(members_command, Command("members"), IsStaff())
+    r.message.register(member_card_command, Command("member"), IsStaff())
+    r.callback_query.register(member_action, MemberAction.filter())
+    r.message.register(not_allowed, Command("branch", "invite", "members", "member"))
+    return r
+
+
+async def not_allowed(message: Message) -> None:
+    await message.answer(_("Sorry, you are not allowed to do that."))
+
+
+async def branch_command(message: Message, command: CommandObject, session: AsyncSession, actor: Actor) -> None:
+    args = (command.args or "").split(maxsplit=1)
+    try:
+        if args and args[0] in ("add", "新增", "添加"):
+            if len(args) < 2:
+                await message.answer(_("Usage: /branch add NAME"))
+                return
+            branch = await membership.add_branch(session, args[1], actor.member)
+            await message.answer(
+                _("Branch {name} created. Create an invite link with /invite {name} member").format(name=escape(branch.name))
+            )
+            return
+    except DomainError as error:
+        await reply_error(message, error)
+        return
+    branches = await membership.list_branches(session)
+    if not branches:
+        await message.answer(_("No branches yet. Add one with /branch add NAME"))
+        return
+    lines = [_("<b>Branches</b>")] + [
+        _("{name} — {count} members").format(name=escape(branch.name), count=count) for branch, count in branches
+    ]
+    await answer_long(message, "\n".join(lines))
+
+
+async def invite_command(
+    message: Message, command: CommandObject, session: AsyncSession, actor: Actor, bot: Bot
+) -> None:
+    """/invite [BRANCH] [member|secretary] [USES] [DAYS]; a secretary's invites are for their own branch."""
+    args = (command.args or "").split()
+    try:
+        if actor.is_admin:
+            if not args:
+                await message.answer(_("Usage: /invite BRANCH member|secretary [USES] [DAYS]"))
+                return
+            branch = await membership.require_branch(session, args.pop(0))
+        else:
+            branch = actor.member.branch
+            if args and not args[0].isdigit() and args[0] not in tuple(Role):
+                args.pop(0)  # a secretary naming a branch may only mean their own
+        role = args.pop(0) if args and not args[0].isdigit() else Role.MEMBER
+        if role != Role.MEMBER and not actor.is_admin:
+            raise DomainError("forbidden")
+        numbers = [int(arg) for arg in args if arg.isdigit()]
+        if len(numbers) != len(args):
+            await message.answer(_("Usage: /invite BRANCH member|secretary [USES] [DAYS]"))
+            return
+        uses, days = (numbers + [50, 14][len(numbers):])[:2]
+        invite = await membership.create_invite(session, branch, role, uses, days, actor.member)
+    except DomainError as error:
+        await reply_error(message, error)
+        return
+    me = await bot.me()
+    await message.answer(
+        _("Invite link for {branch} ({role}), {uses} uses, valid {days} days:\n{link}").format(
+            branch=escape(branch.name), role=ROLE_NAMES[role], uses=uses, days=days,
+            link=membership.invite_link(me.username, invite),
+        )
+    )
+
+
+async def members_command(message: Message, command: CommandObject, session: AsyncSession, actor: Actor) -> None:
+    branch_id = None
+    try:
+        if command.args and actor.is_admin:
+            branch_id = (await membership.require_branch(session, command.args.strip())).id
+        members = await membership.list_members(session, actor, branch_id)
+    except DomainError as error:
+        await reply_error(message, error)
+        return
+    if not members:
+        await message.answer(_("No members yet."))
+        return
+    lines = [_("<b>Members</b> (/member ID shows one)")] + [_member_line(member) for member in members]
+    await answer_long(message, "\n".join(lines))
+
+
+def _member_line(member: Member) -> str:
+    flags = []
+    if not member.active:
+        flags.append(_("deactivated"))
+    if not member.reachable:
+        flags.append(_("unreachable"))
+    suffix = f" ({', '.join(flags)})" if flags else ""
+    branch = escape(member.branch.name) if member.branch else "—"
+    return f"{member.id}. {escape(member.real_name)} — {ROLE_NAMES.get(member.role, member.role)} — {branch}{suffix}"
+
+
+async def member_card_command(message: Message, command: CommandObject, session: AsyncSession, actor: Actor) -> None:
+    if not (command.args or "").strip().isdigit():
+        await message.answer(_("Usage: /member ID (the number from /members)"))
+        return
+    try:
+        member = await membership.get_member_for(session, actor, int(command.args.strip()))
+    except DomainError as error:
+        await reply_error(message, error)
+        return
+    await message.answer(_member_line(member), reply_markup=_card_keyboard(member) if actor.is_admin else None)
+
+
+def _card_keyboard(member: Member) -> InlineKeyboardMarkup:
+    new_role = Role.MEMBER if member.role == Role.SECRETARY else Role.SECRETARY
+    role_text = _("Make secretary") if new_role == Role.SECRETARY else _("Make member")
+    active_text = _("Deactivate") if member.active else _("Reactivate")
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [
+            InlineKeyboardButton(text=role_text, callback_data=MemberAction(action="role", member_id=member.id, value=new_role).pack()),
+            InlineKeyboardButton(text=_("Move to branch"), callback_data=MemberAction(action="pick_branch", member_id=member.id).pack()),
+        ],
+        [InlineKeyboardButton(
+            text=active_text,
+            callback_data=MemberAction(action="active", member_id=member.id, value="0" if member.active else "1").pack(),
+        )],
+    ])
+
+
+async def member_action(
+    query: CallbackQuery, callback_data: MemberAction, session: AsyncSession, actor: Actor, bot: Bot
+) -> None:
+    """Every press is re-authorized by the service: the callback data is never trusted."""
+    try:
+        if not actor.is_admin:
+            raise DomainError("forbidden")
+        member_id = callback_data.member_id
+        if callback_data.action == "pick_branch":
+            await membership.get_member_for(session, actor, member_id)
+            branches = await membership.list_branches(session)
+            rows = [[InlineKeyboardButton(
+                text=branch.name,
+                callback_data=MemberAction(action="move", member_id=member_id, value=str(branch.id)).pack(),
+            )] for branch, _count in branches]
+            await query.message.edit_reply_markup(reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+            await query.answer()
+            return
+        if callback_data.action == "role":
+            member = await membership.set_role(session, actor, member_id, callback_data.value)
+        elif callback_data.action == "move":
+            branch = await membership.require_branch(session, int(callback_data.value or 0))
+            member = await membership.move_member(session, actor, member_id, branch)
+        elif callback_data.action == "active":
+            member = await membership.set_active(session, actor, member_id, callback_data.value == "1")
+        else:
+            raise DomainError("forbidden")
+    except (DomainError, ValueError) as error:
+        await reply_error(query, error if isinstance(error, DomainError) else DomainError("forbidden"))
+        return
+    await refresh_member_commands(bot, member)
+    await query.answer(_("Saved."))
+    await query.message.edit_text(_member_line(member), reply_markup=_card_keyboard(member))

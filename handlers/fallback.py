@@ -1,0 +1,29 @@
+"""Last router: members' messages nobody else handled get a hint instead of silence."""
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from handlers.access import IsMember
+
+
+def router() -> Router:
+    r = Router(name="fallback")
+    r.message.filter(IsMember(), F.chat.type == "private")
+    r.message.register(unknown_command, F.text.startswith("/"))
+    r.message.register(not_understood)
+    r.callback_query.register(stale_button)
+    return r
+
+
+async def unknown_command(message: Message) -> None:
+    await message.answer(_("I don't know that command. Send /help to see what you can do."))
+
+
+async def not_understood(message: Message) -> None:
+    await message.answer(_("I can only read text here. Send /help to see what you can do."))
+
+
+async def stale_button(query: CallbackQuery) -> None:
+    await query.answer(_("This button is no longer valid."), show_alert=True)

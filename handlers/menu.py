@@ -1,0 +1,39 @@
+"""The reply keyboard with each person's main actions, and the command menu per role."""
+from __future__ import annotations
+
+from aiogram.types import BotCommand, KeyboardButton, ReplyKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
+
+from bot.services.membership import Actor
+
+BTN_HELP = __("❔ Help")
+BTN_LANGUAGE = __("🌐 Language")
+
+# (command, description, who): who is "member", "staff" (secretary or admin) or "admin".
+COMMANDS: list[tuple[str, object, str]] = [
+    ("help", __("What I can do for you"), "member"),
+    ("language", __("Switch language"), "member"),
+    ("cancel", __("Cancel the current form"), "member"),
+    ("members", __("Members of the branch"), "staff"),
+    ("invite", __("Create an invite link"), "staff"),
+    ("branch", __("Branches: list or add"), "admin"),
+]
+
+
+def _allowed(who: str, role: str) -> bool:
+    order = {"member": 0, "staff": 1, "admin": 2}
+    return order[who] <= order[role]
+
+
+def role_of(actor: Actor) -> str:
+    return "admin" if actor.is_admin else "staff" if actor.is_secretary else "member"
+
+
+def commands_for(role: str) -> list[BotCommand]:
+    return [BotCommand(command=name, description=str(text)) for name, text, who in COMMANDS if _allowed(who, role)]
+
+
+def main_keyboard(actor: Actor) -> ReplyKeyboardMarkup:
+    rows = [[KeyboardButton(text=_("❔ Help")), KeyboardButton(text=_("🌐 Language"))]]
+    return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)

@@ -1,0 +1,142 @@
+"""/start and joining through an invite link: name → confirm branch → welcome."""
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import F, Router
+from aiogram.filters import CommandObject, CommandStart
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import membership
+from bot.services.errors import DomainError
+from bot.services.membership import Actor
+from handlers.common import help_text
+from handlers.menu import main_keyboard
+from handlers.render import reply_error
+
+
+class JoinForm(StatesGroup):
+    name = State()
+    confirm = State()
+
+
+class JoinChoice(CallbackData, prefix="join"):
+    accept: bool
+
+
+def how_to_join() -> str:
+    return _(
+        "Hello! I am the safety assistant of the power-supply branches.\n"
+        "To use me you need an invite link from your branch secretary or the administrator. "
+        "Open the link on this phone and I will guide you through joining."
+    )
+
+
+def router() -> Router:
+    r = Router(name="start")
+    r.message.filter(F.chat.type == "private")
+    r.message.register(start_with_code, CommandStart(deep_link=True))
+    r.message.register(start_plain, CommandStart())
+    r.message.register(name_given, JoinForm.name, F.text)
+    r.message.register(name_not_text, JoinForm.name)
+    r.message.register(confirm_pending, JoinForm.confirm)
+    r.callback_query.register(confirm_pressed, JoinChoice.filter())
+    return r
+
+
+async def start_plain(message: Message, state: FSMContext, actor: Actor) -> None:
+    await state.clear()
+    if actor.is_member:
+        await message.answer(help_text(actor), reply_markup=main_keyboard(actor))
+    elif actor.member is not None:
+        await message.answer(_("Your account has been deactivated. Please contact the administrator."))
+    else:
+        await message.answer(how_to_join())
+
+
+async def start_with_code(
+    message: Message, command: CommandObject, state: FSMContext, session: AsyncSession, actor: Actor
+) -> None:
+    if actor.member is not None and not actor.is_admin:
+        if not actor.member.active:
+            await message.answer(_("Your account has been deactivated. Please contact the administrator."))
+            return
+        await reply_error(message, DomainError("already_member", branch=actor.member.branch.name if actor.member.branch else ""))
+        return
+    if actor.is_admin:
+        await message.answer(_("You are an administrator; invite links are for new members."))
+        return
+    try:
+        invite = await membership.check_invite(session, command.args or "")
+    except DomainError as error:
+        await reply_error(message, error)
+        return
+    await state.set_state(JoinForm.name)
+    await state.update_data(code=invite.code, branch=invite.branch.name)
+    await message.answer(
+        _("Welcome to {branch}! Please send your real name (2–20 characters), as your colleagues know it.").format(
+            branch=escape(invite.branch.name)
+        )
+    )
+
+
+async def name_given(message: Message, state: FSMContext) -> None:
+    try:
+        name = membership.clean_name(message.text)
+    except DomainError as error:
+        await reply_error(message, error)
+        return
+    data = await state.update_data(name=name)
+    await state.set_state(JoinForm.confirm)
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[
+            InlineKeyboardButton(text=_("✅ Confirm"), callback_data=JoinChoice(accept=True).pack()),
+            InlineKeyboardButton(text=_("✏️ Change name"), callback_data=JoinChoice(accept=False).pack()),
+        ]]
+    )
+    await message.answer(
+        _("Please confirm: <b>{name}</b> joins <b>{branch}</b>.").format(name=escape(name), branch=escape(data["branch"])),
+        reply_markup=keyboard,
+    )
+
+
+async def name_not_text(message: Message) -> None:
+    await message.answer(_("Please send your real name as text."))
+
+
+async def confirm_pending(message: Message) -> None:
+    await message.answer(_("Please press ✅ Confirm or ✏️ Change name above."))
+
+
+async def confirm_pressed(
+    query: CallbackQuery, callback_data: JoinChoice, state: FSMContext, session: AsyncSession, actor: Actor
+) -> None:
+    data = await state.get_data()
+    if await state.get_state() != JoinForm.confirm.state or "code" not in data:
+        await query.answer(_("This step is already finished."), show_alert=False)
+        return
+    if not callback_data.accept:
+        await state.set_state(JoinForm.name)
+        await query.answer()
+        await query.message.edit_text(_("Please send your real name again."))
+        return
+    try:
+        member = await membership.join(session, query.from_user.id, data["code"], data["name"])
+    except DomainError as error:
+        await state.clear()
+        await reply_error(query, error)
+        return
+    await state.clear()
+    await query.answer()
+    await query.message.edit_text(
+        _("Welcome, {name}! You are now a member of {branch}.").format(
+            name=escape(member.real_name), branch=escape(member.branch.name)
+        )
+    )
+    joined = Actor(telegram_id=actor.telegram_id, member=member, is_admin=False)
+    await query.message.answer(help_text(joined), reply_markup=main_keyboard(joined))

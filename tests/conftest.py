@@ -1,0 +1,97 @@
+"""Shared fixtures. Database-backed tests run once on SQLite and once on PostgreSQL.
+
+PostgreSQL tests skip with a reason when the server is absent locally; with CI=true they fail instead."""
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import pytest
+
+from bot.config import load_settings
+from storage.db import create_engine
+from storage.migrate import upgrade
+
+PG_URL = os.environ.get("FIELDMATE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+async def _postgres_available() -> str | None:
+    async def probe() -> None:
+        engine = create_engine(PG_URL)
+        try:
+            async with engine.connect():
+                pass
+        finally:
+            await engine.dispose()
+
+    try:
+        await asyncio.wait_for(probe(), 5)
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return f"PostgreSQL at {PG_URL} not reachable ({type(exc).__name__}: {exc})"
+
+
+_PG_PROBLEM: str | None | bool = False
+
+
+async def require_postgres() -> None:
+    global _PG_PROBLEM
+    if _PG_PROBLEM is False:
+        _PG_PROBLEM = await _postgres_available()
+    if _PG_PROBLEM:
+        if IN_CI:
+            pytest.fail(f"CI requires PostgreSQL: {_PG_PROBLEM}")
+        pytest.skip(_PG_PROBLEM)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def engine(request, tmp_path):
+    """A migrated, empty database: a temp SQLite file, or a fresh schema in the PostgreSQL test database."""
+    if request.param == "sqlite":
+        db = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+        await upgrade(db)
+        yield db
+        await db.dispose()
+        return
+    await require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    async with admin.begin() as conn:
+        await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    db = create_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+    await upgrade(db)
+    yield db
+    await db.dispose()
+    async with admin.begin() as conn:
+        await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    await admin.dispose()
+
+
+@pytest.fixture
+async def session(engine):
+    from storage.db import create_sessionmaker
+
+    async with create_sessionmaker(engine)() as s:
+        yield s
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return load_settings(
+        _env_file=None,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
+        admin_ids=[1],
+        knowledge_dir=tmp_path / "knowledge",
+        index_dir=tmp_path / "index",
+        media_dir=tmp_path / "media",
+    )
+
+
+@pytest.fixture
+async def app(settings, engine):
+    from bot.app import create_app
+
+    application = await create_app(settings, migrate=False, engine=engine)
+    yield application

@@ -1,0 +1,70 @@
+"""A Bot whose session records API calls and answers them with plausible results, for feed_update tests.
+
+Modelled on aiogram's own tests/mocked_bot.py (not shipped in the wheel)."""
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.base import BaseSession
+from aiogram.enums import ParseMode
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiogram.types import Chat, Message, User
+
+BOT_USER = User(id=42, is_bot=True, first_name="安全先锋助手", username="fieldmate_bot")
+
+
+class RecordingSession(BaseSession):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[TelegramMethod[Any]] = []
+        self._ids = itertools.count(1000)
+
+    async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None) -> TelegramType:
+        self.calls.append(method)
+        name = type(method).__name__
+        if name == "GetMe":
+            return BOT_USER  # type: ignore[return-value]
+        if name in ("SendMessage", "EditMessageText", "SendPhoto", "SendDocument", "EditMessageReplyMarkup"):
+            chat_id = getattr(method, "chat_id", None) or 0
+            return Message(  # type: ignore[return-value]
+                message_id=getattr(method, "message_id", None) or next(self._ids),
+                date=datetime.now(),
+                chat=Chat(id=int(chat_id), type="private"),
+                from_user=BOT_USER,
+                text=getattr(method, "text", None),
+            )
+        return True  # type: ignore[return-value]
+
+    async def stream_content(self, *args: Any, **kwargs: Any):  # pragma: no cover - not used by handlers
+        yield b""
+
+    async def close(self) -> None:
+        return None
+
+
+class MockedBot(Bot):
+    session: RecordingSession
+
+    def __init__(self) -> None:
+        super().__init__("42:TEST", session=RecordingSession(), default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+        self._me = BOT_USER
+
+    def texts(self, chat_id: int | None = None) -> list[str]:
+        """Texts the bot sent or edited (optionally to one chat), in order; alerts included."""
+        out = []
+        for call in self.session.calls:
+            text = getattr(call, "text", None)
+            if text is None:
+                continue
+            if chat_id is not None and getattr(call, "chat_id", chat_id) != chat_id:
+                continue
+            out.append(text)
+        return out
+
+    def clear(self) -> None:
+        self.session.calls.clear()
