@@ -7,7 +7,9 @@ few small PyPI packages for this target SQLite only. Redis is used instead when 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from aiogram.fsm.state import State
@@ -15,6 +17,11 @@ from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import FsmRecord, utcnow
+
+
+# The update's own session (set by DbSessionMiddleware): FSM changes then commit or roll back together
+# with the handler's domain changes, and SQLite never sees two writers from one update.
+update_session: ContextVar[AsyncSession | None] = ContextVar("update_session", default=None)
 
 
 class SqlStorage(BaseStorage):
@@ -40,12 +47,22 @@ class SqlStorage(BaseStorage):
     async def close(self) -> None:
         return None
 
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        shared = update_session.get()
+        if shared is not None:
+            yield shared
+            await shared.flush()
+            return
+        async with self._sessionmaker() as session, session.begin():
+            yield session
+
     async def _read(self, key: StorageKey) -> FsmRecord | None:
-        async with self._sessionmaker() as session:
-            return await session.get(FsmRecord, self._keys.build(key))
+        async with self._session() as session:
+            return await session.get(FsmRecord, self._keys.build(key), populate_existing=True)
 
     async def _write(self, key: StorageKey, **values: Any) -> None:
-        async with self._sessionmaker() as session, session.begin():
+        async with self._session() as session:
             record = await session.get(FsmRecord, self._keys.build(key), with_for_update=True)
             if record is None:
                 record = FsmRecord(key=self._keys.build(key), state=None, data="{}")

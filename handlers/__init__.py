@@ -8,11 +8,14 @@ from aiogram import Router
 def build_routers() -> list[Router]:
     from handlers import admin, common, fallback, gate, start
 
-    # Order matters: joining first, then the gate that stops non-members, then features, then fallback.
+    # Order matters: joining first, then the gate that stops non-members, then features (forms with FSM
+    # states before anything that takes free text), then free-text questions, then the fallback.
     return [
         start.router(),
         gate.router(),
         common.router(),
         admin.router(),
+        # -- feature routers go above this line --
+        # -- free text (questions) --
         fallback.router(),
     ]

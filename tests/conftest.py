@@ -95,3 +95,13 @@ async def app(settings, engine):
 
     application = await create_app(settings, migrate=False, engine=engine)
     yield application
+
+
+@pytest.fixture
+async def harness(app):
+    """The real dispatcher (all routers, middlewares, SQL FSM storage) fed synthetic updates."""
+    from bot.app import build_dispatcher
+    from tests.support.harness import Harness
+    from tests.support.mocked_bot import MockedBot
+
+    yield Harness(build_dispatcher(app), MockedBot())
