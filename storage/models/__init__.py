@@ -4,5 +4,8 @@ Each capability keeps its tables in its own module; add one import line per modu
 """
 from storage.models.base import Base, utcnow
 from storage.models.membership import AuditEntry, Branch, FsmRecord, Invite, Member, Role
+from storage.models.delivery import Delivery, DeliveryStatus  # noqa: F401  (daily items / delivery)
+from storage.models.points import PointsEntry  # noqa: F401
+from storage.models.daily import BranchDaily, DailyAck, DailyHoliday, DailyItem, DailySchedule  # noqa: F401
 
 __all__ = ["AuditEntry", "Base", "Branch", "FsmRecord", "Invite", "Member", "Role", "utcnow"]

@@ -1,0 +1,41 @@
+"""The outbox: one row per intended push, written before sending (see bot/services/outbox.py)."""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base, utcnow
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # written, not yet claimed (or released for a retry)
+    SENDING = "sending"  # claimed by a sender (claimed_by / claimed_at); an API call may be in flight
+    SENT = "sent"
+    BLOCKED = "blocked"  # Telegram said 403: the member blocked the bot / chat gone
+    FAILED = "failed"  # retries exhausted, a permanent 400, or a claim lost mid-call (see DeliverySender)
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_status_due", "status", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)  # e.g. "daily:{member_id}:{date}"
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    buttons: Mapped[list | None] = mapped_column(JSON, default=None)  # rows of {"text", "callback_data"|"url"}
+    photo: Mapped[str | None] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)  # earliest (naive UTC) time of the next try
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(300))
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
