@@ -50,6 +50,19 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout: float = 20.0
 
+    # Points (积分) awarded through bot/services/points.py; 0 disables an award.
+    points_daily_ack: int = 1  # acknowledging the daily safety item (「已学习」)
+    points_report_on_time: int = 5  # filing the monthly 四不伤害 report before the deadline
+    points_hazard: int = 2  # each hazard (隐患) raised in a report
+
+    # Daily safety item and the delivery path (bot/delivery/).
+    daily_default_time: str = "07:30"  # branch push time (TIMEZONE) when no /schedule was set
+    daily_late_cutoff: str = "12:00"  # after downtime, today's item is still sent until this local time
+    delivery_rate: float = 25.0  # messages per second over all chats (Telegram allows ~30)
+    delivery_chat_interval: float = 1.0  # seconds between two messages to the same private chat
+    delivery_group_interval: float = 3.0  # seconds between two messages to the same group chat (20/min)
+    delivery_max_attempts: int = 5  # 5xx/network tries before a row is marked failed
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
