@@ -6,7 +6,7 @@ from aiogram import Router
 
 
 def build_routers() -> list[Router]:
-    from handlers import admin, common, fallback, gate, start
+    from handlers import admin, ask, common, fallback, gate, start
 
     # Order matters: joining first, then the gate that stops non-members, then features (forms with FSM
     # states before anything that takes free text), then free-text questions, then the fallback.
@@ -17,5 +17,6 @@ def build_routers() -> list[Router]:
         admin.router(),
         # -- feature routers go above this line --
         # -- free text (questions) --
+        ask.router(),
         fallback.router(),
     ]

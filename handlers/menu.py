@@ -15,9 +15,11 @@ COMMANDS: list[tuple[str, object, str]] = [
     ("help", __("What I can do for you"), "member"),
     ("language", __("Switch language"), "member"),
     ("cancel", __("Cancel the current form"), "member"),
+    ("ask", __("Ask a question (also in groups)"), "member"),
     ("members", __("Members of the branch"), "staff"),
     ("invite", __("Create an invite link"), "staff"),
     ("branch", __("Branches: list or add"), "admin"),
+    ("gaps", __("Questions the knowledge base could not answer"), "admin"),
 ]
 
 

@@ -29,6 +29,8 @@ ERRORS = {
     "member_not_found": __("No such member in the branches you manage."),
     "bad_role": __("A role must be member, secretary or admin."),
     "cannot_change_self": __("You cannot deactivate yourself."),
+    "question_empty": __("Please type your question."),
+    "question_gone": __("That question is no longer available. Please ask again."),
 }
 
 

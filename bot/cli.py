@@ -1,0 +1,194 @@
+"""The `fieldmate` command line. Heavy imports (aiogram, the knowledge engine) happen inside commands
+so `fieldmate --help` and the knowledge commands start quickly."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from bot.config import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="fieldmate — 安全先锋助手, the safety assistant bot for power-supply branches.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.")
+branch_app = typer.Typer(help="Branches (支部).")
+invite_app = typer.Typer(help="Invite links.")
+member_app = typer.Typer(help="Members and roles.")
+app.add_typer(db_app, name="db")
+app.add_typer(branch_app, name="branch")
+app.add_typer(invite_app, name="invite")
+app.add_typer(member_app, name="member")
+console = Console()
+
+
+def settings_or_exit(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+
+
+def run_with_session(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Open the database (migrating it), run `work(session)` in one transaction, commit."""
+    from bot.services.errors import DomainError
+    from storage.db import create_engine, create_sessionmaker
+    from storage.migrate import upgrade
+
+    async def main() -> Any:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            async with create_sessionmaker(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as error:
+        console.print(f"[red]Refused: {error.code} {error.params or ''}[/red]")
+        raise typer.Exit(1) from None
+
+
+# --- running ----------------------------------------------------------------------------------
+
+@app.command()
+def run(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Start the bot: polls Telegram (or serves a webhook) with BOT_TOKEN; without a token, the simulator."""
+    settings = settings_or_exit()
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.bot_token is None:
+        console.print("No BOT_TOKEN set: starting the local simulator instead (see README to connect to Telegram).")
+        from bot.simulate import simulate_main
+
+        raise typer.Exit(asyncio.run(simulate_main(settings, fresh=False, script=None, as_user=None)))
+    from bot.runner import run_bot
+
+    asyncio.run(run_bot(settings))
+
+
+@app.command()
+def simulate(
+    script: Path | None = typer.Option(None, "--script", help="Run a YAML conversation script and exit."),
+    fresh: bool = typer.Option(False, "--fresh", help="Use a temporary database instead of DATABASE_URL."),
+    as_user: str | None = typer.Option(None, "--as", help="Start chatting as this user (interactive mode)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Chat with the bot in the terminal through a local fake Telegram server (no token needed)."""
+    settings = settings_or_exit()
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from bot.simulate import simulate_main
+
+    raise typer.Exit(asyncio.run(simulate_main(settings, fresh=fresh, script=script, as_user=as_user)))
+
+
+# --- database, branches, invites, members -----------------------------------------------------
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations to DATABASE_URL."""
+    settings = settings_or_exit()
+    run_with_session(settings, lambda session: asyncio.sleep(0))
+    console.print(f"Database is up to date: {settings.database_url}")
+
+
+@branch_app.command("add")
+def branch_add(name: str) -> None:
+    """Create a branch, e.g. `fieldmate branch add 余山供电所`."""
+    from bot.services import membership
+
+    branch = run_with_session(settings_or_exit(), lambda s: membership.add_branch(s, name, actor_label="cli"))
+    console.print(f"Branch created: {branch.name} (id {branch.id})")
+
+
+@branch_app.command("list")
+def branch_list() -> None:
+    from bot.services import membership
+
+    for branch, count in run_with_session(settings_or_exit(), membership.list_branches):
+        console.print(f"{branch.id}\t{branch.name}\t{count} members")
+
+
+@invite_app.command("create")
+def invite_create(
+    branch: str = typer.Option(..., "--branch", help="Branch name or id."),
+    role: str = typer.Option("member", "--role", help="member or secretary."),
+    uses: int = typer.Option(50, "--uses"),
+    days: int = typer.Option(14, "--days"),
+) -> None:
+    """Create an invite link and print its t.me deep link."""
+    from bot.services import membership
+
+    settings = settings_or_exit()
+
+    async def work(session):
+        target = await membership.require_branch(session, branch)
+        return await membership.create_invite(session, target, role, uses, days, actor_label="cli")
+
+    invite = run_with_session(settings, work)
+    console.print(membership.invite_link(settings.bot_username, invite), soft_wrap=True)
+
+
+@member_app.command("list")
+def member_list(branch: str | None = typer.Option(None, "--branch")) -> None:
+    from bot.services import membership
+
+    async def work(session):
+        branch_id = (await membership.require_branch(session, branch)).id if branch else None
+        return await membership.list_members(session, membership.Actor(0, None, is_admin=True), branch_id)
+
+    for member in run_with_session(settings_or_exit(), work):
+        state = "" if member.active else " (deactivated)"
+        console.print(f"{member.id}\t{member.real_name}\t{member.role}\t{member.branch.name if member.branch else '-'}{state}")
+
+
+@member_app.command("set-role")
+def member_set_role(member_id: int, role: str) -> None:
+    """Make a member a `member`, `secretary` or `admin`."""
+    from bot.services import membership
+
+    member = run_with_session(
+        settings_or_exit(), lambda s: membership.set_role(s, membership.Actor(0, None, is_admin=True), member_id, role)
+    )
+    console.print(f"{member.real_name} is now {member.role}")
+
+
+@member_app.command("deactivate")
+def member_deactivate(member_id: int) -> None:
+    from bot.services import membership
+
+    member = run_with_session(
+        settings_or_exit(), lambda s: membership.set_active(s, membership.Actor(0, None, is_admin=True), member_id, False)
+    )
+    console.print(f"{member.real_name} is deactivated")
+
+
+def _register_capabilities() -> None:
+    """Each capability adds its own commands (they import lazily too)."""
+    for module_name in ("bot.knowledge_engine.cli", "bot.daily_cli"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as error:
+            if error.name and module_name.startswith(error.name):
+                continue  # capability not installed in this build
+            raise
+        module.register(app)
+
+
+_register_capabilities()
+
+
+def main() -> None:
+    app(prog_name="fieldmate")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Asking questions in chat: answers with citations, refusals, buttons, group addressing, the question log.
+
+The engine here is a small stand-in with fixed clauses, so these tests specify the chat behaviour;
+retrieval quality is specified in tests/knowledge/."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiogram.types import Chat, Message, User
+from sqlalchemy import select
+
+from bot.knowledge_engine.types import Answer, Source
+from storage.models import Question
+from tests.test_handlers_join import join, make_invite
+
+CLAUSES = [
+    Source(f"c{i}", "登高与杆塔作业安全", "一、登杆前检查", f"（一）{i}", f"登杆前应检查杆根、杆身和拉线，第{i}条。", 0.9 - i / 100, "a.md")
+    for i in range(1, 8)
+]
+
+
+class StubEngine:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, int]] = []
+
+    async def aask(self, question: str, offset: int = 0, limit: int = 3) -> Answer:
+        self.asked.append((question, offset))
+        if "天气" in question or "股票" in question:
+            return Answer(question, "", True, [], 0.1, 5.0, "refused")
+        return Answer(question, "", False, CLAUSES[offset:offset + limit], 0.9, 5.0)
+
+    def get_chunk(self, chunk_id: str) -> Source | None:
+        return next((c for c in CLAUSES if c.chunk_id == chunk_id), None)
+
+
+async def member(harness, app, user_id=1001, name="李海波"):
+    app.extras["knowledge"] = app.extras.get("knowledge") or StubEngine()
+    await join(harness, app, user_id, name, await make_invite(app))
+
+
+async def test_private_text_is_answered_with_clause_title_and_number(harness, app):
+    await member(harness, app)
+    replies = await harness.send(1001, "爬杆之前要查哪些地方")
+    assert "《登高与杆塔作业安全》" in replies[0] and "（一）1" in replies[0] and "杆根" in replies[0]
+    assert "（一）4" not in replies[0]  # at most three clauses per answer
+    async with app.sessionmaker() as session:
+        row = await session.scalar(select(Question))
+    assert row.text == "爬杆之前要查哪些地方" and row.refused is False and row.source_ids == ["c1", "c2", "c3"]
+
+
+async def test_more_shows_the_next_clauses_and_full_text_shows_one_clause(harness, app):
+    await member(harness, app)
+    await harness.send(1001, "爬杆之前要查哪些地方")
+    more = await harness.press(1001, harness.button_data("更多"))
+    assert "（一）4" in more[0] and "4. " in more[0]
+    full = await harness.press(1001, harness.button_data("原文4"))
+    assert "第4条" in full[0]
+
+
+async def test_off_topic_question_is_refused_politely_and_logged_for_admins(harness, app):
+    await member(harness, app)
+    replies = await harness.send(1001, "明天天气怎么样")
+    assert "没有找到可靠依据" in replies[0] and "安全员" in replies[0]
+    gap_list = await harness.send(1, "/gaps")
+    assert "明天天气怎么样" in gap_list[-1]
+
+
+async def test_feedback_belongs_to_the_asker(harness, app):
+    await member(harness, app)
+    await member(harness, app, 1002, "王强")
+    await harness.send(1001, "爬杆之前要查哪些地方")
+    thumbs_down = harness.button_data("👎")
+    assert "没有权限" in (await harness.press(1002, thumbs_down))[0]
+    assert "感谢" in (await harness.press(1001, thumbs_down))[0]
+    async with app.sessionmaker() as session:
+        assert (await session.scalar(select(Question))).feedback == -1
+
+
+async def test_in_groups_only_mentions_replies_and_ask_are_answered(harness, app):
+    await member(harness, app)
+    engine = app.extras["knowledge"]
+    assert await harness.send(1001, "大家早上好", chat_id=-100, chat_type="group") == []
+    assert await harness.send(1001, "@fieldmate_bot 登杆前查什么", chat_id=-100, chat_type="group")
+    assert engine.asked[-1][0] == "登杆前查什么"
+    assert await harness.send(1001, "/ask 接地线怎么装", chat_id=-100, chat_type="group")
+    bot_message = Message(message_id=1, date=datetime.now(), chat=Chat(id=-100, type="group"),
+                          from_user=User(id=42, is_bot=True, first_name="bot"), text="…")
+    assert await harness.send(1001, "那验电呢", chat_id=-100, chat_type="group", reply_to_message=bot_message)
+    assert [q for q, _ in engine.asked] == ["登杆前查什么", "接地线怎么装", "那验电呢"]
+
+
+async def test_empty_ask_and_missing_engine_get_clear_messages(harness, app):
+    await member(harness, app)
+    assert "/ask 后面" in (await harness.send(1001, "/ask"))[0]
+    app.extras.pop("knowledge")
+    assert "知识库还在准备" in (await harness.send(1001, "接地线怎么装"))[0]
+
+
+async def test_unknown_user_questions_reach_no_engine(harness, app):
+    app.extras["knowledge"] = engine = StubEngine()
+    replies = await harness.send(7777, "爬杆之前要查哪些地方")
+    assert "邀请链接" in replies[0] and engine.asked == []
