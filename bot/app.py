@@ -66,7 +66,9 @@ def build_fsm_storage(app: App) -> BaseStorage:
     return SqlStorage(app.sessionmaker)
 
 
-def build_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatcher:
+def build_dispatcher(app: App, storage: BaseStorage | None = None, background: bool = True) -> Dispatcher:
+    """All routers and middlewares; with `background`, starting polling also starts the knowledge
+    engine, the delivery sender and the scheduler (tests that drive updates directly leave it off)."""
     dp = Dispatcher(storage=storage or build_fsm_storage(app), events_isolation=None)
     dp["app"] = app
     dp["settings"] = app.settings
@@ -76,11 +78,26 @@ def build_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatcher
     dp.include_routers(*build_routers())
     dp.errors.register(report_error)
     dp.startup.register(on_startup)
+    if background:
+        dp.startup.register(start_background)
+        dp.shutdown.register(stop_background)
     return dp
 
 
 async def on_startup(bot: Bot, app: App) -> None:
     await set_default_commands(bot, app.i18n)
+
+
+async def start_background(bot: Bot, app: App) -> None:
+    from bot.lifecycle import start_background as start
+
+    await start(app, bot)
+
+
+async def stop_background(app: App) -> None:
+    from bot.lifecycle import stop_background as stop
+
+    await stop(app)
 
 
 async def report_error(event: ErrorEvent) -> bool:
@@ -97,10 +114,3 @@ async def report_error(event: ErrorEvent) -> bool:
     return True
 
 
-async def run_polling(app: App, api_base: str | None = None) -> None:
-    bot = build_bot(app.settings, api_base)
-    dp = build_dispatcher(app)
-    try:
-        await dp.start_polling(bot, handle_signals=api_base is None)
-    finally:
-        await bot.session.close()

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     bot_token: SecretStr | None = None
     database_url: str = "sqlite+aiosqlite:///data/fieldmate.db"
     knowledge_dir: Path = Path("knowledge")
+    knowledge_sync_on_start: bool = True  # index new/changed knowledge files when the bot starts
     index_dir: Path = Path("data/index")
     media_dir: Path = Path("data/media")
     timezone: str = "Asia/Shanghai"

@@ -1,0 +1,71 @@
+"""Background parts of a running bot: the knowledge engine, the delivery sender and the scheduler.
+
+Started from the dispatcher's startup hook, so polling, webhook and the simulator all get the same."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from aiogram import Bot
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger("fieldmate.lifecycle")
+
+
+async def open_knowledge(app: "App") -> None:
+    """Open the index; sync the knowledge folder first when asked (in a thread: embedding is CPU work).
+
+    An index that already has chunks answers at once while the sync runs; an empty one waits for it."""
+    from bot.knowledge_engine import KnowledgeEngine
+
+    engine = await asyncio.to_thread(KnowledgeEngine.from_settings, app.settings)
+    stats = await asyncio.to_thread(engine.stats)
+    if stats.get("chunks"):
+        app.extras["knowledge"] = engine
+    if app.settings.knowledge_sync_on_start and app.settings.knowledge_dir.is_dir():
+        report = await asyncio.to_thread(engine.sync)
+        log.info(
+            "knowledge synced: +%d ~%d -%d failed %d, %d chunks in %.1fs",
+            len(report.added), len(report.changed), len(report.removed), len(report.failed), report.chunks, report.seconds,
+        )
+        for name, reason in report.failed:
+            log.warning("knowledge file not indexed: %s: %s", name, reason)
+    await asyncio.to_thread(engine.warm_up)
+    app.extras["knowledge"] = engine
+
+
+async def start_background(app: "App", bot: Bot) -> None:
+    app.extras["knowledge_task"] = asyncio.create_task(_logged(open_knowledge(app), "knowledge engine"))
+    try:  # TEMP until the delivery path lands
+        from bot.delivery import start_delivery
+        from schedulers import build_scheduler
+    except ImportError:
+        return
+    app.extras["delivery"] = start_delivery(app, bot)
+    scheduler = build_scheduler(app, bot)
+    scheduler.start()
+    app.extras["scheduler"] = scheduler
+
+
+async def stop_background(app: "App") -> None:
+    scheduler = app.extras.pop("scheduler", None)
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
+    delivery = app.extras.pop("delivery", None)
+    if delivery is not None:
+        await delivery.stop()
+    task = app.extras.pop("knowledge_task", None)
+    if task is not None and not task.done():
+        task.cancel()
+
+
+async def _logged(coroutine, what: str) -> None:
+    try:
+        await coroutine
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("%s failed to start; the bot runs without it", what)

@@ -1,0 +1,78 @@
+"""`fieldmate simulate`: the real bot, polling a local fake Telegram server, driven from the terminal
+or by a YAML conversation script."""
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from bot.config import Settings
+
+KNOWLEDGE_WAIT_S = 600  # first run on a new machine embeds the sample knowledge folder
+
+
+async def simulate_main(settings: Settings, *, fresh: bool, script: Path | None, as_user: str | None) -> int:
+    from bot.app import build_bot, build_dispatcher, create_app
+    from bot.services import demo
+    from bot.simulator.driver import SimDriver
+    from bot.simulator.fake_api import FakeTelegramServer, SimUser
+    from bot.simulator.harness import polling
+    from bot.simulator.script import load_script, run_script
+
+    loaded = load_script(script) if script else None
+    overrides: dict = {}
+    temp = tempfile.TemporaryDirectory(prefix="fieldmate-sim-") if fresh else None
+    if temp:
+        overrides["database_url"] = f"sqlite+aiosqlite:///{Path(temp.name) / 'sim.db'}"
+    admin_ids = set(settings.admin_ids) | {person.telegram_id for person in demo.DEMO_PEOPLE if person.key == "admin"}
+    if loaded:
+        admin_ids |= set(loaded.admin_ids)
+    settings = settings.model_copy(update={**overrides, "admin_ids": sorted(admin_ids), "bot_token": None})
+
+    app = await create_app(settings)
+    users = {"admin": SimUser(id=1, first_name="管理员"), "guest": SimUser(id=5000, first_name="新同事")}
+    if loaded is None:
+        async with app.sessionmaker() as session:
+            if await demo.is_empty(session) and _confirm("数据库是空的，创建演示数据（一个支部、管理员、支部书记和两名成员）吗？[Y/n] "):
+                await demo.seed_demo(session)
+                await session.commit()
+                print(f"已创建演示支部「{demo.DEMO_BRANCH}」。用 /as admin、/as secretary、/as li、/as wang 切换身份，/as guest 体验加入流程。")
+        users |= {p.key: SimUser(id=p.telegram_id, first_name=p.name[1:], last_name=p.name[0]) for p in demo.DEMO_PEOPLE}
+
+    server = FakeTelegramServer(username=settings.bot_username)
+    base_url = await server.start()
+    try:
+        dp = build_dispatcher(app)
+        async with polling(server, dp, bot=build_bot(settings, base_url)):
+            await _wait_for_knowledge(app, verbose=loaded is None)
+            driver = SimDriver(server)
+            if loaded is not None:
+                return 0 if await run_script(loaded, driver) else 1
+            from bot.simulator.repl import run_repl
+
+            await run_repl(driver, users, as_user or ("admin" if "admin" in users else "guest"))
+            return 0
+    finally:
+        await server.stop()
+        await app.close()
+        if temp:
+            temp.cleanup()
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return True
+    return input(question).strip().lower() in ("", "y", "yes", "是")
+
+
+async def _wait_for_knowledge(app, verbose: bool) -> None:
+    task = app.extras.get("knowledge_task")
+    if task is None or task.done():
+        return
+    if verbose:
+        print("正在为知识库建立索引（首次运行需要一两分钟）…")
+    try:
+        await asyncio.wait_for(asyncio.shield(task), KNOWLEDGE_WAIT_S)
+    except asyncio.TimeoutError:
+        print("知识库索引尚未完成，提问会提示稍后再试。")
