@@ -121,6 +121,8 @@ class ReportPhoto(Base):
     local_path: Mapped[str | None] = mapped_column(String(500))  # relative to settings.media_dir
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    report: Mapped[Report] = relationship()  # sets report_id when photos are created with their hazard
+
 
 class ReportStatusChange(Base):
     __tablename__ = "report_status_history"
