@@ -185,6 +185,9 @@ class Faults:
     * ``server_error_probability`` / ``server_error_calls``: 500.
     * ``latency``: seconds added to each affected call (a number or a ``(min, max)`` range).
     * ``seed``: the random source, so a run can be repeated exactly.
+    * ``global_per_second`` / ``per_chat_per_second``: Telegram-like flood limits (e.g. 30 and
+      1): a call beyond that many successful calls in the last second (overall / to that chat)
+      gets 429 with ``retry_after=1``. Time-based, so not bit-for-bit repeatable.
     """
 
     methods: set[str] | None = None
@@ -197,12 +200,16 @@ class Faults:
     server_error_calls: set[int] = field(default_factory=set)
     latency: float | tuple[float, float] = 0.0
     seed: int | None = 0
+    global_per_second: float | None = None
+    per_chat_per_second: float | None = None
 
     _PROTECTED = frozenset({"getupdates", "getme", "deletewebhook", "setwebhook", "getwebhookinfo"})
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._count = 0
+        self._recent: list[float] = []
+        self._recent_chat: dict[int, list[float]] = {}
         self._methods = {m.lower() for m in self.methods} if self.methods is not None else None
 
     def applies(self, method: str) -> bool:
@@ -236,6 +243,18 @@ class Faults:
             return delay, (403, "Forbidden: bot was blocked by the user", {})
         if n in self.server_error_calls or roll_500 < self.server_error_probability:
             return delay, (500, "Internal Server Error", {})
+        if self.global_per_second or self.per_chat_per_second:
+            now = time.monotonic()
+            self._recent = [t for t in self._recent if now - t < 1.0]
+            if self.global_per_second and len(self._recent) >= self.global_per_second:
+                return delay, (429, "Too Many Requests: retry after 1", {"retry_after": 1})
+            if chat_id is not None and self.per_chat_per_second:
+                recent = [t for t in self._recent_chat.get(chat_id, []) if now - t < 1.0]
+                self._recent_chat[chat_id] = recent
+                if len(recent) >= self.per_chat_per_second:
+                    return delay, (429, "Too Many Requests: retry after 1", {"retry_after": 1})
+                recent.append(now)
+            self._recent.append(now)
         return delay, None
 
 
@@ -297,6 +316,7 @@ class FakeTelegramServer:
         self.files: dict[str, StoredFile] = {}
         self._files_by_path: dict[str, StoredFile] = {}
         self.commands: dict[tuple[str, str], list[dict]] = {}
+        self.blocked: set[int] = set()  # users who blocked the bot (403 on sends to them)
         self.reply_keyboards: dict[int, dict | None] = {}  # chat -> current reply keyboard
         self.callback_queries: dict[str, dict[str, Any]] = {}  # id -> {update, answer}
         self.chat_actions: list[tuple[float, int, str]] = []
@@ -692,6 +712,23 @@ class FakeTelegramServer:
         self.callback_queries[qid] = {"update_id": uid, "chat_id": c.id, "answer": None}
         return uid
 
+    def block_user(self, user: UserLike, blocked: bool = True) -> int:
+        """The user blocks (or unblocks) the bot: sends to them get 403 and a my_chat_member
+        update is queued, like Telegram. Returns the update id."""
+        u = self._user(user)
+        old, new = ("member", "kicked") if blocked else ("kicked", "member")
+        if blocked:
+            self.blocked.add(u.id)
+        else:
+            self.blocked.discard(u.id)
+        bot = {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")}
+        status = {"member": {"status": "member", "user": bot},
+                  "kicked": {"status": "kicked", "user": bot, "until_date": 0}}
+        return self.push_update({"my_chat_member": {
+            "chat": self.chats[u.id].to_api(), "from": u.to_api(), "date": int(time.time()),
+            "old_chat_member": status[old], "new_chat_member": status[new],
+        }})
+
     def is_acked(self, update_id: int) -> bool:
         return update_id <= self.acked_update_id
 
@@ -784,6 +821,8 @@ class FakeTelegramServer:
                 await asyncio.sleep(delay)
             if error:
                 raise APIError(*error)
+            if chat_id in self.blocked and mkey.startswith(("send", "edit", "copy", "forward")):
+                raise APIError(403, "Forbidden: bot was blocked by the user")
             result = await handler(params, request)
             if isinstance(result, dict) and "message_id" in result:
                 message_id = result["message_id"]
@@ -1137,6 +1176,7 @@ class FakeTelegramServer:
                     ok, body = False, b""
                     self.webhook_last_error = (int(time.time()), f"Connection failed: {e}")
                 if not ok:
+                    await self._notify()
                     await asyncio.sleep(0.2)
                     continue
                 if self.updates and self.updates[0] is update:
@@ -1363,6 +1403,48 @@ class FakeTelegramServer:
 
     async def _m_setChatMenuButton(self, params: dict, request: web.Request) -> Any:
         return True
+
+
+@dataclass
+class CallStats:
+    """Summary of the bot's calls of some methods (see :func:`call_stats`)."""
+
+    total: int
+    ok: int
+    by_outcome: dict[str, int]
+    duration: float  # seconds from the first to the last call
+    ok_per_second: float
+    min_gap_per_chat: dict[int, float]  # smallest time between two successful calls to a chat
+    duplicates: list[tuple[int, str]]  # (chat, text) delivered more than once
+
+
+def call_stats(calls: Iterable[CallRecord], methods: Iterable[str] = ("sendMessage", "sendPhoto",
+               "sendDocument", "sendMediaGroup", "copyMessage")) -> CallStats:
+    """Throughput, per-chat gaps and duplicate deliveries from ``server.calls``."""
+    wanted = {m.lower() for m in methods}
+    sel = [c for c in calls if c.method.lower() in wanted]
+    by_outcome: dict[str, int] = {}
+    for c in sel:
+        by_outcome[c.outcome] = by_outcome.get(c.outcome, 0) + 1
+    ok = [c for c in sel if c.outcome == "ok"]
+    span = (sel[-1].t - sel[0].t) if len(sel) > 1 else 0.0
+    gaps: dict[int, float] = {}
+    last: dict[int, float] = {}
+    seen: dict[tuple[int, str], int] = {}
+    for c in ok:
+        if c.chat_id is None:
+            continue
+        if c.chat_id in last:
+            gap = c.t - last[c.chat_id]
+            gaps[c.chat_id] = min(gap, gaps.get(c.chat_id, gap))
+        last[c.chat_id] = c.t
+        key = (c.chat_id, str(c.params.get("text") or c.params.get("caption") or ""))
+        seen[key] = seen.get(key, 0) + 1
+    return CallStats(
+        total=len(sel), ok=len(ok), by_outcome=by_outcome, duration=span,
+        ok_per_second=(len(ok) / span) if span > 0 else float(len(ok)),
+        min_gap_per_chat=gaps, duplicates=[k for k, n in seen.items() if n > 1 and k[1]],
+    )
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
