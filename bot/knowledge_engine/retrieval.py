@@ -1,0 +1,157 @@
+"""Hybrid retrieval (dense + bigram BM25, fused by rank) and the refusal decision.
+
+Fusion
+------
+Reciprocal-rank fusion: ``score = w_dense/(k + rank_dense) + w_lex/(k + rank_lex)``
+with ``k = 20`` over the top 50 of each list.  A small ``k`` keeps the
+top of each list decisive (the lists are short and precise), the weights
+favour the dense list slightly because it understands paraphrases, while BM25
+wins on exact terms (voltages, device names, near-verbatim exam stems).
+
+Refusal
+-------
+A wrong safety rule is worse than no answer, so the engine refuses when the
+evidence is weak.  Two signals are combined, both cheap and available for any
+question:
+
+* ``dense`` — cosine similarity between the question and the best dense hit
+  (multilingual-e5 cosines live in a narrow band, ≈0.75–0.95);
+* ``coverage`` — the IDF-weighted share of the question's topic bigrams
+  (bigrams made only of filler characters such as 能/不/吗/咋 excluded, expansion
+  terms included) that occur in the top fused chunk.  An off-topic question
+  ("食堂今天中午吃啥") or one about something the documents never mention
+  ("主变油温", "峰谷电价", a device model number) shares few topic bigrams with
+  any clause even when the dense model finds something vaguely similar.
+
+Decision: answer when ``dense ≥ DENSE_MIN`` and
+``confidence = dense + COVERAGE_WEIGHT × coverage ≥ CONFIDENCE_MIN``.
+
+How the thresholds were chosen: on the development sets in ../shared/eval
+(40 colloquial questions and 426 exam stems that the corpus answers, 15 it
+cannot) the features of every question were computed with
+``bench/retrieval.py --features``; the threshold was set at the lowest
+``confidence`` that refuses ≥ 90% of the unanswerable questions, then moved
+down to the middle of the gap to the nearest answerable question so that
+false refusals stay ≤ 5%.  The weights are round numbers, not fitted to
+single questions; the sets are small (15 refusals), so treat the values as a
+first calibration to be re-checked on a deployment's own question log.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .lexical import LexicalIndex, content_tokens, tokens
+
+RRF_K = 20
+W_DENSE = 1.0
+W_LEX = 0.8
+CANDIDATES = 50
+DENSE_MIN = 0.78
+COVERAGE_WEIGHT = 0.25
+CONFIDENCE_MIN = 0.93
+
+
+@dataclass
+class Hit:
+    index: int  # position in the engine's chunk table
+    score: float  # fused score (after reranking, the reranker's score)
+    dense: float = 0.0  # cosine with the question (0 when not in the dense list)
+    lexical: float = 0.0  # BM25 score
+    dense_rank: int | None = None
+    lex_rank: int | None = None
+
+
+@dataclass
+class Retrieval:
+    hits: list[Hit]
+    refused: bool
+    confidence: float
+    features: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+
+# reranker hook: gets the question and the candidate texts (best first) and
+# returns one score per text (higher = better); the hits are re-sorted by it.
+Reranker = Callable[[str, Sequence[str]], Sequence[float]]
+
+
+def rrf(rank_lists: list[tuple[list[int], float]], k: int = RRF_K) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for ranked, weight in rank_lists:
+        for r, idx in enumerate(ranked):
+            fused[idx] = fused.get(idx, 0.0) + weight / (k + r + 1)
+    return fused
+
+
+def coverage(query_toks: list[str], doc_tokens: set[str], lex: LexicalIndex) -> float:
+    toks = [t for t in dict.fromkeys(content_tokens(query_toks))]
+    if not toks:
+        return 0.0
+    weights = [lex.idf(t) if t in lex.df else lex.idf("\x00") for t in toks]
+    total = sum(weights)
+    got = sum(w for t, w in zip(toks, weights) if t in doc_tokens)
+    return got / total if total else 0.0
+
+
+def decide(dense: float, cov: float) -> tuple[bool, float, str]:
+    conf = dense + COVERAGE_WEIGHT * cov
+    if dense < DENSE_MIN:
+        return True, conf, f"weak semantic match (cosine {dense:.3f} < {DENSE_MIN})"
+    if conf < CONFIDENCE_MIN:
+        return True, conf, f"weak evidence (confidence {conf:.3f} < {CONFIDENCE_MIN})"
+    return False, conf, ""
+
+
+def hybrid_search(
+    *,
+    lex: LexicalIndex,
+    lex_query_tokens: list[str],
+    dense_hits: list[tuple[int, float]],
+    mode: str = "hybrid",
+    k: int = 10,
+    reranker: Reranker | None = None,
+    question: str = "",
+    texts: Sequence[str] | None = None,
+) -> Retrieval:
+    """Fuse dense hits (chunk index, cosine) with BM25 over the lexical index."""
+    scores = lex.scores(lex_query_tokens)
+    lex_ranked: list[int] = []
+    if scores.size and float(scores.max()) > 0:
+        top = np.argsort(-scores)[:CANDIDATES]
+        lex_ranked = [int(i) for i in top if scores[i] > 0]
+    dense_ranked = [i for i, _ in dense_hits]
+    cos = {i: c for i, c in dense_hits}
+    lists: list[tuple[list[int], float]] = []
+    if mode in ("hybrid", "dense"):
+        lists.append((dense_ranked, W_DENSE))
+    if mode in ("hybrid", "lexical"):
+        lists.append((lex_ranked, W_LEX))
+    fused = rrf(lists)
+    d_rank = {i: r for r, i in enumerate(dense_ranked)}
+    l_rank = {i: r for r, i in enumerate(lex_ranked)}
+    order = sorted(fused, key=lambda i: -fused[i])
+    hits = [
+        Hit(i, fused[i], cos.get(i, 0.0), float(scores[i]) if scores.size else 0.0, d_rank.get(i), l_rank.get(i))
+        for i in order[: max(k, 20)]
+    ]
+    if reranker is not None and hits and texts is not None:
+        cand = hits[:20]
+        new = list(reranker(question, [texts[h.index] for h in cand]))
+        for h, s in zip(cand, new):
+            h.score = float(s)
+        hits = sorted(cand, key=lambda h: -h.score) + hits[20:]
+    hits = hits[:k]
+    top_dense = max(cos.values()) if cos else 0.0
+    cov = coverage(lex_query_tokens, lex.doc_sets[hits[0].index], lex) if hits else 0.0
+    features = {"dense": top_dense, "coverage": cov}
+    if not hits:
+        return Retrieval([], True, 0.0, features, "nothing found")
+    refused, conf, reason = decide(top_dense, cov)
+    features["confidence"] = conf
+    return Retrieval(hits, refused, conf, features, reason)
+
+
+__all__ = ["Hit", "Retrieval", "Reranker", "hybrid_search", "decide", "tokens", "rrf", "coverage"]
