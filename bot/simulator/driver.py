@@ -119,6 +119,7 @@ class SimDriver:
         self.server = server
         self.quiet = quiet
         self.timeout = timeout
+        self.last_update_id: int | None = None  # the update pushed by the latest action
 
     # ------------------------------------------------------------------ users and chats
 
@@ -157,8 +158,10 @@ class SimDriver:
             return None
         return [[b.get("text", "") if isinstance(b, dict) else str(b) for b in row] for row in markup["keyboard"]]
 
-    def callback_answer(self, update_id: int) -> dict | None:
-        """What the bot answered (answerCallbackQuery) to the callback of ``update_id``."""
+    def callback_answer(self, update_id: int | None = None) -> dict | None:
+        """What the bot answered (answerCallbackQuery: text, show_alert, url) to the callback
+        pushed as ``update_id`` (default: the latest action); None if not (yet) answered."""
+        update_id = self.last_update_id if update_id is None else update_id
         for q in self.server.callback_queries.values():
             if q["update_id"] == update_id:
                 return q["answer"]
@@ -210,6 +213,7 @@ class SimDriver:
     async def _step(self, push: Callable[[], int], chat_id: int, timeout: float | None = None) -> list[BotMessage]:
         since = self.mark()
         uid = push()
+        self.last_update_id = uid
         await self.settle(uid, timeout)
         return self.messages(chat_id, since)
 

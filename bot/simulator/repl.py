@@ -156,6 +156,9 @@ class Repl:
                 await self.driver.press_data(self.user, mid, data)
             else:
                 await self.driver.press(self.user, rest)
+            answer = self.driver.callback_answer()
+            if answer and answer.get("text"):
+                self.out(f"bot ◀ ({'alert' if answer['show_alert'] else 'toast'}) {answer['text']}")
         elif cmd in ("/photo", "/doc"):
             parts = shlex.split(rest)
             if not parts:

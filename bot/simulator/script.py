@@ -22,7 +22,8 @@ Format (extend, don't break)::
       - {as: li, send: "/help", expect_not: "/invite", timeout: 5}
 
 Expectations look at everything the bot sent or edited in that chat since the step began
-(texts, captions and inline button labels). ``expect``/``expect_re``/``save`` wait (condition
+(texts, captions, inline button labels, reply-keyboard labels) and, for ``press``, the text
+of the callback answer (toast/alert). ``expect``/``expect_re``/``save`` wait (condition
 based) up to the timeout for matching output; ``expect_not`` is checked once the step has
 settled. ``{var}`` is replaced by the first group of a ``save`` regex (``{{`` for a literal
 brace).
@@ -285,8 +286,8 @@ def substitute(text: str, variables: dict[str, str], where: str = "") -> str:
     return _VAR_RE.sub(repl, text)
 
 
-def _haystack(messages: list[BotMessage]) -> str:
-    parts = []
+def _haystack(messages: list[BotMessage], answer: dict | None = None) -> str:
+    parts = [answer["text"]] if answer and answer.get("text") else []
     for m in messages:
         parts.append(m.text)
         parts.extend(m.button_texts)
@@ -347,8 +348,19 @@ async def run_script(script: Script, driver: SimDriver, out: Callable[[str], Any
             out(f"✗ {script.path}: {step.describe()}: {e}")
             return False
         printed: set[tuple[int, int]] = set()
+        uid = driver.last_update_id if step.action == "press" else None
+
+        def answer() -> dict | None:
+            return driver.callback_answer(uid) if uid is not None else None
+
+        def hay_now() -> str:
+            return _haystack(driver.messages(chat_id, since), answer())
 
         def show_new() -> None:
+            a = answer()
+            if a and a.get("text") and (-1, -1) not in printed:
+                printed.add((-1, -1))
+                out(("  " if step.group else "") + f"bot ◀ ({'alert' if a['show_alert'] else 'toast'}) {a['text']}")
             for m in driver.messages(chat_id, since):
                 key = (m.message_id, m.seq)
                 if key not in printed:
@@ -356,7 +368,7 @@ async def run_script(script: Script, driver: SimDriver, out: Callable[[str], Any
                     out(("  " if step.group else "") + format_bot(m))
 
         def met() -> bool:
-            hay = _haystack(driver.messages(chat_id, since))
+            hay = hay_now()
             return (all(e in hay for e in expect) and all(re.search(p, hay) for p in expect_re)
                     and all(re.search(p, hay) for p in step.save.values()))
 
@@ -369,18 +381,18 @@ async def run_script(script: Script, driver: SimDriver, out: Callable[[str], Any
             else:
                 await driver.server.wait_quiet(driver.quiet, timeout)
         show_new()
-        hay = _haystack(driver.messages(chat_id, since))
+        hay = hay_now()
         if not ok:
             missing = [f"{e!r}" for e in expect if e not in hay]
             missing += [f"/{p}/" for p in expect_re if not re.search(p, hay)]
             missing += [f"save {v}: /{p}/" for v, p in step.save.items() if not re.search(p, hay)]
             out(f"✗ {script.path}: {step.describe()}: expected {', '.join(missing)} within {timeout:g}s; "
-                f"got: {_got(driver.messages(chat_id, since))}")
+                f"got: {_got(driver.messages(chat_id, since), answer())}")
             return False
         bad = [e for e in expect_not if e in hay]
         if bad:
             out(f"✗ {script.path}: {step.describe()}: did not expect {', '.join(map(repr, bad))}; "
-                f"got: {_got(driver.messages(chat_id, since))}")
+                f"got: {_got(driver.messages(chat_id, since), answer())}")
             return False
         for var, pattern in step.save.items():
             m = re.search(pattern, hay)
@@ -390,10 +402,12 @@ async def run_script(script: Script, driver: SimDriver, out: Callable[[str], Any
     return True
 
 
-def _got(messages: list[BotMessage]) -> str:
-    if not messages:
+def _got(messages: list[BotMessage], answer: dict | None = None) -> str:
+    toast = [f"({'alert' if answer['show_alert'] else 'toast'}) {answer['text']}"] \
+        if answer and answer.get("text") else []
+    if not messages and not toast:
         return "(no bot output)"
-    return " | ".join(format_bot(m)[len("bot ◀ "):].replace("\n", " ⏎ ") for m in messages)
+    return " | ".join(toast + [format_bot(m)[len("bot ◀ "):].replace("\n", " ⏎ ") for m in messages])
 
 
 def _describe_action(step: Step, value: Any) -> str:

@@ -23,7 +23,9 @@ steps:
   - {as: admin, send: "/start 8f3a", expect: "start=", save: {code: "start=(\\\\w+)"}}
   - {as: li, send: "/start {code}", expect_re: "欢迎.*8f3a", expect_not: "错误"}
   - {as: li, send: "/menu", expect: [今日安全提示, 已学习]}
-  - {as: li, press: "已学习", expect: "✅"}
+  - {as: li, press: "已学习", expect: ["✅", "已记录"]}
+  - {as: li, send: "/menu"}
+  - {as: li, press: "稍后", expect: "稍后提醒"}
   - {as: li, photo: "{photo}", expect: 收到照片}
   - {as: li, location: [30.25, 120.17], expect: "位置 30.25"}
   - {as: li, sticker: true, expect: 请发送文字}
@@ -52,6 +54,7 @@ async def test_script_passes(bot_env, tmp_path):
     assert "李海波 ▶ /start 8f3a" in text  # {code} substituted
     assert "bot ◀ 今日安全提示：登高作业必须系安全带  [已学习] [稍后] [官网]" in text
     assert "bot ◀ (edited) 今日安全提示" in text
+    assert "bot ◀ (toast) 已记录" in text and "bot ◀ (alert) 稍后提醒" in text
     assert lines[-1].startswith("✓")
 
 
@@ -120,6 +123,7 @@ async def test_repl(bot_env, tmp_path):
     text = "\n".join(lines)
     assert "[1] 已学习   [2] 稍后   [3] 官网 (https://example.com/)" in text or "[1] 已学习" in text
     assert "bot ◀ (edited) 今日安全提示：登高作业必须系安全带 ✅ 已学习" in text
+    assert "bot ◀ (toast) 已记录" in text
     assert "created user wang" in text
     assert "bot ◀ echo: 你好" in text
     assert "位置 30.10,120.20" in text
