@@ -36,12 +36,7 @@ def router() -> Router:
     r.message.register(members_command, Command("members"), IsStaff())
     r.message.register(member_card_command, Command("member"), IsStaff())
     r.callback_query.register(member_action, MemberAction.filter())
-    r.message.register(not_allowed, Command("branch", "invite", "members", "member"))
     return r
-
-
-async def not_allowed(message: Message) -> None:
-    await message.answer(_("Sorry, you are not allowed to do that."))
 
 
 async def branch_command(message: Message, command: CommandObject, session: AsyncSession, actor: Actor) -> None:

@@ -6,6 +6,10 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from handlers.access import IsMember
+from handlers.menu import COMMANDS
+
+# Commands that exist for some role; "member" is the command-card detail view, not in the menu.
+KNOWN_COMMANDS = {name for name, _text, _who in COMMANDS} | {"member", "start"}
 
 
 def router() -> Router:
@@ -18,7 +22,12 @@ def router() -> Router:
 
 
 async def unknown_command(message: Message) -> None:
-    await message.answer(_("I don't know that command. Send /help to see what you can do."))
+    """A command no router took: either it exists for a higher role (refuse) or it does not exist."""
+    name = message.text.split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
+    if name in KNOWN_COMMANDS:
+        await message.answer(_("Sorry, you are not allowed to do that."))
+    else:
+        await message.answer(_("I don't know that command. Send /help to see what you can do."))
 
 
 async def not_understood(message: Message) -> None:

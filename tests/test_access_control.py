@@ -1,0 +1,83 @@
+"""Who may do what: an unknown user, a member of branch A and a secretary of branch B try every
+staff/admin command and forged callbacks; each is refused and nothing of another branch leaks."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.services import membership
+from handlers.admin import MemberAction
+from handlers.ask import AskFeedback
+from handlers.menu import COMMANDS
+from storage.models import AuditEntry, Member
+from tests.test_handlers_join import join, make_invite
+
+UNKNOWN, MEMBER_A, SECRETARY_B, MEMBER_B = 5000, 1001, 2002, 1002
+
+
+@pytest.fixture
+async def people(harness, app):
+    await join(harness, app, MEMBER_A, "甲成员", await make_invite(app, "甲所"))
+    await join(harness, app, MEMBER_B, "乙成员", await make_invite(app, "乙所"))
+    await join(harness, app, SECRETARY_B, "乙书记", await make_invite(app, "乙所", role="secretary"))
+    async with app.sessionmaker() as session:
+        return {m.telegram_id: m.id for m in (await session.scalars(select(Member))).all()}
+
+
+STAFF_COMMANDS = [f"/{name}" for name, _text, who in COMMANDS if who != "member"]
+ADMIN_COMMANDS = [f"/{name}" for name, _text, who in COMMANDS if who == "admin"]
+
+
+async def test_unknown_user_gets_only_the_join_explanation_for_every_command(harness, people):
+    for command in STAFF_COMMANDS + ["/help", "/language", "/member 1", "/ask 接地线"]:
+        replies = await harness.send(UNKNOWN, command)
+        assert len(replies) == 1 and "邀请链接" in replies[0], command
+
+
+async def test_member_is_refused_every_staff_command_without_data(harness, people):
+    for command in STAFF_COMMANDS + ["/members 乙所", f"/member {people[MEMBER_B]}"]:
+        replies = await harness.send(MEMBER_A, command)
+        assert replies == ["抱歉，您没有权限进行此操作。"], (command, replies)
+
+
+async def test_secretary_of_b_cannot_use_admin_commands_or_see_branch_a(harness, people):
+    for command in ADMIN_COMMANDS:
+        assert "没有权限" in (await harness.send(SECRETARY_B, command))[0], command
+    listing = (await harness.send(SECRETARY_B, "/members 甲所"))[0]
+    assert "乙成员" in listing and "甲成员" not in listing
+    card = (await harness.send(SECRETARY_B, f"/member {people[MEMBER_A]}"))[0]
+    assert "甲成员" not in card and "没有这名成员" in card
+    invite = (await harness.send(SECRETARY_B, "/invite 甲所"))[0]
+    assert "乙所" in invite and "甲所" not in invite  # a secretary's invites are for their own branch
+
+
+async def test_forged_member_action_callbacks_change_nothing(harness, app, people):
+    forged = [
+        (MEMBER_A, MemberAction(action="role", member_id=people[MEMBER_A], value="admin")),
+        (SECRETARY_B, MemberAction(action="active", member_id=people[MEMBER_A], value="0")),
+        (SECRETARY_B, MemberAction(action="role", member_id=people[MEMBER_B], value="secretary")),
+        (UNKNOWN, MemberAction(action="move", member_id=people[MEMBER_B], value="1")),
+    ]
+    for user, data in forged:
+        replies = await harness.press(user, data.pack())
+        assert len(replies) == 1 and ("没有权限" in replies[0] or "邀请链接" in replies[0]), (user, data, replies)
+    async with app.sessionmaker() as session:
+        members = {m.telegram_id: m for m in (await session.scalars(select(Member))).all()}
+        actions = (await session.scalars(select(AuditEntry.action))).all()
+    assert members[MEMBER_A].role == "member" and members[MEMBER_A].active
+    assert members[MEMBER_B].role == "member"
+    assert not [a for a in actions if a in ("member.role", "member.move", "member.deactivate")]
+
+
+async def test_malformed_callback_data_is_answered_not_crashed(harness, people):
+    replies = await harness.press(MEMBER_A, "mem:role:notanumber:x")
+    assert replies and "失效" in replies[0]
+    replies = await harness.press(MEMBER_A, AskFeedback(question_id=999999, value=1).pack())
+    assert replies and "失效" in replies[0]
+
+
+async def test_admin_can_promote_and_the_promoted_secretary_sees_their_branch(harness, app, people):
+    await harness.send(1, f"/member {people[MEMBER_A]}")
+    await harness.press(1, harness.button_data("设为支部书记"))
+    listing = (await harness.send(MEMBER_A, "/members"))[0]
+    assert "甲成员" in listing and "乙成员" not in listing

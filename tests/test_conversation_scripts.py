@@ -1,0 +1,33 @@
+"""Every conversation script in tests/scripts runs through `fieldmate simulate --script`: the real bot,
+real long polling, the local fake Telegram server. Scripts named *knowledge* use the sample knowledge
+folder (indexed once per test session)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings
+from bot.simulate import simulate_main
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted((ROOT / "tests" / "scripts").glob("*.yaml"))
+
+
+@pytest.fixture(scope="session")
+def shared_index(tmp_path_factory):
+    return tmp_path_factory.mktemp("index")
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[path.stem for path in SCRIPTS])
+async def test_conversation_script_passes(script, tmp_path, shared_index):
+    uses_knowledge = "knowledge" in script.stem
+    settings = load_settings(
+        _env_file=None,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
+        knowledge_dir=ROOT / "knowledge",
+        index_dir=shared_index,
+        media_dir=tmp_path / "media",
+        knowledge_sync_on_start=uses_knowledge,
+    )
+    assert await simulate_main(settings, fresh=True, script=script, as_user=None) == 0
