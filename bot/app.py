@@ -16,7 +16,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.commands import set_default_commands
+from bot.commands import set_default_commands, set_staff_commands
 from bot.config import Settings
 from bot.fsm_storage import SqlStorage
 from bot.i18n import DOMAIN, compile_catalogs
@@ -85,7 +85,14 @@ def build_dispatcher(app: App, storage: BaseStorage | None = None, background: b
 
 
 async def on_startup(bot: Bot, app: App) -> None:
+    from sqlalchemy import select
+
+    from storage.models import Member
+
     await set_default_commands(bot, app.i18n)
+    async with app.sessionmaker() as session:
+        staff = (await session.scalars(select(Member).where(Member.role != "member", Member.active.is_(True)))).all()
+    await set_staff_commands(bot, app.i18n, staff, app.settings.admin_ids)
 
 
 async def start_background(bot: Bot, app: App) -> None:

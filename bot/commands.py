@@ -35,3 +35,12 @@ async def refresh_member_commands(bot: Bot, member: Member, admin_ids: Iterable[
             await bot.set_my_commands(commands_for(role), scope=scope)
     except TelegramAPIError:
         pass  # a member who never opened the chat has no chat yet; their menu is set on next start
+
+
+async def set_staff_commands(bot: Bot, i18n: I18n, members: Iterable[Member], admin_ids: Iterable[int]) -> None:
+    """At start: every active secretary and admin gets their per-chat menu."""
+    admin_ids = set(admin_ids)
+    with i18n.context():
+        for member in members:
+            if member.active and (member.role != Role.MEMBER or member.telegram_id in admin_ids):
+                await refresh_member_commands(bot, member, admin_ids)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.commands import refresh_member_commands
 from bot.services import membership
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
@@ -114,7 +115,7 @@ async def confirm_pending(message: Message) -> None:
 
 
 async def confirm_pressed(
-    query: CallbackQuery, callback_data: JoinChoice, state: FSMContext, session: AsyncSession, actor: Actor
+    query: CallbackQuery, callback_data: JoinChoice, state: FSMContext, session: AsyncSession, actor: Actor, bot: Bot
 ) -> None:
     data = await state.get_data()
     if await state.get_state() != JoinForm.confirm.state or "code" not in data:
@@ -138,5 +139,6 @@ async def confirm_pressed(
             name=escape(member.real_name), branch=escape(member.branch.name)
         )
     )
+    await refresh_member_commands(bot, member)
     joined = Actor(telegram_id=actor.telegram_id, member=member, is_admin=False)
     await query.message.answer(help_text(joined), reply_markup=main_keyboard(joined))

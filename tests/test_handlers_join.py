@@ -95,3 +95,15 @@ async def test_deactivated_member_loses_access_at_once(harness, app):
         await session.commit()
     for text in ["/help", "你好", "/members"]:
         assert "停用" in (await harness.send(1001, text))[0]
+
+
+async def test_a_half_finished_join_survives_a_restart(harness, app):
+    """FSM state is in the database: a new dispatcher (a restarted bot) continues the same form."""
+    from bot.app import build_dispatcher
+    from tests.support.harness import Harness
+    from tests.support.mocked_bot import MockedBot
+
+    code = await make_invite(app)
+    await harness.send(1001, f"/start {code}")
+    restarted = Harness(build_dispatcher(app), MockedBot())
+    assert "李海波" in (await restarted.send(1001, "李海波"))[0]
