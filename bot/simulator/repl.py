@@ -87,7 +87,7 @@ class Repl:
             lines.append("      " + "   ".join(f"[{b.text}]" for b in m.flat_buttons()))
         kb = m.reply_keyboard
         if kb:
-            lines.append("      keyboard: " + " | ".join(" / ".join(row) for row in kb))
+            lines.append("      ⌨ " + " ".join(f"[{t}]" for row in kb for t in row))
         return "\n".join(lines)
 
     async def run(self) -> None:

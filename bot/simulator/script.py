@@ -304,7 +304,7 @@ def format_bot(m: BotMessage) -> str:
     if m.buttons:
         buttons = "  " + " ".join(f"[{b.text}]" for b in m.flat_buttons())
     if m.reply_keyboard:
-        buttons += "  keyboard: " + " | ".join("/".join(row) for row in m.reply_keyboard)
+        buttons += "\n        ⌨ " + " ".join(f"[{t}]" for row in m.reply_keyboard for t in row)
     if m.deleted:
         edited = "(deleted) " + edited
     return f"bot ◀ {edited}{kind}{text}{buttons}"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from aiogram import Dispatcher, F, Router
 from aiogram.filters import Command, CommandStart
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup,
+)
 
 from bot.simulator import FakeTelegramServer, SimDriver
 from bot.simulator.harness import polling
@@ -26,6 +28,12 @@ def echo_router() -> Router:
             InlineKeyboardButton(text="稍后", callback_data="later:1"),
         ], [InlineKeyboardButton(text="官网", url="https://example.com")]])
         await message.answer("今日安全提示：登高作业必须系安全带", reply_markup=kb)
+
+    @router.message(Command("kb"))
+    async def keyboard(message: Message) -> None:
+        kb = ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text="❔ 帮助"), KeyboardButton(text="🌐 语言")]],
+                                 resize_keyboard=True)
+        await message.answer("主菜单", reply_markup=kb)
 
     @router.message(Command("bad"))
     async def bad(message: Message) -> None:

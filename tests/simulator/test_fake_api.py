@@ -224,3 +224,39 @@ async def test_get_chat(bot_env):
     server.add_user(LI)
     chat = await bot.get_chat(LI.id)
     assert chat.id == LI.id and chat.type == "private"
+
+
+async def test_reply_keyboard_press_sends_text(bot_env):
+    server, driver, _ = bot_env
+    out = await driver.send(LI, "/kb")
+    assert out[0].reply_keyboard == [["❔ 帮助", "🌐 语言"]]
+    assert driver.reply_keyboard(LI.id) == [["❔ 帮助", "🌐 语言"]]
+    out = await driver.press(LI, "帮助")
+    assert out[0].text == "echo: ❔ 帮助"
+
+
+async def test_media_group_and_edits(bot_env):
+    server, driver, bot = bot_env
+    from aiogram.types import (BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup,
+                               InputMediaDocument, InputMediaPhoto)
+    server.add_user(LI)
+    msgs = await bot.send_media_group(LI.id, [
+        InputMediaPhoto(media=BufferedInputFile(tiny_png(), "a.png"), caption="<b>一</b>"),
+        InputMediaPhoto(media=BufferedInputFile(tiny_png(4, 4), "b.png")),
+    ])
+    assert len(msgs) == 2 and msgs[0].media_group_id == msgs[1].media_group_id
+    assert msgs[0].caption == "一" and msgs[1].photo[-1].width == 4
+    edited = await bot.edit_message_caption(chat_id=LI.id, message_id=msgs[0].message_id, caption="二")
+    assert edited.caption == "二"
+    kb = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="ok", callback_data="ok")]])
+    await bot.edit_message_reply_markup(chat_id=LI.id, message_id=msgs[0].message_id, reply_markup=kb)
+    with pytest.raises(TelegramBadRequest, match="not modified"):
+        await bot.edit_message_reply_markup(chat_id=LI.id, message_id=msgs[0].message_id, reply_markup=kb)
+    assert driver.find_button(LI.id, "ok")[0].message_id == msgs[0].message_id
+    docs = await bot.send_media_group(LI.id, [
+        InputMediaDocument(media=BufferedInputFile(b"1", "1.txt")),
+        InputMediaDocument(media=BufferedInputFile(b"2", "2.txt")),
+    ])
+    assert [d.document.file_name for d in docs] == ["1.txt", "2.txt"]
+    await bot.send_chat_action(LI.id, "typing")
+    assert server.chat_actions[-1][1:] == (LI.id, "typing")
