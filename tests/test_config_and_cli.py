@@ -58,3 +58,24 @@ def test_long_replies_split_on_lines_under_the_telegram_limit():
     assert len(parts) > 1 and all(len(p) <= 4096 for p in parts)
     assert "\n".join(parts) == text
     assert split_text("x" * 9000) == ["x" * 4096, "x" * 4096, "x" * 808]
+
+
+def test_env_example_documents_every_setting_with_a_comment():
+    from pathlib import Path
+
+    from bot.config import Settings
+
+    lines = (Path(__file__).resolve().parents[1] / ".env.example").read_text(encoding="utf-8").splitlines()
+    documented = {line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")}
+    assert documented == {name.upper() for name in Settings.model_fields}
+    def is_setting(line: str) -> bool:
+        return "=" in line and not line.startswith("#")
+
+    for index, line in enumerate(lines):
+        if is_setting(line):  # a comment directly above it, or above its group of settings
+            above = index - 1
+            while above >= 0 and is_setting(lines[above]):
+                above -= 1
+            assert above >= 0 and lines[above].startswith("#"), line
+    example_values = {k: v for k, v in (l.split("=", 1) for l in lines if "=" in l and not l.startswith("#")) if v}
+    load_settings(_env_file=None, **{k.lower(): v for k, v in example_values.items()})
