@@ -7,6 +7,7 @@ from aiogram import Router
 
 def build_routers() -> list[Router]:
     from handlers import admin, ask, common, fallback, gate, start
+    from handlers import reports, review
 
     # Order matters: joining first, then the gate that stops non-members, then features (forms with FSM
     # states before anything that takes free text), then free-text questions, then the fallback.
@@ -15,6 +16,8 @@ def build_routers() -> list[Router]:
         gate.router(),
         common.router(),
         admin.router(),
+        reports.router(),  # 四不伤害 form (its FSM state takes free text before questions do)
+        review.router(),  # report review and corrective actions
         # -- feature routers go above this line --
         # -- free text (questions) --
         ask.router(),

@@ -16,6 +16,9 @@ COMMANDS: list[tuple[str, object, str]] = [
     ("language", __("Switch language"), "member"),
     ("cancel", __("Cancel the current form"), "member"),
     ("ask", __("Ask a question (also in groups)"), "member"),
+    ("report", __("File the monthly 四不伤害 report"), "member"),
+    ("review", __("Review the branch's reports"), "staff"),
+    ("actions", __("Corrective actions for hazards"), "staff"),
     ("members", __("Members of the branch"), "staff"),
     ("invite", __("Create an invite link"), "staff"),
     ("branch", __("Branches: list or add"), "admin"),
@@ -38,4 +41,5 @@ def commands_for(role: str) -> list[BotCommand]:
 
 def main_keyboard(actor: Actor) -> ReplyKeyboardMarkup:
     rows = [[KeyboardButton(text=_("❔ Help")), KeyboardButton(text=_("🌐 Language"))]]
+    rows.insert(0, [KeyboardButton(text=_("📝 四不伤害"))])  # the monthly report (handlers/reports.py)
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)

@@ -1,0 +1,84 @@
+"""Report notifications through the one delivery path (bot.services.outbox → bot/delivery sender).
+
+Each notice is rendered in the recipient's language and written as a delivery row in the caller's
+transaction, keyed so a retried handler or job never sends it twice. The secretary gets one message per
+submitted report version (with an 「Open」 button); we chose this over batching because reports trickle in
+over days and each message leads straight to its review."""
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import outbox, reports
+from storage.models import Member
+from storage.models.reports import CorrectiveAction, Report
+
+KIND = "report"
+
+
+def kick(app: Any) -> None:
+    """Wake the sender (when running) so a notice does not wait for its next scan."""
+    sender = app.extras.get("delivery")
+    if sender is not None:
+        sender.kick()
+
+
+async def report_submitted(session: AsyncSession, app: Any, report: Report, member: Member) -> int:
+    from handlers.reports_text import in_locale, month_label
+    from handlers.review import RV
+
+    sent = 0
+    for secretary in await reports.branch_secretaries(session, report.branch_id):
+        with in_locale(app, secretary.locale):
+            text = _("📝 New 四不伤害 report from {name} for {month} (version {version}), waiting for your review.").format(
+                name=escape(member.real_name), month=month_label(report.month), version=report.version)
+            buttons = [[{"text": _("Open"), "callback_data": RV(action="open", report_id=report.id).pack()}]]
+        if await outbox.enqueue(session, key=f"report-submitted:{report.id}:{report.version}:{secretary.id}",
+                                chat_id=secretary.telegram_id, kind=KIND, text=text, member_id=secretary.id,
+                                buttons=buttons):
+            sent += 1
+    kick(app)
+    return sent
+
+
+async def report_reviewed(session: AsyncSession, app: Any, report: Report) -> bool:
+    from handlers.reports import RF
+    from handlers.reports_text import in_locale, month_label
+
+    member = await session.get(Member, report.member_id)
+    if member is None:
+        return False
+    with in_locale(app, member.locale):
+        if report.status == "approved":
+            text = _("✅ Your 四不伤害 report for {month} was approved.").format(month=month_label(report.month))
+            buttons = None
+        else:
+            text = _("↩️ Your 四不伤害 report for {month} was returned: {comment}\nPlease edit it and submit it again.").format(
+                month=month_label(report.month), comment=escape(report.review_comment or ""))
+            buttons = [[{"text": _("✏️ Edit and resubmit"),
+                         "callback_data": RF(action="revise", value=str(report.id)).pack()}]]
+    created = await outbox.enqueue(session, key=f"report-{report.status}:{report.id}:{report.version}",
+                                   chat_id=member.telegram_id, kind=KIND, text=text, member_id=member.id,
+                                   buttons=buttons)
+    kick(app)
+    return created
+
+
+async def action_assigned(session: AsyncSession, app: Any, action: CorrectiveAction) -> bool:
+    from handlers.review import AC
+    from handlers.reports_text import in_locale
+
+    owner = await session.get(Member, action.owner_id)
+    if owner is None:
+        return False
+    with in_locale(app, owner.locale):
+        text = _("🛠 Corrective action for you, due {due}:\n{hazard}\nWhen it is fixed, press the button and send a note and a photo.").format(
+            due=action.due_date.isoformat(), hazard=escape(action.hazard.description))
+        buttons = [[{"text": _("✅ Mark as done"), "callback_data": AC(action="done", action_id=action.id).pack()}]]
+    created = await outbox.enqueue(session, key=f"action-assigned:{action.id}", chat_id=owner.telegram_id,
+                                   kind=KIND, text=text, member_id=owner.id, buttons=buttons)
+    kick(app)
+    return created
