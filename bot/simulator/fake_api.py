@@ -1054,15 +1054,24 @@ class FakeTelegramServer:
         def ready() -> bool:
             return bool(self.updates) or self._closing or generation != self._poll_generation
 
-        if timeout and not ready():
-            async with self.cond:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.cond.wait_for(ready), timeout)
-        if generation != self._poll_generation:
-            raise APIError(409, "Conflict: terminated by other getUpdates request; "
-                                "make sure that only one bot instance is running")
-        if self._closing:
-            return []
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining > 0 and not ready():
+                async with self.cond:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self.cond.wait_for(ready), remaining)
+            if generation != self._poll_generation:
+                raise APIError(409, "Conflict: terminated by other getUpdates request; "
+                                    "make sure that only one bot instance is running")
+            if self._closing:
+                return []
+            result = self._take_updates(limit, offset)
+            if result or time.monotonic() >= deadline:
+                return result
+            # only updates of types the bot did not ask for were pending: keep waiting
+
+    def _take_updates(self, limit: int, offset: int) -> list[dict]:
         allowed_types = set(self.allowed_updates or DEFAULT_ALLOWED)
         result: list[dict] = []
         for update in list(self.updates):
@@ -1071,6 +1080,7 @@ class FakeTelegramServer:
                 # Telegram would not have queued it; treat as confirmed so nobody waits for it
                 self.updates.remove(update)
                 self.acked_update_id = max(self.acked_update_id, update["update_id"])
+                self._notify_soon()
                 continue
             result.append(update)
             if len(result) >= limit:

@@ -260,3 +260,18 @@ async def test_media_group_and_edits(bot_env):
     assert [d.document.file_name for d in docs] == ["1.txt", "2.txt"]
     await bot.send_chat_action(LI.id, "typing")
     assert server.chat_actions[-1][1:] == (LI.id, "typing")
+
+
+async def test_allowed_updates_filter_keeps_polling(server):
+    server.add_user(LI)
+    sent = await server.call_method("sendMessage", {"chat_id": LI.id, "text": "hi", "reply_markup": {
+        "inline_keyboard": [[{"text": "x", "callback_data": "x"}]]}})
+    text_uid = server.push_text(LI, "filtered out")
+    poll = asyncio.create_task(api(server, "getUpdates", timeout="10",
+                                   allowed_updates='["callback_query"]'))
+    await server.wait_for(lambda: server.is_acked(text_uid), 5)  # dropped, counted as confirmed
+    assert not poll.done()
+    cb_uid = server.push_callback(LI, sent["message_id"], "x")
+    status, body = await asyncio.wait_for(poll, 5)
+    assert [u["update_id"] for u in body["result"]] == [cb_uid]
+    assert body["result"][0]["callback_query"]["message"]["reply_markup"]["inline_keyboard"][0][0]["text"] == "x"
