@@ -396,12 +396,19 @@ async def form_button(query: CallbackQuery, callback_data: RF, state: FSMContext
     if action == "revise":
         await _revise(query, callback_data, state, session, actor, app)
         return
+    if action == "start" and await state.get_state() != ReportForm.filling.state:  # from the reminder
+        await query.answer()
+        if await state.get_state() is not None:
+            await query.message.answer(_("Please finish or /cancel what you are doing first."))
+            return
+        await _start(query.message, state, session, actor, app)
+        return
     if await state.get_state() != ReportForm.filling.state:
         await query.answer(_("This form is already finished or was cancelled. Send /report to start."), show_alert=True)
         return
     data = await state.get_data()
     message = query.message
-    if action == "resume":
+    if action in ("resume", "start"):
         await query.answer()
         await _prompt(message, data, actor)
         return

@@ -1,0 +1,113 @@
+"""Report jobs: the monthly reminder from day 25 and the idle-form scan (one reminder, then discard).
+
+Both are scans that look at the database and write keyed delivery rows, so running one twice (a restart,
+a misfire catch-up, a second process) never sends twice. They take an explicit `now` for tests."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy import delete, select
+
+from bot.services import outbox, reports
+from storage.models import FsmRecord, Member
+from storage.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+FORM_STATE = "ReportForm:filling"  # handlers.reports.ReportForm.filling.state (not imported: keeps jobs light)
+KIND = "report_reminder"
+IDLE_REMINDER_BEFORE = timedelta(days=2)  # remind this long before an idle form is discarded
+
+
+def register(scheduler: Any, app: Any, bot: Any) -> None:
+    """Add the report jobs to the shared AsyncIOScheduler (schedulers/__init__.py builds and starts it).
+
+    The jobs get the App object (an in-memory job store; nothing is pickled) and look everything else up."""
+    settings = app.settings
+    common = dict(coalesce=True, max_instances=1, replace_existing=True, misfire_grace_time=6 * 3600)
+    scheduler.add_job(send_report_reminders, "cron", hour=settings.report_reminder_hour, minute=0, args=[app],
+                      id="reports:reminders", **common)
+    scheduler.add_job(scan_idle_forms, "cron", minute=23, args=[app], id="reports:idle-forms", **common)
+
+
+def _local(app: Any, now: datetime | None) -> datetime:
+    return (now or datetime.now(app.settings.tz)).astimezone(app.settings.tz)
+
+
+async def send_report_reminders(app: Any, now: datetime | None = None) -> int:
+    """From `report_reminder_day` to the deadline, once a day: remind members whose report is missing or
+    returned. Returns how many reminders were newly queued (the key holds one per member and day)."""
+    from handlers.reports import RF
+    from handlers.reports_text import in_locale, month_label
+
+    settings = app.settings
+    today = _local(app, now).date()
+    month = reports.month_of(today)
+    due = reports.deadline(month, settings.report_deadline_day)
+    if today.day < settings.report_reminder_day or today > due:
+        return 0
+    queued = 0
+    async with app.sessionmaker() as session, session.begin():
+        for member in await reports.members_without_report(session, month):
+            if not member.reachable:
+                continue
+            with in_locale(app, member.locale):
+                text = _("⏰ Please file your 四不伤害 report for {month}; it is due on {due}.").format(
+                    month=month_label(month), due=due.isoformat())
+                buttons = [[{"text": _("📝 Fill it in now"), "callback_data": RF(action="start").pack()}]]
+            if await outbox.enqueue(session, key=f"report-reminder:{member.id}:{today.isoformat()}",
+                                    chat_id=member.telegram_id, kind=KIND, text=text, member_id=member.id,
+                                    buttons=buttons):
+                queued += 1
+    _kick(app, queued)
+    return queued
+
+
+async def scan_idle_forms(app: Any, now: datetime | None = None) -> tuple[int, int]:
+    """Half-filled report forms in the SQL FSM storage: one reminder when close to the limit, discarded after
+    `report_form_keep_days` idle days. Returns (reminded, discarded). (With Redis FSM storage this scan finds
+    nothing; forms there simply stay.)"""
+    from handlers.reports_text import in_locale
+
+    keep = timedelta(days=app.settings.report_form_keep_days)
+    now_utc = now.astimezone(timezone.utc).replace(tzinfo=None) if now and now.tzinfo else (now or utcnow())
+    reminded = discarded = 0
+    async with app.sessionmaker() as session, session.begin():
+        rows = (await session.scalars(
+            select(FsmRecord).where(FsmRecord.state == FORM_STATE, FsmRecord.updated_at <= now_utc - keep + IDLE_REMINDER_BEFORE)
+        )).all()
+        for record in rows:
+            data = json.loads(record.data or "{}")
+            chat, token = data.get("chat"), data.get("token") or record.key
+            if chat is None:
+                continue
+            member = await session.scalar(select(Member).where(Member.telegram_id == chat))
+            locale = member.locale if member else None
+            if record.updated_at <= now_utc - keep:
+                await session.execute(delete(FsmRecord).where(FsmRecord.key == record.key,
+                                                              FsmRecord.updated_at == record.updated_at))
+                with in_locale(app, locale):
+                    text = _("Your unfinished 四不伤害 report form was idle for {days} days and has been discarded. Send /report to start again.").format(
+                        days=keep.days)
+                discarded += 1
+                key = f"report-form-discarded:{token}"
+            else:
+                with in_locale(app, locale):
+                    text = _("You have an unfinished 四不伤害 report form. Send /report to continue; it is kept for {days} days without changes.").format(
+                        days=keep.days)
+                key = f"report-form-idle:{token}"
+            if await outbox.enqueue(session, key=key, chat_id=int(chat), kind=KIND, text=text,
+                                    member_id=member.id if member else None) and key.startswith("report-form-idle"):
+                reminded += 1
+    _kick(app, reminded + discarded)
+    return reminded, discarded
+
+
+def _kick(app: Any, count: int) -> None:
+    sender = app.extras.get("delivery")
+    if count and sender is not None:
+        sender.kick()

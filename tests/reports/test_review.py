@@ -1,0 +1,140 @@
+"""Review, return/resubmit, corrective actions and access control through the real dispatcher."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.services import outbox, points
+from storage.models import CorrectiveAction, Report, ReportStatusChange
+from tests.reports.form_steps import add_hazard, fill_until_hazards, finish_after_hazards, photo, press
+from tests.reports.helpers import LI, SEC_A, SEC_B, WANG, ZHAO
+
+
+async def file_report(harness, user=LI, hazards=1):
+    await fill_until_hazards(harness, user)
+    for index in range(hazards):
+        await add_hazard(harness, user, f"隐患{index + 1}", photos=2)
+    await finish_after_hazards(harness, user)
+    await press(harness, user, "确认提交")
+
+
+async def the_report(app) -> Report:
+    async with app.sessionmaker() as session:
+        return await session.scalar(select(Report))
+
+
+async def delivery(app, key):
+    async with app.sessionmaker() as session:
+        return await outbox.status_of(session, key)
+
+
+async def open_first_pending(harness, secretary=SEC_A):
+    listing = await harness.send(secretary, "/review")
+    return listing, await press(harness, secretary, "李海波")
+
+
+async def test_secretary_reviews_with_photos_and_approves(harness, app, world):
+    await file_report(harness, hazards=2)
+    listing, screen = await open_first_pending(harness)
+    assert "待审核报告</b>：1份" in listing[0]
+    assert any("拉线" not in t and "隐患1" in t and "填报人：李海波" in t for t in screen)
+    album = [c for c in harness.bot.session.calls if type(c).__name__ == "SendMediaGroup"]
+    assert len(album) == 1 and len(album[0].media) == 4
+    approved = await press(harness, SEC_A, "通过")
+    assert any("已通过" in t for t in approved)
+    report = await the_report(app)
+    assert report.status == "approved"
+    notice = await delivery(app, f"report-approved:{report.id}:1")
+    assert notice.chat_id == LI and "审核通过" in notice.text
+    async with app.sessionmaker() as session:
+        assert await points.total(session, world.li.id) == 5 + 2 * 2
+
+
+async def test_return_with_comment_then_member_edits_and_resubmits_the_same_record(harness, app, world):
+    await file_report(harness)
+    await open_first_pending(harness)
+    prompt = await press(harness, SEC_A, "退回")
+    assert "必填" in prompt[0]
+    sticker = {"file_id": "st", "file_unique_id": "st", "type": "regular", "width": 1, "height": 1,
+               "is_animated": False, "is_video": False}
+    assert "文字" in (await harness.send(SEC_A, None, sticker=sticker))[0]
+    await harness.send(SEC_A, "请补充隐患的具体位置")
+    report = await the_report(app)
+    assert report.status == "returned" and report.review_comment == "请补充隐患的具体位置"
+    notice = await delivery(app, f"report-returned:{report.id}:1")
+    assert "请补充隐患的具体位置" in notice.text
+    revise = notice.buttons[0][0]["callback_data"]
+    screen = await harness.press(LI, revise)
+    assert any("被退回" in t for t in screen) and "第6/6步" in screen[-1]
+    await press(harness, LI, "✏️ 工作小结")
+    await harness.send(LI, "补充后的小结：隐患位于余山村3号杆")
+    await press(harness, LI, "确认提交")
+    again = await the_report(app)
+    assert again.id == report.id and again.version == 2 and again.status == "submitted"
+    assert await delivery(app, f"report-submitted:{report.id}:2:{world.sec_a.id}") is not None
+    await open_first_pending(harness)
+    await press(harness, SEC_A, "通过")
+    async with app.sessionmaker() as session:
+        history = (await session.scalars(select(ReportStatusChange).order_by(ReportStatusChange.id))).all()
+    assert [(h.actor_label, h.to_status, h.version) for h in history] == [
+        ("李海波", "submitted", 1), ("陈书记", "returned", 1), ("李海波", "submitted", 2), ("陈书记", "approved", 2)]
+
+
+async def test_approve_pressed_twice_is_harmless(harness, app, world):
+    await file_report(harness)
+    await open_first_pending(harness)
+    data = harness.button_data("通过")
+    await harness.press(SEC_A, data)
+    assert "已经通过了" in (await harness.press(SEC_A, data))[0]
+    async with app.sessionmaker() as session:
+        assert len((await session.scalars(select(ReportStatusChange))).all()) == 2
+
+
+async def test_another_branch_secretary_and_members_are_refused_and_nothing_changes(harness, app, world):
+    await file_report(harness)
+    await open_first_pending(harness)
+    approve = harness.button_data("通过")
+    open_data = f"rv:open:{(await the_report(app)).id}:0:0"
+    for outsider in (SEC_B, WANG, ZHAO):
+        assert "无权查看" in (await harness.press(outsider, approve))[0]
+        replies = await harness.press(outsider, open_data)
+        assert len(replies) == 1 and "无权查看" in replies[0] and "李海波" not in replies[0]
+    assert (await the_report(app)).status == "submitted"
+    assert "没有待审核" in (await harness.send(SEC_B, "/review"))[0]
+    assert "没有权限" in (await harness.send(WANG, "/review"))[0]
+
+
+async def test_forged_revise_callback_for_another_members_report_is_refused(harness, app, world):
+    await file_report(harness)
+    report = await the_report(app)
+    forged = f"rf:revise::{report.id}"
+    assert "不能修改" in (await harness.press(WANG, forged))[0]
+    assert "不能修改" in (await harness.press(LI, forged))[0]  # not returned: nothing to edit
+    assert "不能修改" in (await harness.press(LI, "rf:revise::abc"))[0]
+
+
+async def test_corrective_action_assigned_done_and_overdue(harness, app, world):
+    await file_report(harness)
+    listing = await harness.send(SEC_A, "/actions")
+    assert "未安排整改的隐患</b>：1项" in listing[0]
+    await press(harness, SEC_A, "安排整改")
+    await press(harness, SEC_A, "王强")
+    created = await press(harness, SEC_A, "7天内")
+    assert "已创建整改" in created[0] and "2026-11-27" in created[0]
+    async with app.sessionmaker() as session:
+        action = await session.scalar(select(CorrectiveAction))
+    notice = await delivery(app, f"action-assigned:{action.id}")
+    assert notice.chat_id == WANG and "2026-11-27" in notice.text
+    app.extras["clock"] = lambda: datetime(2026, 11, 28, 9, 0, tzinfo=app.settings.tz)
+    assert "逾期整改</b>：1项" in (await harness.send(SEC_A, "/actions"))[0]
+    done = notice.buttons[0][0]["callback_data"]
+    assert "不归你负责" in (await harness.press(ZHAO, done))[0]
+    await harness.press(WANG, done)
+    await harness.send(WANG, "已紧固拉线")
+    finished = await harness.send(WANG, None, photo=photo())
+    assert "已记录完成" in finished[0]
+    assert "逾期整改</b>：0项" in (await harness.send(SEC_A, "/actions"))[0]
+    async with app.sessionmaker() as session:
+        action = await session.scalar(select(CorrectiveAction))
+    assert action.status == "done" and action.done_note == "已紧固拉线" and action.done_photo_file_id
