@@ -18,7 +18,7 @@ COMMANDS: list[tuple[str, object, str]] = [
     ("ask", __("Ask a question (also in groups)"), "member"),
     ("report", __("File the monthly 四不伤害 report"), "member"),
     ("review", __("Review the branch's reports"), "staff"),
-    ("actions", __("Corrective actions for hazards"), "staff"),
+    ("actions", __("Corrective actions for hazards"), "member"),  # owners mark their actions done
     ("members", __("Members of the branch"), "staff"),
     ("invite", __("Create an invite link"), "staff"),
     ("branch", __("Branches: list or add"), "admin"),
