@@ -105,14 +105,10 @@ async def _start(message: Message, state: FSMContext, session: AsyncSession, act
     data = {"token": uuid.uuid4().hex, "chat": message.chat.id, "month_choices": open_months, "trail": [],
             "hazards": [], "violations": []}
     await state.set_state(ReportForm.filling)
-    if len(open_months) == 1:
-        data["month"] = open_months[0]
-        await state.set_data(data)
-        await _choose_month(message, state, session, actor, open_months[0], intro="\n".join(notes))
-        return
-    data["step"] = "month"
     await state.set_data(data)
-    await _prompt(message, data)
+    # The current month is preselected; early in a month step 1 also offers the previous one as a button
+    # (one tap less than a separate month question, and the same first step every time).
+    await _choose_month(message, state, session, actor, open_months[0], intro="\n".join(notes))
 
 
 async def _choose_month(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, month: str,
@@ -130,9 +126,9 @@ async def _choose_month(message: Message, state: FSMContext, session: AsyncSessi
         return
     data["month"] = month
     notices = [intro] if intro else []
-    if data.get("step") == "month":
+    if data.get("step") == "month":  # changed from the summary screen
         notices += _go_next(data, "month")
-    else:
+    elif data.get("step") != "summary":  # switching the month on step 1 keeps the step
         _advance(data, "summary")
     await _save_and_prompt(message, state, data, actor, notices)
 
@@ -214,8 +210,13 @@ def _screen(data: dict, actor: Actor | None) -> tuple[str, list[list[InlineKeybo
         rows = [[_btn(month_label(m), "month", step, m)] for m in data["month_choices"]]
         return _("Which month is this report for?"), rows + _nav(step)
     if step == "summary":
-        return (_("Step 1/6 · In a few sentences, what was your work this month? {limit}").format(limit=limit)
-                + _current(data.get("summary")), _nav(step))
+        text = _("Report for {month}.").format(month=month_label(data["month"])) + "\n"
+        text += _("Step 1/6 · In a few sentences, what was your work this month? {limit}").format(limit=limit)
+        rows = []
+        if len(data.get("month_choices", [])) > 1:
+            rows.append([_btn(("✓ " if m == data["month"] else "📅 ") + month_label(m), "month", step, m)
+                         for m in data["month_choices"]])
+        return text + _current(data.get("summary")), rows + _nav(step)
     if step in SECTION_STEPS:
         name, part = step.rsplit("_", 1)
         title = SECTION_TITLES[name]
