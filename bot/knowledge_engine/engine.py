@@ -130,9 +130,21 @@ class KnowledgeEngine:
 
     @property
     def fingerprint(self) -> str:
+        """Identifies the embedding space; a change means re-embedding everything."""
         from .embeddings import embedding_fingerprint
 
-        return f"{embedding_fingerprint(self.embeddings)}|splitter-{SPLITTER_VERSION}"
+        return embedding_fingerprint(self.embeddings)
+
+    @staticmethod
+    def chunking_fingerprint() -> str:
+        """Identifies how files become chunks (splitter + embedded-text layout); a
+        change means re-splitting every file (unchanged chunks are not re-embedded)."""
+        import inspect
+
+        from . import splitter
+
+        src = inspect.getsource(splitter) + inspect.getsource(embed_text) + inspect.getsource(_strip_number)
+        return f"{SPLITTER_VERSION}-{hashlib.sha256(src.encode()).hexdigest()[:12]}"
 
     def _client(self):
         import chromadb
@@ -238,6 +250,7 @@ class KnowledgeEngine:
             self._reset_index()
             manifest = {"fingerprint": self.fingerprint, "files": {}}
             self._write_manifest(manifest)
+        rechunk = manifest.get("chunking") != self.chunking_fingerprint()
         files_meta: dict[str, Any] = manifest["files"]
         found = self._scan()
         gone = [rel for rel in files_meta if rel not in found]
@@ -253,14 +266,14 @@ class KnowledgeEngine:
                 report.failed.append((rel, f"cannot read file: {exc}"))
                 continue
             old = files_meta.get(rel)
-            if old and old.get("size") == st.st_size and old.get("mtime_ns") == st.st_mtime_ns:
+            if not rechunk and old and old.get("size") == st.st_size and old.get("mtime_ns") == st.st_mtime_ns:
                 report.unchanged.append(rel)
                 continue
             if st.st_size > MAX_FILE_BYTES:
                 report.failed.append((rel, f"file is {st.st_size / 1024 / 1024:.0f} MB, larger than the {MAX_FILE_BYTES // 1024 // 1024} MB limit" + ("; previous version kept" if old else "")))
                 continue
             digest = _sha256(path)
-            if old and old.get("sha256") == digest:
+            if not rechunk and old and old.get("sha256") == digest:
                 old.update(size=st.st_size, mtime_ns=st.st_mtime_ns)
                 self._write_manifest(manifest)
                 report.unchanged.append(rel)
@@ -310,7 +323,10 @@ class KnowledgeEngine:
                 report.failed.append((rel, f"indexing failed ({type(exc).__name__}: {exc})"))
                 continue
             report.embedded += int(result.get("num_added", 0)) + int(result.get("num_updated", 0))
-            (report.changed if old else report.added).append(rel)
+            if old and old.get("sha256") == digest:
+                report.unchanged.append(rel)  # re-split after an engine upgrade, file itself unchanged
+            else:
+                (report.changed if old else report.added).append(rel)
             files_meta[rel] = {
                 "size": st.st_size,
                 "mtime_ns": st.st_mtime_ns,
@@ -332,6 +348,9 @@ class KnowledgeEngine:
             self._write_manifest(manifest)
             report.removed.append(rel)
             self._cache = None
+        if rechunk:
+            manifest["chunking"] = self.chunking_fingerprint()
+            self._write_manifest(manifest)
         if progress:
             progress(total, total, "")
         report.chunks = sum(int(m.get("chunks", 0)) for m in files_meta.values())
@@ -404,6 +423,7 @@ class KnowledgeEngine:
             reranker=self.reranker,
             question=q,
             texts=[m.get("text", "") for m in cache["metas"]] if self.reranker else None,
+            query_match=qm,
         )
         return q, retrieval
 

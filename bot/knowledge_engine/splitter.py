@@ -51,7 +51,7 @@ _RE_CHAPTER = re.compile(rf"^第\s*([\d{_CN_NUM}]+)\s*章\s*(.*)$")
 _RE_SECTION = re.compile(rf"^第\s*([\d{_CN_NUM}]+)\s*节\s*(.*)$")
 _RE_ARTICLE = re.compile(rf"^第\s*([\d{_CN_NUM}]+)\s*条\s*(.*)$")
 _RE_DECIMAL = re.compile(
-    r"^(\d{1,2}(?:\s?[.．]\s?\d{1,3}){1,6})(?![\d.．%])\s*(?=[^\s\d.．%a-zA-Zμ℃°′″'\"/×\-—~～])(.*)$"
+    r"^(\d{1,2}(?:\s?[.．]\s?\d{1,3}){1,6})(?:\s+(?=[^\s\d.．%])|(?=[\u4e00-\u9fff（(“\"《]))(.*)$"
 )
 _RE_DECIMAL1 = re.compile(r"^(\d{1,2})\s+(?=[\u4e00-\u9fff])(.*)$")
 _RE_CN_LIST = re.compile(rf"^([{_CN_NUM}]+)\s*[、．.]\s*(.*)$")
@@ -184,6 +184,7 @@ class _Builder:
         self.clause_lines: list[str] = []
         self.clause_label = ""
         self.clause_rank = 0
+        self.clause_style = ""
         self.prose: list[str] = []
         self.block = 0
         self.last_decimal: tuple[int, ...] | None = None
@@ -207,9 +208,12 @@ class _Builder:
         self.headings.append((rank, text))
 
     # -- clauses ------------------------------------------------------------
-    def start_clause(self, label: str, rank: int, line: str) -> None:
+    def start_clause(self, label: str, rank: int, line: str, style: str = "") -> None:
         self.close()
+        while self.headings and self.headings[-1][0] >= rank:
+            self.headings.pop()  # a sibling of a heading-with-text ends its block
         self.clause_label, self.clause_rank, self.clause_lines = label, rank, [line]
+        self.clause_style = style
 
     def close(self) -> None:
         self.flush_prose()
@@ -307,7 +311,7 @@ def split_text(text: str, *, max_chars: int = 360, prose_chars: int = 300) -> li
             pending_caption = line
             i += 1
             continue
-        _handle_line(b, line)
+        _handle_line(b, line, lines[i + 1] if i + 1 < len(lines) else "")
         i += 1
     if pending_caption:
         _handle_line(b, pending_caption)
@@ -315,7 +319,20 @@ def split_text(text: str, *, max_chars: int = 360, prose_chars: int = 300) -> li
     return b.chunks
 
 
-def _handle_line(b: _Builder, raw: str) -> None:
+def _short_heading(line: str) -> str:
+    head = re.split(r"[。；;，,：:]", line, maxsplit=1)[0]
+    return head[:30]
+
+
+def _heads_decimal_block(label: str, next_line: str) -> bool:
+    """A numbered title is a heading only when deeper numbers follow it."""
+    nxt = detect_numbering(_strip_md(next_line)) if next_line else None
+    if nxt is None or nxt.style != "decimal":
+        return False
+    return nxt.label.startswith(label + ".")
+
+
+def _handle_line(b: _Builder, raw: str, next_line: str = "") -> None:
     md = _RE_MD_HEADING.match(raw)
     if md:
         title = _strip_md(md.group(2))
@@ -352,10 +369,29 @@ def _handle_line(b: _Builder, raw: str) -> None:
     if num.style == "article":
         b.start_clause(num.label, num.rank, line)
         return
+    if num.style == "decimal" and b.clause_lines and b.clause_style == "decimal" and num.label.startswith(b.clause_label + "."):
+        # 6.9 with text of its own, then 6.9.1 …: the parent is a clause and
+        # also the heading of its children
+        parent_rank, parent_line = b.clause_rank, b.clause_lines[0]
+        b.close()
+        b.push_heading(parent_rank, _short_heading(parent_line))
+        b.start_clause(num.label, num.rank, line, "decimal")
+        return
     if b.clause_lines and num.rank > b.clause_rank:
         b.clause_lines.append(line)
         return
+    if num.style == "decimal":
+        if _title_like(num.rest) and _heads_decimal_block(num.label, next_line):
+            b.push_heading(num.rank, line)
+        else:
+            b.start_clause(num.label, num.rank, line, "decimal")
+        return
     if _title_like(num.rest):
         b.push_heading(num.rank, line)
+        return
+    if num.rank >= 80 and not b.clause_lines:
+        # a bare list (a）… b）…) right under a heading: one clause, carried by
+        # the heading's number; its siblings are appended to it
+        b.start_clause(b.heading_label() or num.label, num.rank - 1, line)
         return
     b.start_clause(num.label, num.rank, line)
