@@ -175,3 +175,22 @@ async def test_member_moved_mid_month_is_told_the_branch_at_submission(harness, 
     await press(harness, LI, "确认提交")
     [report] = await reports_in_db(app)
     assert report.branch_id == world.branch_b.id
+
+
+async def test_album_photos_are_all_kept(harness, app, world):
+    """A phone sends an album as separate updates that arrive together; polling handles them concurrently."""
+    import asyncio
+
+    import pytest
+    from aiogram.fsm.storage.memory import DisabledEventIsolation
+
+    if isinstance(harness.dp.fsm.events_isolation, DisabledEventIsolation):
+        pytest.xfail("build_dispatcher passes events_isolation=None: concurrent updates of one chat race on the "
+                     "form (reported to the lead; SimpleEventIsolation/RedisEventIsolation fixes it)")
+    await fill_until_hazards(harness, LI)
+    await press(harness, LI, "添加隐患")
+    await harness.send(LI, "拉线松动")
+    await press(harness, LI, "不填地点")
+    await asyncio.gather(*(harness.send(LI, None, photo=photo()) for _ in range(3)))
+    await press(harness, LI, "完成")
+    assert "照片3张" in (await press(harness, LI, "一般"))[-1]
