@@ -145,6 +145,23 @@ def _decimal_key(label: str) -> tuple[int, ...]:
     return tuple(int(p) for p in label.split("."))
 
 
+_CJK_END = re.compile(r"[\u4e00-\u9fff，、（“”\w]$")
+
+
+def _join_wrapped(lines: list[str]) -> list[str]:
+    """Undo hard line wraps from PDF conversion: a line that stops mid-sentence
+    (ends in a CJK character or a comma) continues on the next line unless that
+    one starts a numbered item."""
+    out: list[str] = []
+    for line in lines:
+        title_line = len(out) == 1 and len(out[0]) <= 30  # "3.27 高处作业" + definition
+        if out and not title_line and _CJK_END.search(out[-1]) and not detect_numbering(line) and not line.startswith(("注", "|")):
+            out[-1] += line
+        else:
+            out.append(line)
+    return out
+
+
 def split_sentences(text: str) -> list[str]:
     return [s for s in _SENT_END.split(text) if s.strip()]
 
@@ -220,7 +237,7 @@ class _Builder:
         if not self.clause_lines:
             return
         self.block += 1
-        lines, label = self.clause_lines, self.clause_label
+        lines, label = _join_wrapped(self.clause_lines), self.clause_label
         self.clause_lines, self.clause_label, self.clause_rank = [], "", 0
         text = "\n".join(lines)
         if len(text) <= self.max_chars:

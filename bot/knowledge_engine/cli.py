@@ -1,0 +1,151 @@
+"""Knowledge commands for the ``fieldmate`` CLI: ``ingest``, ``ask``, ``eval``.
+
+``register(app)`` adds them to a typer app.  Nothing here imports aiogram.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from .types import Answer
+
+
+def _engine(knowledge: Optional[Path], index: Optional[Path]):
+    from bot.config import load_settings
+
+    from .engine import KnowledgeEngine
+
+    settings = load_settings()
+    overrides: dict[str, Any] = {}
+    if knowledge is not None:
+        overrides["knowledge_dir"] = knowledge
+    if index is not None:
+        overrides["index_dir"] = index
+    return KnowledgeEngine.from_settings(settings, **overrides)
+
+
+def answer_json(ans: Answer) -> dict[str, Any]:
+    return {
+        "question": ans.question,
+        "answer": ans.answer,
+        "refused": ans.refused,
+        "sources": [
+            {"title": s.title, "section": s.section, "clause": s.clause, "text": s.text, "score": round(s.score, 6)}
+            for s in ans.sources
+        ],
+    }
+
+
+def _read_batch(path: Path) -> list[str]:
+    out = []
+    for line in path.read_text("utf-8").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                obj = json.loads(line)
+                out.append(str(obj.get("question", "")))
+                continue
+            except ValueError:
+                pass
+        out.append(line)
+    return out
+
+
+def ingest_cmd(
+    knowledge: Optional[Path] = typer.Option(None, "--knowledge", help="knowledge folder (default: KNOWLEDGE_DIR)"),
+    index: Optional[Path] = typer.Option(None, "--index", help="index folder (default: INDEX_DIR)"),
+) -> None:
+    """Sync the index with the knowledge folder (only changed files are re-embedded)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    engine = _engine(knowledge, index)
+    with Progress(
+        TextColumn("[bold]索引[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"),
+        console=console, transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def progress(done: int, total: int, name: str) -> None:
+            bar.update(task, completed=done, total=total, description=name)
+
+        report = engine.sync(progress=progress)
+    console.print(
+        f"files added {len(report.added)}, changed {len(report.changed)}, removed {len(report.removed)}, "
+        f"failed {len(report.failed)}, unchanged {len(report.unchanged)}; "
+        f"{report.chunks} chunks ({report.embedded} embedded) in {report.seconds:.1f} s"
+    )
+    for name, why in report.failed:
+        console.print(f"[red]failed[/] {name}: {why}")
+    for name, why in report.warnings:
+        console.print(f"[yellow]warning[/] {name}: {why}")
+    for label, names in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
+        for name in names:
+            console.print(f"{label} {name}")
+
+
+def ask_cmd(
+    question: Optional[str] = typer.Argument(None, help="the question"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    batch: Optional[Path] = typer.Option(None, "--batch", help="file with one question per line (or JSON lines with 'question')"),
+    limit: int = typer.Option(3, "--limit", help="number of sources"),
+    knowledge: Optional[Path] = typer.Option(None, "--knowledge"),
+    index: Optional[Path] = typer.Option(None, "--index"),
+) -> None:
+    """Answer a question from the indexed knowledge."""
+    engine = _engine(knowledge, index)
+    if batch is not None:
+        for q in _read_batch(batch):
+            sys.stdout.write(json.dumps(answer_json(engine.ask(q, limit=limit)), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return
+    if question is None:
+        raise typer.BadParameter("give a question or --batch FILE")
+    ans = engine.ask(question, limit=limit)
+    if as_json:
+        typer.echo(json.dumps(answer_json(ans), ensure_ascii=False, indent=2))
+        return
+    if ans.refused:
+        typer.echo(ans.answer or "（问题为空）")
+    else:
+        typer.echo(ans.answer)
+    typer.echo(f"\n[{'refused' if ans.refused else 'answered'}; confidence {ans.top_score:.3f}; {ans.latency_ms:.0f} ms]", err=True)
+
+
+def eval_cmd(
+    file: Path = typer.Argument(..., help="JSON lines in the ../shared/eval format"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    knowledge: Optional[Path] = typer.Option(None, "--knowledge"),
+    index: Optional[Path] = typer.Option(None, "--index"),
+) -> None:
+    """Score retrieval: hit@1/3/5, MRR@10, refusal and false-refusal rates, latency."""
+    from .scoring import load_items, score
+
+    engine = _engine(knowledge, index)
+    engine.warm_up()
+    items = load_items(file)
+    t0 = time.perf_counter()
+    metrics = score((item, engine.ask(item["question"], limit=10)) for item in items)
+    metrics["seconds"] = time.perf_counter() - t0
+    if as_json:
+        typer.echo(json.dumps(metrics, ensure_ascii=False, indent=2))
+        return
+    for key in ("answerable", "unanswerable", "hit@1", "hit@3", "hit@5", "mrr", "refusal_rate", "false_refusal_rate", "latency_p50_ms", "latency_p95_ms"):
+        if key in metrics:
+            val = metrics[key]
+            typer.echo(f"{key:20s} {val:.3f}" if isinstance(val, float) else f"{key:20s} {val}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the knowledge commands to the main CLI."""
+    app.command("ingest")(ingest_cmd)
+    app.command("ask")(ask_cmd)
+    app.command("eval")(eval_cmd)
