@@ -280,7 +280,7 @@ class KnowledgeEngine:
                 continue
             try:
                 doc = load_file(path)
-                chunks = [c for c in split_text(doc.text) if _meaningful(c.text)]
+                chunks = [c for c in split_text(doc.text) if _meaningful(c.text) and c.text.strip() != doc.title]
                 if not chunks:
                     raise LoadError("no clauses or readable text found")
             except LoadError as exc:
@@ -426,6 +426,11 @@ class KnowledgeEngine:
             query_match=qm,
         )
         return q, retrieval
+
+    def search(self, question: str, k: int = 10) -> list[Source]:
+        """Ranked sources without the refusal decision (diagnostics, tests)."""
+        _, r = self.retrieve(question, k=k)
+        return [self._source(h.index, h.score) for h in r.hits]
 
     def ask(self, question: str, offset: int = 0, limit: int = 3) -> Answer:
         t0 = time.perf_counter()

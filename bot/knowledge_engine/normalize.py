@@ -29,12 +29,19 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
+_ARTICLE_HEAD = re.compile(r"^(\s*(?:#+\s*)?第\s*[\d一二三四五六七八九十百千零〇两]+\s*(?:条|章|节|部分|编))[ \t\u3000]+", re.M)
+
+
 def clean_display(text: str) -> str:
-    """Remove conversion noise but keep the wording (and full-width punctuation)."""
+    """Remove conversion noise but keep the wording (and full-width punctuation).
+
+    The space after an article number ("第一条 为规范…") is a separator, not
+    noise, and is kept (as one ASCII space)."""
     text = _CTRL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _ARTICLE_HEAD.sub(lambda m: m.group(1) + "\x00", text)
     text = _CJK_SPACE.sub("", text)
     text = _MULTI_SPACE.sub(" ", text)
-    return text
+    return text.replace("\x00", " ")
 
 
 def clean_line(line: str) -> str:

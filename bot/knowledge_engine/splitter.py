@@ -154,7 +154,7 @@ def _join_wrapped(lines: list[str]) -> list[str]:
     one starts a numbered item."""
     out: list[str] = []
     for line in lines:
-        title_line = len(out) == 1 and len(out[0]) <= 30  # "3.27 高处作业" + definition
+        title_line = len(out) == 1 and len(out[0]) <= 30 and not _SENT_PUNCT.search(out[0])  # "3.27 高处作业"
         if out and not title_line and _CJK_END.search(out[-1]) and not detect_numbering(line) and not line.startswith(("注", "|")):
             out[-1] += line
         else:
@@ -268,9 +268,9 @@ class _Builder:
 
     # -- tables -------------------------------------------------------------
     def add_table(self, caption: str, rows: list[str]) -> None:
-        self.flush_prose()
-        self.block += 1
         label = self.clause_label or self.heading_label()
+        self.close()  # the clause that introduces the table comes first
+        self.block += 1
         body = "\n".join(rows)
         text = f"{caption}\n{body}" if caption else body
         limit = max(self.max_chars * 4, 1600)
