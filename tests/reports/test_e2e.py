@@ -42,34 +42,42 @@ async def running_bot(app, server):
             app.extras.pop("delivery", None)
 
 
+async def step(driver, chat_id, action, expect):
+    """Do one action, then wait (condition based) for the bot's answer containing `expect`: the next
+    button press must see the newest keyboard, however slow the answer was."""
+    since = driver.mark()
+    await action
+    return await driver.wait_for(chat_id, expect, since=since)
+
+
 async def start_form_and_first_hazard(driver):
-    await driver.send(li, "/report")
-    await driver.send(li, "本月巡视线路8次，完成2次停电检修")
-    await driver.send(li, "登杆前检查安全带和脚扣")
-    await driver.send(li, "11月3日发现安全带磨损，当场更换")
-    await driver.send(li, "吊装作业时设置围栏并清场")
-    await driver.press(li, "没有例子")
-    await driver.press(li, "跳过此项")
-    await driver.press(li, "跳过此项")
-    await driver.press(li, "添加隐患")
-    await driver.send(li, "10kV余山线3号杆拉线松动")
-    await driver.location(li, 30.25, 120.17)
-    await driver.photo(li, JPEG)
-    await driver.photo(li, JPEG + b"2")
-    await driver.press(li, "完成")
-    return await driver.press(li, "较大")
+    await step(driver, LI, driver.send(li, "/report"), "第1/6步")
+    await step(driver, LI, driver.send(li, "本月巡视线路8次，完成2次停电检修"), "第2/6步")
+    await step(driver, LI, driver.send(li, "登杆前检查安全带和脚扣"), "具体例子")
+    await step(driver, LI, driver.send(li, "11月3日发现安全带磨损，当场更换"), "不伤害他人")
+    await step(driver, LI, driver.send(li, "吊装作业时设置围栏并清场"), "具体例子")
+    await step(driver, LI, driver.press(li, "没有例子"), "不被他人伤害")
+    await step(driver, LI, driver.press(li, "跳过此项"), "保护他人")
+    await step(driver, LI, driver.press(li, "跳过此项"), "本月发现的隐患")
+    await step(driver, LI, driver.press(li, "添加隐患"), "描述隐患")
+    await step(driver, LI, driver.send(li, "10kV余山线3号杆拉线松动"), "在哪里")
+    await step(driver, LI, driver.location(li, 30.25, 120.17), "已收到0张")
+    await step(driver, LI, driver.photo(li, JPEG), "已收到1张")
+    await step(driver, LI, driver.photo(li, JPEG + b"2"), "已收到2张")
+    await step(driver, LI, driver.press(li, "完成"), "隐患等级")
+    return await step(driver, LI, driver.press(li, "较大"), "拉线松动")
 
 
 async def finish_form(driver):
-    await driver.press(li, "添加隐患")
-    await driver.send(li, "台区配电箱门锁损坏")
-    await driver.send(li, "余山村委会旁")
-    await driver.photo(li, JPEG + b"3")
-    await driver.press(li, "完成")
-    await driver.press(li, "一般")
-    await driver.press(li, "下一步")
-    await driver.press(li, "没有违章")
-    return await driver.send(li, "建议配发轻便验电器")
+    await step(driver, LI, driver.press(li, "添加隐患"), "描述隐患")
+    await step(driver, LI, driver.send(li, "台区配电箱门锁损坏"), "在哪里")
+    await step(driver, LI, driver.send(li, "余山村委会旁"), "已收到0张")
+    await step(driver, LI, driver.photo(li, JPEG + b"3"), "已收到1张")
+    await step(driver, LI, driver.press(li, "完成"), "隐患等级")
+    await step(driver, LI, driver.press(li, "一般"), "配电箱门锁")
+    await step(driver, LI, driver.press(li, "下一步"), "本月看到的违章")
+    await step(driver, LI, driver.press(li, "没有违章"), "金点子")
+    return await step(driver, LI, driver.send(li, "建议配发轻便验电器"), "第6/6步")
 
 
 async def test_report_restart_return_resubmit_approve(app, world, tmp_path):
@@ -79,11 +87,11 @@ async def test_report_restart_return_resubmit_approve(app, world, tmp_path):
             driver.user(user)  # the people exist on "Telegram" before the bot writes to them
         async with running_bot(app, server):
             listing = await start_form_and_first_hazard(driver)
-            assert "拉线松动" in listing[-1].text and "照片2张" in listing[-1].text
+            assert "照片2张" in listing.text
 
         async with running_bot(app, server):  # restarted: the half-filled form is still there
             summary = await finish_form(driver)
-            assert "第6/6步" in summary[-1].text and "配电箱门锁" in summary[-1].text and "照片2张" in summary[-1].text
+            assert "配电箱门锁" in summary.text and "照片2张" in summary.text
             confirm_msg, confirm = driver.find_button(LI, "确认提交")
             first = server.push_callback(li, confirm_msg.message_id, confirm.data)  # a double tap
             second = server.push_callback(li, confirm_msg.message_id, confirm.data)
@@ -100,28 +108,28 @@ async def test_report_restart_return_resubmit_approve(app, world, tmp_path):
             assert len(paths) == 3 and all((app.settings.media_dir / p).read_bytes().startswith(b"\xff\xd8") for p in paths)
 
             await driver.wait_for(SEC_A, "李海波提交了")  # the secretary's notice, through the sender
-            await driver.send(secretary, "/review")
-            shown = await driver.press(secretary, "李海波")
+            await step(driver, SEC_A, driver.send(secretary, "/review"), "待审核报告")
+            await step(driver, SEC_A, driver.press(secretary, "李海波"), "请审核这份报告")
+            shown = driver.history(SEC_A)
             assert any("填报人：李海波" in m.text for m in shown)
-            assert sum(len(m.photo and [1] or []) for m in shown if m.kind == "photo") == 3
+            assert sum(1 for m in shown if m.kind == "photo") == 3
 
-            own_message = (await driver.send(WANG, "/help"))[-1]
+            own_message = await step(driver, WANG, driver.send(WANG, "/help"), "/report")
             forged = await driver.press_data(WANG, own_message.message_id, f"rv:open:{report.id}:0:0")
             assert not any("李海波" in m.text for m in forged)
             assert "无权查看" in driver.callback_answer()["text"]
-            assert "没有待审核" in (await driver.send(SEC_B, "/review"))[-1].text
+            await step(driver, SEC_B, driver.send(SEC_B, "/review"), "没有待审核")
 
-            await driver.press(secretary, "退回")
-            await driver.send(secretary, "请补充第二处隐患的整改建议")
-            await driver.wait_for(LI, "被退回")
-            revise = await driver.press(li, "修改并重新提交")
-            assert "第6/6步" in revise[-1].text
-            await driver.press(li, "✏️ 工作小结")
-            await driver.send(li, "本月巡视8次；配电箱门锁已报修")
-            await driver.press(li, "确认提交")
+            await step(driver, SEC_A, driver.press(secretary, "退回"), "退回意见")
+            await step(driver, SEC_A, driver.send(secretary, "请补充第二处隐患的整改建议"), "已退回")
+            await driver.wait_for(LI, "被退回")  # the notice, through the delivery sender
+            await step(driver, LI, driver.press(li, "修改并重新提交"), "第6/6步")
+            await step(driver, LI, driver.press(li, "✏️ 工作小结"), "第1/6步")
+            await step(driver, LI, driver.send(li, "本月巡视8次；配电箱门锁已报修"), "第6/6步")
+            await step(driver, LI, driver.press(li, "确认提交"), "提交成功")
             await driver.wait_for(SEC_A, "第2版")
-            await driver.press(secretary, "查看")
-            await driver.press(secretary, "通过")
+            await step(driver, SEC_A, driver.press(secretary, "查看"), "请审核这份报告")
+            await step(driver, SEC_A, driver.press(secretary, "通过"), "已通过")
             await driver.wait_for(LI, "审核通过")
 
         async with app.sessionmaker() as session:
