@@ -1,0 +1,117 @@
+"""The facade's question handling: bad input, paging, full clause, reranker hook."""
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.knowledge_engine import Answer, Source
+from bot.knowledge_engine.query import MAX_QUERY_CHARS, clean_question, expand
+from bot.knowledge_engine.normalize import match_form
+
+
+@pytest.fixture
+def engine(kdir, make_engine):
+    e = make_engine(kdir)
+    e.sync()
+    return e
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "？？？", "😀😀"])
+def test_empty_questions_refused_with_empty_answer(engine, question):
+    ans = engine.ask(question)
+    assert isinstance(ans, Answer)
+    assert ans.refused and ans.answer == "" and ans.sources == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "登杆前要检查什么" * 1250,  # 10,000 characters
+        "登杆前要检查什么😀🔥",
+        "What must be checked before climbing a pole?",
+        "登桿前要檢查什麼",  # Traditional Chinese
+        "<script>alert(1)</script>",
+        "\x00\x01登杆",
+    ],
+)
+def test_odd_questions_do_not_crash(engine, question):
+    ans = engine.ask(question)
+    assert isinstance(ans.refused, bool)
+    assert ans.latency_ms >= 0
+
+
+def test_long_question_is_truncated():
+    q = clean_question("登杆前要检查什么？" + "啊" * 10_000)
+    assert len(q) <= MAX_QUERY_CHARS
+    assert q.startswith("登杆前要检查什么")
+
+
+def test_traditional_question_matches_simplified_text(engine):
+    assert "第三条" in [s.clause for s in engine.search("登桿前要檢查杆根和腳扣嗎", 3)]
+
+
+def test_synonyms_expand_colloquial_terms():
+    assert "相线" in expand(match_form("先拆火线还是零线"))
+    assert "绝缘子" in expand(match_form("换瓷瓶"))
+    assert "kv" in expand(match_form("10千伏"))
+
+
+def test_offset_pages_through_results(engine, monkeypatch):
+    from bot.knowledge_engine import retrieval
+
+    monkeypatch.setattr(retrieval, "DENSE_MIN", 0.0)
+    monkeypatch.setattr(retrieval, "CONFIDENCE_MIN", 0.0)
+    first = engine.ask("绝缘手套", limit=2)
+    more = engine.ask("绝缘手套", offset=2, limit=2)
+    assert not first.refused and len(first.sources) == 2 and len(more.sources) == 2
+    assert {s.chunk_id for s in first.sources}.isdisjoint(s.chunk_id for s in more.sources)
+    assert more.answer.startswith("3. ")
+    src = first.sources[0]
+    assert f"《{src.title}》" in first.answer and src.text in first.answer
+
+
+def test_get_chunk_joins_parts_of_a_split_clause(kdir, make_engine):
+    from bot.knowledge_engine import engine as engine_mod
+
+    long = "".join(f"第{i}项：验电器每半年试验一次，不合格的立即停用并登记。" for i in range(1, 30))
+    (kdir / "长条款.txt").write_text(f"验电器管理\n\n3.1 {long}\n\n3.2 其他。\n", "utf-8")
+    e = make_engine(kdir)
+    e.sync()
+    parts = [s for s in e.search("验电器每半年试验", 10) if s.clause == "3.1"]
+    assert parts and len(parts[0].text) < len(long)
+    full = e.get_chunk(parts[0].chunk_id)
+    assert isinstance(full, Source)
+    assert full.text.replace("\n", "") == f"3.1 {long}"
+    assert e.get_chunk("no-such-id") is None
+
+
+def test_reranker_hook_reorders(kdir, make_engine):
+    seen = {}
+
+    def reranker(question, texts):
+        seen["n"] = len(texts)
+        return [1.0 if "绝缘手套应当存放" in t else 0.0 for t in texts]
+
+    e = make_engine(kdir, reranker=reranker)
+    e.sync()
+    top = e.search("工器具", 3)[0]
+    assert seen["n"] > 1
+    assert top.clause == "2.1.2"
+
+
+async def test_aask_without_llm_runs_extractive(engine):
+    ans = await engine.aask("绝缘手套怎么存放")
+    assert ans.mode in ("extractive", "refused")
+
+
+def test_importing_engine_does_not_import_aiogram():
+    code = (
+        "import sys, bot.knowledge_engine, bot.knowledge_engine.engine, bot.knowledge_engine.cli;"
+        "assert 'aiogram' not in sys.modules, 'aiogram imported'"
+    )
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
