@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Delivery, DeliveryStatus, utcnow
 
 MAX_KEY = 160
-MAX_TEXT = 4096  # Telegram's limit for a message (captions are 1024; the sender checks photo captions)
+MAX_TEXT = 4096  # Telegram's limit for a message
+MAX_CAPTION = 1024  # … and for a photo caption
 
 
 def _insert_for(session: AsyncSession):
@@ -40,8 +41,9 @@ async def enqueue(
     """
     if not key or len(key) > MAX_KEY:
         raise ValueError(f"delivery key must be 1..{MAX_KEY} characters: {key!r}")
-    if len(text) > MAX_TEXT:
-        raise ValueError(f"delivery text is {len(text)} characters; Telegram allows {MAX_TEXT}")
+    limit = MAX_CAPTION if photo else MAX_TEXT
+    if len(text) > limit:
+        raise ValueError(f"delivery text is {len(text)} characters; Telegram allows {limit}")
     _check_buttons(buttons)
     now = utcnow()
     statement = (
@@ -68,7 +70,9 @@ def _check_buttons(buttons: list[list[dict]] | None) -> None:
 async def pending_count(session: AsyncSession) -> int:
     """Rows not yet sent or given up (pending or claimed): for health checks and tests."""
     return await session.scalar(
-        select(func.count(Delivery.id)).where(Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
+        select(func.count(Delivery.id)).where(
+            Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING])
+        )
     ) or 0
 
 

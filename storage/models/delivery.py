@@ -11,11 +11,13 @@ from storage.models.base import Base, utcnow
 
 
 class DeliveryStatus(StrEnum):
-    PENDING = "pending"  # written, not yet claimed (or released for a retry)
-    SENDING = "sending"  # claimed by a sender (claimed_by / claimed_at); an API call may be in flight
+    PENDING = "pending"  # written, waiting to be claimed (also after a released claim)
+    CLAIMED = "claimed"  # taken by one sender (claimed_by, lease in claimed_at); no API call made yet
+    SENDING = "sending"  # that sender is calling Telegram right now; the outcome is written next
     SENT = "sent"
-    BLOCKED = "blocked"  # Telegram said 403: the member blocked the bot / chat gone
-    FAILED = "failed"  # retries exhausted, a permanent 400, or a claim lost mid-call (see DeliverySender)
+    BLOCKED = "blocked"  # Telegram said 403 (blocked the bot) or the chat does not exist
+    FAILED = "failed"  # retries exhausted or a permanent error (see `error`)
+    UNCERTAIN = "uncertain"  # the sender died during the API call: it may have arrived; never re-sent
 
 
 class Delivery(Base):
