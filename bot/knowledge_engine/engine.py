@@ -34,7 +34,7 @@ from .loaders import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, LoadError, load_file
 from .normalize import match_form
 from .query import prepare
 from .retrieval import Reranker, Retrieval, hybrid_search
-from .lexical import LexicalIndex, tokens
+from .lexical import LexicalIndex, query_tokens
 from .splitter import SPLITTER_VERSION, Chunk, split_text
 from .types import Answer, Source, SyncReport
 
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 COLLECTION = "fieldmate_knowledge"
 SKIP_DIRS = {"daily", "daily_items", "__pycache__"}
+DENSE_QUERY_CHARS = 64
 REFUSAL_TEXT = "知识库中没有找到可靠依据，无法回答这个问题。为安全起见，请咨询本支部安全员或查阅正式规程。"
 
 Progress = Callable[[int, int, str], None]
@@ -405,9 +406,11 @@ class KnowledgeEngine:
         cache = self._load_cache()
         if not cache["ids"]:
             return q, Retrieval([], True, 0.0, {}, "the knowledge index is empty")
-        lex_toks = tokens(qm + " " + " ".join(extra))
+        lex_toks = query_tokens(qm, extra)
         dense_hits: list[tuple[int, float]] = []
-        qvec = self.embeddings.embed_query(q + ("（" + "，".join(extra) + "）" if extra else ""))
+        # the dense model reads the first DENSE_QUERY_CHARS characters (cost grows
+        # with length; BM25 still sees the whole question) plus the standard terms
+        qvec = self.embeddings.embed_query(q[:DENSE_QUERY_CHARS] + ("（" + "，".join(extra) + "）" if extra else ""))
         n = min(50, len(cache["ids"]))
         res = self.store._collection.query(query_embeddings=[qvec], n_results=n, include=["distances"])
         pos = cache["pos"]

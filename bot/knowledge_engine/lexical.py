@@ -17,7 +17,10 @@ from .normalize import match_form
 
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[a-z0-9][a-z0-9.+\-]*")
 # characters that carry no topic in a question ("能不能", "咋整", "多少")
-FILLER = set("的了吗呢吧啊呀么嘛啥咋怎什哪几多少能不可以要是得在有个一这那我你他她们就都也还和与及或把被让给会该应就吧哦呗哈咱俺谁")
+FILLER = set("的了吗呢吧啊呀么嘛啥咋怎什哪几多少能不可以要是得在有个一这那我你他她们就都也还和与及或把被让给会该应就吧哦呗哈咱俺谁些")
+# characters of questions only: a bigram containing one spans a question word
+# ("查哪", "哪些", "能不") and says nothing about the topic
+QUESTION_CHARS = set("吗呢吧啊呀么嘛啥咋怎什哪些呗哈咱俺谁")
 
 
 def tokens(text: str, *, already_normalised: bool = False) -> list[str]:
@@ -34,13 +37,23 @@ def tokens(text: str, *, already_normalised: bool = False) -> list[str]:
 
 
 def content_tokens(toks: list[str]) -> list[str]:
-    """Tokens that carry topic: not made only of question filler characters."""
+    """Tokens that carry topic: not made only of filler characters and not
+    containing a question-only character."""
     out = []
     for tok in toks:
         if tok.isascii():
             out.append(tok)
-        elif not all(ch in FILLER for ch in tok):
+        elif not all(ch in FILLER for ch in tok) and not any(ch in QUESTION_CHARS for ch in tok):
             out.append(tok)
+    return out
+
+
+def query_tokens(question_match: str, expansions: list[str]) -> list[str]:
+    """Tokens of a (match-form) question plus its expansion terms, each term
+    tokenised on its own so no bigram spans two terms."""
+    out = tokens(question_match, already_normalised=True)
+    for term in expansions:
+        out.extend(tokens(term))
     return out
 
 

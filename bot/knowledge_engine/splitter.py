@@ -211,12 +211,19 @@ class _Builder:
         return " > ".join(h for _, h in self.headings)
 
     def heading_label(self) -> str:
-        """Number of the nearest numbered heading (for prose under it)."""
+        """Number of the nearest numbered heading (for prose and bare lists under
+        it): "6.9", "第三条", or the list path "二、（二）"."""
+        path: list[str] = []
         for _, h in reversed(self.headings):
             n = detect_numbering(h)
             if n and n.style in ("decimal", "article"):
-                return n.label
-        return ""
+                return n.label if not path else n.label + "".join(reversed(path))
+            if n and n.style in ("cn_list", "cn_paren", "num_dot", "num_paren"):
+                path.append(n.label)
+                continue
+            if path:
+                break
+        return "".join(reversed(path))
 
     def push_heading(self, rank: int, text: str) -> None:
         self.close()
