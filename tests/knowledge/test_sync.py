@@ -162,3 +162,34 @@ def test_embedding_change_rebuilds_index(kdir, make_engine, fake_emb):
     rep = make_engine(kdir, emb=other).sync()
     assert other.docs_embedded == rep.chunks  # everything re-embedded in the new space
     assert "第三条" in _clauses(make_engine(kdir, emb=other), "登杆前要检查什么")
+
+
+def _write_text_pdf(path: Path, lines: list[str]) -> None:
+    """A minimal valid one-page PDF with a text layer (Helvetica, ASCII)."""
+    ops = b"BT /F1 12 Tf 10 120 Td " + b" 0 -20 Td ".join(b"(%s) Tj" % ln.encode() for ln in lines) + b" ET"
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 144] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(ops) + ops + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for i, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    path.write_bytes(out)
+
+
+def test_pdf_text_layer_ingested(tmp_path, make_engine):
+    knowledge = tmp_path / "k"
+    knowledge.mkdir()
+    _write_text_pdf(knowledge / "site_rules.pdf", ["1.1 Wear a helmet on every site visit.", "1.2 Check the ladder before climbing."])
+    engine = make_engine(knowledge)
+    rep = engine.sync()
+    assert rep.added == ["site_rules.pdf"] and rep.chunks == 2
+    top = engine.search("ladder climbing", 2)[0]
+    assert top.clause == "1.2" and top.text == "1.2 Check the ladder before climbing."
