@@ -65,8 +65,8 @@ def router() -> Router:
     r.message.register(report_command, Command("report"))
     r.message.register(report_command, F.text == BTN_REPORT)
     r.callback_query.register(form_button, RF.filter())
-    r.message.register(command_in_form, ReportForm.filling, F.text.startswith("/"))
-    r.message.register(form_input, ReportForm.filling)
+    # Commands are not answers: they go on to their own routers (/review, /help, /cancel…) while the form waits.
+    r.message.register(form_input, ReportForm.filling, ~F.text.startswith("/"))
     return r
 
 
@@ -284,10 +284,6 @@ def _confirm_screen(data: dict, actor: Actor | None) -> tuple[str, list[list[Inl
 
 
 # --- input ----------------------------------------------------------------------------------------
-
-async def command_in_form(message: Message) -> None:
-    await message.answer(_("You are filling in the 四不伤害 report. Send /cancel to stop it, or /report to continue."))
-
 
 async def form_input(message: Message, state: FSMContext, actor: Actor, app: Any, bot: Bot) -> None:
     data = await state.get_data()
@@ -544,6 +540,9 @@ async def _revise(query: CallbackQuery, cb: RF, state: FSMContext, session: Asyn
         await query.answer(_("This report cannot be edited."), show_alert=True)
         return
     await query.answer()
+    if await state.get_state() not in (None, ReportForm.filling.state):
+        await query.message.answer(_("Please finish or /cancel what you are doing first."))
+        return
     if await state.get_state() == ReportForm.filling.state:
         await query.message.answer(
             _("You have a report form that is not finished yet. Continue it, or discard it and start again?"),

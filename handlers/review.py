@@ -136,14 +136,26 @@ async def review_button(query: CallbackQuery, callback_data: RV, state: FSMConte
             if report.status == ReportStatus.RETURNED:
                 await query.answer(_("This report was already returned."), show_alert=True)
                 return
+            if not await _state_free(query, state):
+                return
             await state.set_state(ReviewForm.comment)
-            await state.update_data(report_id=report.id, version=report.version)
+            await state.set_data({"report_id": report.id, "version": report.version})
             await query.answer()
             await query.message.answer(_("Why is it returned? Send the comment for the member (required), or /cancel."))
         else:
             await query.answer()
     except DomainError as error:
         await query.answer(report_error(error), show_alert=True)
+
+
+async def _state_free(query: CallbackQuery, state: FSMContext) -> bool:
+    """A comment or note is asked as the next message; never overwrite another open form (e.g. the
+    secretary's own half-filled report) to do so."""
+    current = await state.get_state()
+    if current is None or current in (ReviewForm.comment.state, ActionDoneForm.note.state, ActionDoneForm.photo.state):
+        return True
+    await query.answer(_("Please finish or /cancel what you are doing first."), show_alert=True)
+    return False
 
 
 async def _reviewable(session: AsyncSession, actor: Actor, cb: RV) -> Report:
@@ -278,8 +290,10 @@ async def action_button(query: CallbackQuery, callback_data: AC, state: FSMConte
             if action.status == "done":
                 await query.answer(_("This action is already done."), show_alert=True)
                 return
+            if not await _state_free(query, state):
+                return
             await state.set_state(ActionDoneForm.note)
-            await state.update_data(action_id=action.id)
+            await state.set_data({"action_id": action.id})
             await query.answer()
             await query.message.answer(_("What was done? Send a short note (or /cancel)."))
             return

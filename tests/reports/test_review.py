@@ -138,3 +138,15 @@ async def test_corrective_action_assigned_done_and_overdue(harness, app, world):
     async with app.sessionmaker() as session:
         action = await session.scalar(select(CorrectiveAction))
     assert action.status == "done" and action.done_note == "已紧固拉线" and action.done_photo_file_id
+
+
+async def test_returning_a_report_never_overwrites_the_secretarys_own_open_form(harness, app, world):
+    await file_report(harness)
+    await harness.send(SEC_A, "/report")
+    await harness.send(SEC_A, "书记本人的小结")
+    await open_first_pending(harness)
+    refused = await press(harness, SEC_A, "退回")
+    assert "请先完成当前操作" in refused[0]
+    assert (await the_report(app)).status == "submitted"
+    resumed = await harness.send(SEC_A, "/report")
+    assert "尚未填完" in resumed[0]
