@@ -102,7 +102,8 @@ class KnowledgeEngine:
         self._records: Any = None
         self._cache: dict[str, Any] | None = None
         self._llm: Any = None
-        self._lock = threading.RLock()
+        self._sync_lock = threading.Lock()  # one sync at a time
+        self._cache_lock = threading.RLock()  # questions keep flowing during a sync
 
     # ------------------------------------------------------------------ setup
     @classmethod
@@ -235,7 +236,7 @@ class KnowledgeEngine:
     # -------------------------------------------------------------------- sync
     def sync(self, progress: Progress | None = None) -> SyncReport:
         """Bring the index in line with the knowledge folder."""
-        with self._lock:
+        with self._sync_lock:
             return self._sync(progress)
 
     def _sync(self, progress: Progress | None) -> SyncReport:
@@ -360,7 +361,7 @@ class KnowledgeEngine:
 
     # --------------------------------------------------------------- the cache
     def _load_cache(self) -> dict[str, Any]:
-        with self._lock:
+        with self._cache_lock:
             if self._cache is None:
                 got = self.store.get(include=["documents", "metadatas"])
                 ids = list(got.get("ids") or [])
@@ -384,8 +385,8 @@ class KnowledgeEngine:
         self._load_cache()
         self.embeddings.embed_query("预热")
 
-    def _source(self, i: int, score: float) -> Source:
-        c = self._load_cache()
+    def _source(self, i: int, score: float, cache: dict[str, Any] | None = None) -> Source:
+        c = cache or self._load_cache()
         m = c["metas"][i]
         return Source(
             chunk_id=c["ids"][i],
@@ -398,12 +399,16 @@ class KnowledgeEngine:
         )
 
     # --------------------------------------------------------------- retrieval
-    def retrieve(self, question: str, k: int = 10, mode: str | None = None) -> tuple[str, Retrieval]:
+    def retrieve(
+        self, question: str, k: int = 10, mode: str | None = None, cache: dict[str, Any] | None = None
+    ) -> tuple[str, Retrieval]:
+        """Rank chunks for a question; hit indices refer to ``cache`` (the
+        engine's current chunk table unless one is passed)."""
         mode = mode or self.mode
         q, qm, extra = prepare(question)
         if not q or not re.search(r"[0-9A-Za-z\u3400-\u9fff]", q):
             return q, Retrieval([], True, 0.0, {}, "empty question")
-        cache = self._load_cache()
+        cache = cache or self._load_cache()
         if not cache["ids"]:
             return q, Retrieval([], True, 0.0, {}, "the knowledge index is empty")
         lex_toks = query_tokens(qm, extra)
@@ -432,18 +437,20 @@ class KnowledgeEngine:
 
     def search(self, question: str, k: int = 10) -> list[Source]:
         """Ranked sources without the refusal decision (diagnostics, tests)."""
-        _, r = self.retrieve(question, k=k)
-        return [self._source(h.index, h.score) for h in r.hits]
+        cache = self._load_cache()
+        _, r = self.retrieve(question, k=k, cache=cache)
+        return [self._source(h.index, h.score, cache) for h in r.hits]
 
     def ask(self, question: str, offset: int = 0, limit: int = 3) -> Answer:
         t0 = time.perf_counter()
         offset = max(0, int(offset))
         limit = max(1, int(limit))
-        q, r = self.retrieve(question, k=max(10, offset + limit))
+        cache = self._load_cache()  # one consistent chunk table even if a sync runs meanwhile
+        q, r = self.retrieve(question, k=max(10, offset + limit), cache=cache)
         if r.refused:
             answer = "" if r.reason == "empty question" else REFUSAL_TEXT
             return Answer(question, answer, True, [], float(r.confidence), (time.perf_counter() - t0) * 1000, "refused", r.reason)
-        sources = [self._source(h.index, h.score) for h in r.hits[offset : offset + limit]]
+        sources = [self._source(h.index, h.score, cache) for h in r.hits[offset : offset + limit]]
         text = format_extractive(sources, start=offset)
         return Answer(question, text, False, sources, float(r.confidence), (time.perf_counter() - t0) * 1000, "extractive")
 

@@ -193,3 +193,16 @@ def test_pdf_text_layer_ingested(tmp_path, make_engine):
     assert rep.added == ["site_rules.pdf"] and rep.chunks == 2
     top = engine.search("ladder climbing", 2)[0]
     assert top.clause == "1.2" and top.text == "1.2 Check the ladder before climbing."
+
+
+def test_questions_answered_while_a_sync_runs(kdir, make_engine):
+    engine = make_engine(kdir)
+    engine.sync()
+    (kdir / "新增规定.md").write_text("# 新增规定\n\n第一条 夜间抢修应当两人以上同行。\n", "utf-8")
+    seen = []
+
+    def progress(done, total, name):  # runs inside sync(); must not deadlock
+        seen.append([s.clause for s in engine.search("绝缘手套怎么存放", 3)])
+
+    engine.sync(progress=progress)
+    assert seen and all("2.1.2" in clauses for clauses in seen)
