@@ -4,7 +4,7 @@ Every button is re-authorized through the service on use: a secretary of another
 forged callback gets the same "not found" as for a report that does not exist, and nothing changes."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from html import escape
 from pathlib import Path
 from typing import Any

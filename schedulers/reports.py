@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy import delete, select
 
 from bot.services import outbox, reports
+from schedulers import kick_delivery, scan_lock  # scan_lock: one process per scan on PostgreSQL
 from storage.models import FsmRecord, Member
 from storage.models.base import utcnow
 
@@ -41,15 +42,25 @@ def _local(app: Any, now: datetime | None) -> datetime:
 async def send_report_reminders(app: Any, now: datetime | None = None) -> int:
     """From `report_reminder_day` to the deadline, once a day: remind members whose report is missing or
     returned. Returns how many reminders were newly queued (the key holds one per member and day)."""
-    from handlers.reports import RF
-    from handlers.reports_text import in_locale, month_label
-
     settings = app.settings
     today = _local(app, now).date()
     month = reports.month_of(today)
     due = reports.deadline(month, settings.report_deadline_day)
     if today.day < settings.report_reminder_day or today > due:
         return 0
+    queued = 0
+    async with scan_lock(app.engine, "reports:reminders") as mine:
+        if mine:
+            queued = await _queue_reminders(app, today, month, due)
+    if queued:
+        kick_delivery(app)
+    return queued
+
+
+async def _queue_reminders(app: Any, today: Any, month: str, due: Any) -> int:
+    from handlers.reports import RF
+    from handlers.reports_text import in_locale, month_label
+
     queued = 0
     async with app.sessionmaker() as session, session.begin():
         for member in await reports.members_without_report(session, month):
@@ -63,7 +74,6 @@ async def send_report_reminders(app: Any, now: datetime | None = None) -> int:
                                     chat_id=member.telegram_id, kind=KIND, text=text, member_id=member.id,
                                     buttons=buttons):
                 queued += 1
-    _kick(app, queued)
     return queued
 
 
@@ -71,10 +81,18 @@ async def scan_idle_forms(app: Any, now: datetime | None = None) -> tuple[int, i
     """Half-filled report forms in the SQL FSM storage: one reminder when close to the limit, discarded after
     `report_form_keep_days` idle days. Returns (reminded, discarded). (With Redis FSM storage this scan finds
     nothing; forms there simply stay.)"""
-    from handlers.reports_text import in_locale
-
     keep = timedelta(days=app.settings.report_form_keep_days)
     now_utc = now.astimezone(timezone.utc).replace(tzinfo=None) if now and now.tzinfo else (now or utcnow())
+    async with scan_lock(app.engine, "reports:idle-forms") as mine:
+        counts = await _scan_idle_forms(app, now_utc, keep) if mine else (0, 0)
+    if any(counts):
+        kick_delivery(app)
+    return counts
+
+
+async def _scan_idle_forms(app: Any, now_utc: datetime, keep: timedelta) -> tuple[int, int]:
+    from handlers.reports_text import in_locale
+
     reminded = discarded = 0
     async with app.sessionmaker() as session, session.begin():
         rows = (await session.scalars(
@@ -103,11 +121,5 @@ async def scan_idle_forms(app: Any, now: datetime | None = None) -> tuple[int, i
             if await outbox.enqueue(session, key=key, chat_id=int(chat), kind=KIND, text=text,
                                     member_id=member.id if member else None) and key.startswith("report-form-idle"):
                 reminded += 1
-    _kick(app, reminded + discarded)
     return reminded, discarded
 
-
-def _kick(app: Any, count: int) -> None:
-    sender = app.extras.get("delivery")
-    if count and sender is not None:
-        sender.kick()
