@@ -8,6 +8,7 @@ from aiogram import Router
 def build_routers() -> list[Router]:
     from handlers import admin, ask, common, fallback, gate, start
     from handlers import reports, review
+    from handlers import daily
 
     # Order matters: joining first, then the gate that stops non-members, then features (forms with FSM
     # states before anything that takes free text), then free-text questions, then the fallback.
@@ -18,6 +19,7 @@ def build_routers() -> list[Router]:
         admin.router(),
         reports.router(),  # 四不伤害 form (its FSM state takes free text before questions do)
         review.router(),  # report review and corrective actions
+        daily.router(),  # daily safety item: 已学习 / quiz buttons, /today, /acks, /schedule
         # -- feature routers go above this line --
         # -- free text (questions) --
         ask.router(),

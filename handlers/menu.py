@@ -23,6 +23,9 @@ COMMANDS: list[tuple[str, object, str]] = [
     ("invite", __("Create an invite link"), "staff"),
     ("branch", __("Branches: list or add"), "admin"),
     ("gaps", __("Questions the knowledge base could not answer"), "admin"),
+    ("today", __("Today's safety item again"), "member"),
+    ("acks", __("Who studied today's item"), "staff"),
+    ("schedule", __("Daily item time and holidays per branch"), "admin"),
 ]
 
 
@@ -42,4 +45,5 @@ def commands_for(role: str) -> list[BotCommand]:
 def main_keyboard(actor: Actor) -> ReplyKeyboardMarkup:
     rows = [[KeyboardButton(text=_("❔ Help")), KeyboardButton(text=_("🌐 Language"))]]
     rows.insert(0, [KeyboardButton(text=_("📝 四不伤害"))])  # the monthly report (handlers/reports.py)
+    rows.insert(0, [KeyboardButton(text=_("📘 Today's item"))])  # the daily safety item (handlers/daily.py)
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)

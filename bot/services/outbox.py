@@ -7,6 +7,9 @@ cause a second message: the key is the exactly-once intent, the sender's claim i
 """
 from __future__ import annotations
 
+import html
+import re
+
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -15,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Delivery, DeliveryStatus, utcnow
 
 MAX_KEY = 160
+_TAG = re.compile(r"<[^>]+>")
 MAX_TEXT = 4096  # Telegram's limit for a message
 MAX_CAPTION = 1024  # … and for a photo caption
 
@@ -42,8 +46,8 @@ async def enqueue(
     if not key or len(key) > MAX_KEY:
         raise ValueError(f"delivery key must be 1..{MAX_KEY} characters: {key!r}")
     limit = MAX_CAPTION if photo else MAX_TEXT
-    if len(text) > limit:
-        raise ValueError(f"delivery text is {len(text)} characters; Telegram allows {limit}")
+    if visible_length(text) > limit:
+        raise ValueError(f"delivery text is {visible_length(text)} characters; Telegram allows {limit}")
     _check_buttons(buttons)
     now = utcnow()
     statement = (
@@ -56,6 +60,11 @@ async def enqueue(
     )
     result = await session.execute(statement)
     return result.rowcount == 1
+
+
+def visible_length(html_text: str) -> int:
+    """Length as Telegram counts it: after the HTML tags and entities are parsed."""
+    return len(html.unescape(_TAG.sub("", html_text)))
 
 
 def _check_buttons(buttons: list[list[dict]] | None) -> None:
