@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import outbox, reports
+from handlers.reports_text import in_locale, month_label
 from storage.models import Member
 from storage.models.reports import CorrectiveAction, Report
 
@@ -27,8 +28,7 @@ def kick(app: Any) -> None:
 
 
 async def report_submitted(session: AsyncSession, app: Any, report: Report, member: Member) -> int:
-    from handlers.reports_text import in_locale, month_label
-    from handlers.review import RV
+    from handlers.review import RV  # callback data of the routers that import this module
 
     sent = 0
     for secretary in await reports.branch_secretaries(session, report.branch_id):
@@ -45,8 +45,7 @@ async def report_submitted(session: AsyncSession, app: Any, report: Report, memb
 
 
 async def report_reviewed(session: AsyncSession, app: Any, report: Report) -> bool:
-    from handlers.reports import RF
-    from handlers.reports_text import in_locale, month_label
+    from handlers.reports import RF  # callback data of the router that imports this module
 
     member = await session.get(Member, report.member_id)
     if member is None:
@@ -69,7 +68,6 @@ async def report_reviewed(session: AsyncSession, app: Any, report: Report) -> bo
 
 async def action_assigned(session: AsyncSession, app: Any, action: CorrectiveAction) -> bool:
     from handlers.review import AC
-    from handlers.reports_text import in_locale
 
     owner = await session.get(Member, action.owner_id)
     if owner is None:

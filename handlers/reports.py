@@ -40,7 +40,7 @@ BTN_REPORT = __("📝 四不伤害")
 SECTION_STEPS = [f"{name}_{part}" for name in SECTIONS for part in ("did", "example")]
 ORDER = ["month", "summary", *SECTION_STEPS, "hazards", "violations", "suggestions", "confirm"]
 TEXT_STEPS = {"summary", *SECTION_STEPS, "hz_desc", "hz_place", "vi_desc", "suggestions"}
-SKIPPABLE = {*SECTION_STEPS, "hz_place", "hz_photos", "vi_photo", "suggestions"}
+SKIPPABLE = {*SECTION_STEPS, "hz_photos", "vi_photo", "suggestions"}
 PART_ENDS = {"month", "summary", "protect_example", "hazards", "violations", "suggestions"}
 EDITABLE = {"month": "month", "summary": "summary", "sections": "self_did", "hazards": "hazards",
             "violations": "violations", "suggestions": "suggestions"}
@@ -236,8 +236,7 @@ def _screen(data: dict, actor: Actor | None) -> tuple[str, list[list[InlineKeybo
     if step == "hz_desc":
         return _("Describe the hazard: what is wrong, and why is it dangerous? {limit}").format(limit=limit), _nav(step)
     if step == "hz_place":
-        return (_("Where is it? Send the place as text, or share a location (📎 → Location)."),
-                _nav(step, _("⏭ No place")))
+        return _("Where is it? Send the place as text, or share a location (📎 → Location)."), _nav(step)
     if step == "hz_photos":
         count = len(data.get("draft", {}).get("photos", []))
         text = _("Send up to {max} photos of the hazard, one at a time ({count} so far). Press ✅ Done when finished.").format(
@@ -447,17 +446,12 @@ async def _on_skip(query, cb, state, session, actor, app, data) -> None:
     step = data["step"]
     if step not in SKIPPABLE:
         return
-    if step == "hz_place":
-        data["draft"].update(place=None, latitude=None, longitude=None)
-        _advance(data, "hz_photos")
-        notices: list[str] = []
-    elif step == "hz_photos":
+    notices: list[str] = []
+    if step == "hz_photos":
         _advance(data, "hz_urgency")
-        notices = []
     elif step == "vi_photo":
         data["violations"].append(data.pop("draft"))
         _back_to_menu(data, "violations")
-        notices = []
     else:
         data[step] = None
         if step.endswith("_did"):

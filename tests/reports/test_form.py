@@ -190,7 +190,7 @@ async def test_album_photos_are_all_kept(harness, app, world):
     await fill_until_hazards(harness, LI)
     await press(harness, LI, "添加隐患")
     await harness.send(LI, "拉线松动")
-    await press(harness, LI, "不填地点")
+    await harness.send(LI, "余山村3号杆")
     await asyncio.gather(*(harness.send(LI, None, photo=photo()) for _ in range(3)))
     await press(harness, LI, "完成")
     assert "照片3张" in (await press(harness, LI, "一般"))[-1]
