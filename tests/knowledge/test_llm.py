@@ -44,9 +44,23 @@ class FakeOpenAI:
             }
         )
 
+    async def embeddings(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append(body)
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = []
+        for i, text in enumerate(texts):
+            vec = [0.0] * 8
+            for ch in str(text):
+                vec[ord(ch) % 8] += 1.0
+            norm = sum(v * v for v in vec) ** 0.5 or 1.0
+            data.append({"object": "embedding", "index": i, "embedding": [v / norm for v in vec]})
+        return web.json_response({"object": "list", "data": data, "model": body.get("model"), "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.handle)
+        app.router.add_post("/v1/embeddings", self.embeddings)
         self._runner = web.AppRunner(app, shutdown_timeout=0.2)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -129,3 +143,21 @@ def test_from_settings_configures_llm(tmp_path):
     assert not (tmp_path / "i").exists()  # opening is lazy
     plain = KnowledgeEngine.from_settings(load_settings(knowledge_dir=tmp_path / "k", index_dir=tmp_path / "i"))
     assert plain.llm_config is None
+
+
+async def test_openai_compatible_embedding_backend(server, tmp_path, kdir):
+    from bot.config import load_settings
+    from bot.knowledge_engine.embeddings import make_embeddings
+    from bot.knowledge_engine.engine import KnowledgeEngine
+
+    s = load_settings(
+        knowledge_dir=kdir, index_dir=tmp_path / "i", embedding_backend="openai",
+        embedding_model="fake-embed", embedding_base_url=server.url, embedding_api_key="k",
+    )
+    emb = make_embeddings(s)
+    vecs = await asyncio.to_thread(emb.embed_documents, ["登杆", "验电"])
+    assert len(vecs) == 2 and len(vecs[0]) == 8
+    engine = KnowledgeEngine.from_settings(s)
+    rep = await asyncio.to_thread(engine.sync)
+    assert rep.failed == [] and rep.chunks > 10
+    assert any(r.get("model") == "fake-embed" for r in server.requests)
