@@ -61,6 +61,8 @@ _RE_NUM_PAREN = re.compile(r"^(?:[（(]\s*(\d{1,2})\s*[）)]|(\d{1,2})\s*[）)])
 _RE_ALPHA = re.compile(r"^(?:[（(]\s*([a-zA-Z])\s*[）)]|([a-zA-Z])\s*[）)])\s*(.*)$")
 _RE_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
 _RE_CAPTION = re.compile(r"^(表|Table)\s*[\dA-Za-z一二三四五六七八九十][\d.．\-—]*\s*\S")
+_RE_BRACKET = re.compile(r"^\[(\d{1,3})\]\s*(\S.*)$")
+_RE_RULE = re.compile(r"^[=\-*_~—·．.]{3,}$")
 _RE_CIRCLED = re.compile(r"^[①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳]")
 _SENT_PUNCT = re.compile(r"[。；;！!？?，,：:]")
 _SENT_END = re.compile(r"(?<=[。；;！!？?])")
@@ -94,6 +96,9 @@ def _strip_md(line: str) -> str:
 
 
 def detect_numbering(line: str) -> Numbering | None:
+    m = _RE_BRACKET.match(line)
+    if m:
+        return Numbering("bracket", 3, f"[{m.group(1)}]", m.group(2))
     m = _RE_PART.match(line)
     if m:
         return Numbering("part", 5, f"第{m.group(1)}{m.group(2)}", m.group(3))
@@ -370,6 +375,12 @@ def _handle_line(b: _Builder, raw: str, next_line: str = "") -> None:
     line = _strip_md(raw)
     if not line:
         return
+    if _RE_RULE.match(line):
+        # a separator line (=====, -----): whatever was open ends here
+        b.close()
+        while b.headings and b.headings[-1][0] >= 30:
+            b.headings.pop()
+        return
     num = detect_numbering(line)
     if num and num.style == "decimal":
         key = _decimal_key(num.label)
@@ -387,7 +398,7 @@ def _handle_line(b: _Builder, raw: str, next_line: str = "") -> None:
         else:
             b.add_prose(line)
         return
-    if num.style in ("part", "chapter", "section"):
+    if num.style in ("bracket", "part", "chapter", "section"):
         b.push_heading(num.rank, line)
         return
     if num.style == "article":

@@ -146,3 +146,19 @@ def test_number_continuation_is_not_a_clause():
     c = by_clause(split_text(text))
     assert set(c) == {"6.3.3.3", "6.3.3.4"}
     assert "0.7m" in c["6.3.3.3"].text
+
+
+def test_separator_lines_and_bracketed_excerpts():
+    text = """[1] 《某制度》摘录（第一条至第二条）
+----------
+一、不准无票作业。
+二、不准擅自扩大工作范围。
+==========
+[2] 另一篇摘录
+1、严禁酒后作业。
+"""
+    chunks = split_text(text)
+    assert [c.clause for c in chunks] == ["一、", "二、", "1."]
+    assert chunks[0].section.startswith("[1] 《某制度》")
+    assert chunks[2].section == "[2] 另一篇摘录"
+    assert "=====" not in chunks[1].text
