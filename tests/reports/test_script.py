@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 
 from bot.app import build_bot, build_dispatcher
@@ -15,6 +16,7 @@ from bot.simulator.script import load_script, run_script
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "report_review.yaml"
 
 
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # PostgreSQL is covered by test_e2e.py
 async def test_report_review_script(app, monkeypatch):
     monkeypatch.chdir(Path(__file__).resolve().parents[2])  # photo paths in the script are repo-relative
     script = load_script(SCRIPT)
