@@ -8,7 +8,10 @@ keeps the top of each list decisive (the lists are short and precise); the
 dense list understands paraphrases, BM25 wins on exact terms (voltages,
 device names, near-verbatim exam stems).  On the dev sets equal weights and
 k in 10–60 were within one question of each other; k=20 / 1:1 was kept as the
-plain choice.  The dense query carries the standard terms of the synonym map
+plain choice.  Then the fused top 10 are re-ordered by adding
+``0.02 × coverage`` (see below) to the fused score: a tie-break towards the
+clause that contains more of the question's topic terms (colloquial dev set:
+hit@1 +5 points, MRR +0.025; exam stems unchanged or better).  The dense query carries the standard terms of the synonym map
 (see query.py), which moved dense hit@5 on colloquial questions from 0.78 to
 0.93.
 
@@ -74,6 +77,8 @@ CANDIDATES = 50
 DENSE_MIN = 0.80
 COVERAGE_WEIGHT = 0.3
 CONFIDENCE_MIN = 0.929
+COVERAGE_RERANK = 0.02  # weight of topic-term coverage when re-ordering the fused top 10
+RERANK_DEPTH = 10
 _IDENT = re.compile(r"[a-z0-9][a-z0-9\-]*")
 
 
@@ -176,6 +181,13 @@ def hybrid_search(
         Hit(i, fused[i], cos.get(i, 0.0), float(scores[i]) if scores.size else 0.0, d_rank.get(i), l_rank.get(i))
         for i in order[: max(k, 20)]
     ]
+    if mode == "hybrid" and COVERAGE_RERANK:
+        # agreement tie-break: among the fused top 10, prefer the clause that
+        # contains more of the question's topic terms
+        head = hits[:RERANK_DEPTH]
+        for h in head:
+            h.score += COVERAGE_RERANK * coverage(lex_query_tokens, lex.doc_sets[h.index], lex)
+        hits = sorted(head, key=lambda h: -h.score) + hits[RERANK_DEPTH:]
     if reranker is not None and hits and texts is not None:
         cand = hits[:20]
         new = list(reranker(question, [texts[h.index] for h in cand]))
