@@ -25,7 +25,7 @@ from handlers import report_notices
 from handlers.access import IsMember, IsStaff
 from handlers.render import answer_long
 from handlers.reports import save_photo
-from handlers.reports_text import local_now, month_label, render_report, report_error
+from handlers.reports_text import STATUS_NAMES, local_now, month_label, render_report, report_error
 from storage.models import Member
 from storage.models.reports import Report, ReportStatus
 
@@ -128,7 +128,7 @@ async def review_button(query: CallbackQuery, callback_data: RV, state: FSMConte
         elif callback_data.action == "open":
             report = await reports.get_report_for(session, actor, callback_data.report_id)
             await query.answer()
-            await show_report(query.message, session, bot, report, actor)
+            await show_report(query.message, session, bot, report, actor, app)
         elif callback_data.action == "approve":
             await _decide(query, session, actor, app, callback_data, approve=True)
         elif callback_data.action == "return":
@@ -169,20 +169,24 @@ async def _reviewable(session: AsyncSession, actor: Actor, cb: RV) -> Report:
     return report
 
 
-async def show_report(message: Message, session: AsyncSession, bot: Bot, report: Report, actor: Actor) -> None:
+async def show_report(message: Message, session: AsyncSession, bot: Bot, report: Report, actor: Actor,
+                      app: Any) -> None:
     """The full report, then its photos (albums of up to 10), then the decision buttons."""
     member = await session.get(Member, report.member_id)
     branch = member.branch.name if member and member.branch and member.branch_id == report.branch_id else None
     data = reports.report_to_form(report)
     text = render_report(data, member_name=member.real_name if member else "?", branch_name=branch,
                          status=report.status, comment=report.review_comment)
+    offset = local_now(app).utcoffset() or timedelta(0)  # history is stored in UTC, read in local time
     history = [
         _("{at} · {who}: {old} → {new}").format(
-            at=h.at.strftime("%m-%d %H:%M"), who=escape(h.actor_label), old=h.from_status or "—", new=h.to_status)
+            at=(h.at + offset).strftime("%m-%d %H:%M"), who=escape(h.actor_label),
+            old=STATUS_NAMES[h.from_status] if h.from_status in STATUS_NAMES else "—",
+            new=STATUS_NAMES.get(h.to_status, h.to_status))
         + (f" ({escape(h.comment)})" if h.comment else "")
         for h in report.history
     ]
-    text += "\n\n" + _("<b>History</b> (UTC)") + "\n" + "\n".join(history)
+    text += "\n\n" + _("<b>History</b>") + "\n" + "\n".join(history)
     await answer_long(message, text)
     photos = [(_("Hazard {index}").format(index=i), p.file_id) for i, h in enumerate(report.hazards, 1) for p in h.photos]
     photos += [(_("Violation {index}").format(index=i), p.file_id)
