@@ -220,3 +220,47 @@ async def test_actions_survive_resubmission_because_hazards_are_updated_in_place
 def test_location_plausibility():
     assert reports.is_inside_china(30.25, 120.17)
     assert not reports.is_inside_china(48.85, 2.35)
+
+
+@pytest.mark.parametrize("engine", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_concurrent_confirms_of_one_form_make_one_record(engine):
+    """Two updates confirming the same form at once (a double tap handled in parallel): the unique key
+    decides, the loser sees the winner's record as a duplicate instead of failing. (PostgreSQL: the second
+    INSERT waits for the first transaction. SQLite serializes writers; a stale reader gets "database is
+    locked" and its update is rolled back, so there is still one record.)"""
+    import asyncio
+
+    from storage.db import create_sessionmaker
+    from storage.models import Member
+
+    sessionmaker = create_sessionmaker(engine)
+    async with sessionmaker() as setup:
+        w = await make_world(setup)
+        await setup.commit()
+        li_id = w.li.id
+    async with sessionmaker() as first, sessionmaker() as second:
+        li_first, li_second = await first.get(Member, li_id), await second.get(Member, li_id)
+        await second.commit()  # end the read; expire_on_commit=False keeps the loaded member
+        one = await reports.submit(first, li_first, sample_input(), form_token="same")
+        racing = asyncio.create_task(reports.submit(second, li_second, sample_input(), form_token="same"))
+        await _until_a_lock_is_awaited(engine)  # the second INSERT now waits on the unique key
+        await first.commit()
+        two = await racing
+        await second.commit()
+    assert one.created and two.duplicate and two.report.id == one.report.id
+    async with sessionmaker() as check:
+        assert await count(check, Report) == 1
+
+
+async def _until_a_lock_is_awaited(engine, timeout: float = 10.0) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with engine.connect() as watcher:
+        while not await watcher.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
+            assert loop.time() < deadline, "the second transaction never waited for the first"
+            await watcher.rollback()
+            await asyncio.sleep(0.01)
