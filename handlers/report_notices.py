@@ -2,8 +2,8 @@
 
 Each notice is rendered in the recipient's language and written as a delivery row in the caller's
 transaction, keyed so a retried handler or job never sends it twice. The secretary gets one message per
-submitted report version (with an 「Open」 button); we chose this over batching because reports trickle in
-over days and each message leads straight to its review."""
+submitted report version (with an 「Open」 button; admins when the branch has no secretary); we chose this
+over batching because reports trickle in over days and each message leads straight to its review."""
 from __future__ import annotations
 
 from html import escape
@@ -31,7 +31,7 @@ async def report_submitted(session: AsyncSession, app: Any, report: Report, memb
     from handlers.review import RV  # callback data of the routers that import this module
 
     sent = 0
-    for secretary in await reports.branch_secretaries(session, report.branch_id):
+    for secretary in await reports.reviewers_for(session, report.branch_id):
         with in_locale(app, secretary.locale):
             text = _("📝 New 四不伤害 report from {name} for {month} (version {version}), waiting for your review.").format(
                 name=escape(member.real_name), month=month_label(report.month), version=report.version)

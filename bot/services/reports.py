@@ -426,6 +426,16 @@ async def branch_secretaries(session: AsyncSession, branch_id: int | None) -> li
     return list(rows.all())
 
 
+async def reviewers_for(session: AsyncSession, branch_id: int | None) -> list[Member]:
+    """Who is told of a new report: the branch's secretaries, or the admins while a branch has none
+    (a report must never wait unseen)."""
+    secretaries = await branch_secretaries(session, branch_id)
+    if secretaries:
+        return secretaries
+    rows = await session.scalars(select(Member).where(Member.role == Role.ADMIN, Member.active.is_(True)))
+    return list(rows.all())
+
+
 # --- corrective actions ---------------------------------------------------------------------------
 
 async def hazards_without_action(session: AsyncSession, actor: Actor, limit: int = 20) -> list[Hazard]:

@@ -264,3 +264,14 @@ async def _until_a_lock_is_awaited(engine, timeout: float = 10.0) -> None:
             assert loop.time() < deadline, "the second transaction never waited for the first"
             await watcher.rollback()
             await asyncio.sleep(0.01)
+
+
+async def test_reviewers_are_the_secretaries_or_the_admins_when_a_branch_has_none(session):
+    from storage.models import Member, Role
+
+    w = await make_world(session)
+    assert [m.real_name for m in await reports.reviewers_for(session, w.branch_a.id)] == ["陈书记"]
+    session.add(Member(telegram_id=1, real_name="王管理", role=Role.ADMIN))
+    w.sec_b.active = False
+    await session.flush()
+    assert [m.real_name for m in await reports.reviewers_for(session, w.branch_b.id)] == ["王管理"]
