@@ -35,15 +35,33 @@ async def open_knowledge(app: "App") -> None:
             log.warning("knowledge file not indexed: %s: %s", name, reason)
     await asyncio.to_thread(engine.warm_up)
     app.extras["knowledge"] = engine
+    app.extras["daily_clause_source"] = clause_source(engine)
+
+
+DAILY_CLAUSE_CHARS = (30, 600)  # a clause short enough to read out at the morning meeting
+
+
+def clause_source(engine):
+    """Adapt the knowledge engine to the daily items' `clause_source(exclude_ids)`: the next regulation
+    clause, in folder order, that this branch has not had yet."""
+
+    def draw(exclude_ids: set[str]) -> dict | None:
+        low, high = DAILY_CLAUSE_CHARS
+        for source in engine.clauses():
+            item_id = f"clause:{source.chunk_id}"
+            if item_id not in exclude_ids and low <= len(source.text) <= high:
+                return {"id": item_id, "text": source.text, "kind": "安规",
+                        "source": f"《{source.title}》{source.clause}"}
+        return None
+
+    return draw
 
 
 async def start_background(app: "App", bot: Bot) -> None:
     app.extras["knowledge_task"] = asyncio.create_task(_logged(open_knowledge(app), "knowledge engine"))
-    try:  # TEMP until the delivery path lands
-        from bot.delivery import start_delivery
-        from schedulers import build_scheduler
-    except ImportError:
-        return
+    from bot.delivery import start_delivery
+    from schedulers import build_scheduler
+
     app.extras["delivery"] = start_delivery(app, bot)
     scheduler = build_scheduler(app, bot)
     scheduler.start()

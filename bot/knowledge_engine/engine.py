@@ -380,6 +380,11 @@ class KnowledgeEngine:
                 }
             return self._cache
 
+    def clauses(self) -> list[Source]:
+        """Every indexed chunk that carries a clause number, in folder order (for drawing daily items)."""
+        cache = self._load_cache()
+        return [self._source(i, 1.0, cache) for i, meta in enumerate(cache["metas"]) if meta.get("clause")]
+
     def warm_up(self) -> None:
         """Open the store, build the lexical index and load the model."""
         self._load_cache()
