@@ -5,7 +5,9 @@ which a shared leaky bucket does not answer; the clock is injectable so tests ne
 """
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
 from typing import Callable
 
 
@@ -15,11 +17,25 @@ class Pacer:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.spacing = 1.0 / rate
+        self.rate = rate
+        # A token bucket for dispatching: steady `rate`, and after a stall (a slow database moment) up to
+        # `catch_up` calls may go at once to make up for it; `admit` still caps every one-second window.
+        self.catch_up = max(1.0, min(5.0, rate / 5))
+        self._tokens = 1.0
+        self._refilled = clock()
         self.chat_interval = chat_interval
         self.group_interval = group_interval
         self.clock = clock
-        self._next_global = 0.0
         self._next_chat: dict[int, float] = {}
+        # Calls admitted in the last window: spacing alone lets calls bunch up when the work between the
+        # reservation and the HTTP request (a database write) takes uneven time; this caps any window.
+        self.burst = max(1, math.floor(rate))
+        self.window = 1.0
+        self._admitted: deque[float] = deque()
+        # Hard ceiling on actual departures (Telegram's own limit is about 30/s): only after a database
+        # stall, when writes that queued up finish together, does a call wait here.
+        self.ceiling = max(self.burst, math.floor(rate * 1.2))
+        self._departed: deque[float] = deque()
 
     def interval_for(self, chat_id: int) -> float:
         # Negative ids are groups and channels: Telegram allows them about 20 messages a minute.
@@ -43,8 +59,10 @@ class Pacer:
         requests to one chat closer than the interval, however long our own database write before the
         call or the network took."""
         now = self.clock()
-        start = max(now, self._next_global, self._next_chat.get(chat_id, 0.0))
-        self._next_global = start + self.spacing
+        self._tokens = min(self.catch_up, self._tokens + (now - self._refilled) * self.rate)
+        self._refilled = now
+        self._tokens -= 1.0  # below zero: a debt the next calls wait off
+        start = now if self._tokens >= 0 else now + (-self._tokens) / self.rate
         self._next_chat[chat_id] = float("inf")
         if len(self._next_chat) > 50_000:  # forget chats whose gap has long passed (bounded memory)
             self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
@@ -55,3 +73,27 @@ class Pacer:
         after = self.clock() + self.interval_for(chat_id)
         current = self._next_chat.get(chat_id, 0.0)
         self._next_chat[chat_id] = after if current == float("inf") else max(current, after)
+
+    def admit(self) -> float:
+        """Book a slot before the pre-send database write; returns the clock time to wait for."""
+        now = self.clock()
+        # at least half a slot apart: catching up after a stall goes at up to twice the rate, never in a burst
+        start = max(now, (self._admitted[-1] + self.spacing / 2) if self._admitted else 0.0)
+        if len(self._admitted) >= self.burst:
+            start = max(start, self._admitted[-self.burst] + self.window)
+        self._admitted.append(start)
+        while len(self._admitted) > self.burst:
+            self._admitted.popleft()
+        return start
+
+    def depart(self) -> float:
+        """Right before the HTTP request: the moment it may leave so no 1 s window of actual departures
+        holds more than `ceiling` calls."""
+        now = self.clock()
+        start = now
+        if len(self._departed) >= self.ceiling:
+            start = max(start, self._departed[-self.ceiling] + 1.0)
+        self._departed.append(start)
+        while len(self._departed) > self.ceiling:
+            self._departed.popleft()
+        return start

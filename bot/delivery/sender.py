@@ -140,6 +140,7 @@ class DeliverySender:
         self._task: asyncio.Task | None = None
         self._next_claim = 0.0
         self._next_maintenance = 0.0
+        self._feeding: asyncio.Task | None = None
         self.sent = 0  # counters for logs and benchmarks
         self.errors: dict[str, int] = {}
 
@@ -177,23 +178,23 @@ class DeliverySender:
         log.info("delivery sender %s started", self.name)
         try:
             while not self._stopping:
+                await asyncio.sleep(0)  # never starve the event loop, whatever path the loop takes
                 now = self.clock()
-                try:
-                    if now >= self._next_maintenance:
-                        await self._maintain()
-                        self._next_maintenance = now + max(0.5, self.lease.total_seconds() / 3)
-                    if len(self._heap) < self.batch_size and now >= self._next_claim:
-                        if not await self._claim():
-                            self._next_claim = now + self.poll_interval
-                except Exception:  # database briefly unavailable or busy: keep the sender alive, try again
-                    log.exception("delivery sender %s: claim/maintenance failed; retrying", self.name)
-                    self._next_claim = self._next_maintenance = now + max(1.0, self.poll_interval)
+                # Claiming and lease upkeep run beside the dispatching, so a slow database moment does not
+                # stall the sends already in hand.
+                if self._feeding is None and (
+                    now >= self._next_maintenance or (len(self._heap) < self.batch_size and now >= self._next_claim)
+                ):
+                    self._feeding = asyncio.create_task(self._feed(now))
                 if not self._heap:
                     await self._nap(self.poll_interval)
                     continue
                 job = self._heap[0]
                 if self.pacer.busy(job.chat_id):  # a call to this chat is in flight: look again a bit later
-                    heapq.heapreplace(self._heap, _replace_ready(job, now + self.pacer.interval_for(job.chat_id)))
+                    if job.ready_at <= now:
+                        heapq.heapreplace(self._heap, _replace_ready(job, now + self.pacer.interval_for(job.chat_id)))
+                    else:  # every chat at the top is busy: wait instead of spinning
+                        await self._nap(min(job.ready_at - now, self.poll_interval))
                     continue
                 ready = max(job.ready_at, self.pacer.chat_ready_at(job.chat_id))
                 if ready > job.ready_at:  # its chat is paced: look at the others first
@@ -214,7 +215,25 @@ class DeliverySender:
             await self._drain()
             log.info("delivery sender %s stopped (%d sent)", self.name, self.sent)
 
+    async def _feed(self, now: float) -> None:
+        try:
+            if now >= self._next_maintenance:
+                await self._maintain()
+                self._next_maintenance = now + max(0.5, self.lease.total_seconds() / 3)
+            if len(self._heap) < self.batch_size and now >= self._next_claim:
+                if await self._claim():
+                    self._wake.set()
+                else:
+                    self._next_claim = self.clock() + self.poll_interval
+        except Exception:  # database briefly unavailable or busy: keep the sender alive, try again
+            log.exception("delivery sender %s: claim/maintenance failed; retrying", self.name)
+            self._next_claim = self._next_maintenance = self.clock() + max(1.0, self.poll_interval)
+        finally:
+            self._feeding = None
+
     async def _drain(self) -> None:
+        if self._feeding is not None:
+            await asyncio.gather(self._feeding, return_exceptions=True)
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=self.drain_timeout)
         held = [job.id for job in self._heap]
@@ -244,7 +263,7 @@ class DeliverySender:
                 select(Delivery.id)
                 .where(Delivery.status == S.PENDING, Delivery.not_before <= now)
                 .order_by(Delivery.id)
-                .limit(self.batch_size)
+                .limit(max(1, self.batch_size - len(self._heap)))  # hold about two seconds' worth, no more
             )
             if session.bind.dialect.name == "postgresql":
                 pick = pick.with_for_update(skip_locked=True)
@@ -299,10 +318,20 @@ class DeliverySender:
 
     async def _send(self, job: _Job) -> None:
         try:
+            # Wait for the rate window first and mark the row `sending` only then: a row is `sending` for
+            # just the write and the HTTP call, so a SIGKILL leaves as few uncertain rows as possible. Uneven
+            # write times can bunch calls up; `depart` caps them at Telegram's own limit (≈30/s) without
+            # holding rows in `sending` for the nominal rate.
+            start = self.pacer.admit()
+            if start > self.clock():
+                await asyncio.sleep(start - self.clock())
             if not await self._write(job, S.CLAIMED, status=S.SENDING, claimed_at=self.utc_now()):
                 log.warning("delivery %s: claim lost before sending; left to its new owner", job.key)
                 return
             job.attempts += 1
+            start = self.pacer.depart()
+            if start > self.clock():  # rare: only when queued-up writes finished together
+                await asyncio.sleep(start - self.clock())
             try:
                 try:
                     message = await self._call(job)
@@ -329,8 +358,8 @@ class DeliverySender:
                 self.sent += 1
                 await self._write(job, S.SENDING, status=S.SENT, sent_at=self.utc_now(), attempts=job.attempts,
                                   message_id=message.message_id, error=None)
-                if job.member_id is not None:
-                    await self._set_reachable(job.member_id, True, only_if=False)
+                # (a member marked unreachable who unblocked the bot is marked reachable again when they
+                # press a button; doing it here would cost one more database write per message)
         except Exception:  # database trouble while recording: the lease recovery will sort the row out
             log.exception("delivery %s: could not record the outcome", job.key)
         finally:

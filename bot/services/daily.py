@@ -274,12 +274,13 @@ async def push_branch(session: AsyncSession, branch_id: int, day: date, *, tz: Z
             acks[member.id] = ack
             new_acks.append(ack)
     await session.flush()  # ack ids go into the buttons' callback data
-    enqueued = 0
+    rows = []
     for member in members:
         ack = acks[member.id]
         text, buttons = render(member, item, ack)
-        enqueued += await outbox.enqueue(session, key=ack.delivery_key, chat_id=member.telegram_id,
-                                         kind=DELIVERY_KIND, text=text, member_id=member.id, buttons=buttons)
+        rows.append({"key": ack.delivery_key, "chat_id": member.telegram_id, "kind": DELIVERY_KIND, "text": text,
+                     "member_id": member.id, "buttons": buttons})
+    enqueued = await outbox.enqueue_many(session, rows)
     chosen.pushed_at = datetime.now(timezone.utc).replace(tzinfo=None)
     await session.flush()
     return PushResult(branch_id, day, item.id, enqueued, "pushed")
@@ -423,7 +424,7 @@ async def ack_board(session: AsyncSession, branch: Branch, day: date, tz: ZoneIn
             lines.append(AckLine(member, "late" if late else "acked", ack.acked_at, ack.quiz_choice, ack.quiz_correct))
             continue
         delivery = statuses.get(member.id)
-        if delivery == "blocked" or not member.reachable:
+        if delivery == "blocked" or (not member.reachable and delivery != "sent"):
             state = "unreachable"
         elif delivery in ("failed", "uncertain"):
             state = "failed" if delivery == "failed" else "waiting"

@@ -62,6 +62,30 @@ async def enqueue(
     return result.rowcount == 1
 
 
+async def enqueue_many(session: AsyncSession, deliveries: list[dict]) -> int:
+    """`enqueue` for many rows at once (a branch's daily push): each dict has enqueue's keyword arguments.
+    Returns how many were new; existing keys are skipped, as with enqueue."""
+    now = utcnow()
+    rows = []
+    for delivery in deliveries:
+        text, photo = delivery["text"], delivery.get("photo")
+        limit = MAX_CAPTION if photo else MAX_TEXT
+        if not delivery["key"] or len(delivery["key"]) > MAX_KEY or visible_length(text) > limit:
+            raise ValueError(f"bad delivery {delivery['key']!r}: key 1..{MAX_KEY} chars, text within {limit}")
+        _check_buttons(delivery.get("buttons"))
+        rows.append({
+            "key": delivery["key"], "kind": delivery["kind"], "chat_id": delivery["chat_id"],
+            "member_id": delivery.get("member_id"), "text": text, "buttons": delivery.get("buttons"), "photo": photo,
+            "status": DeliveryStatus.PENDING, "attempts": 0, "not_before": now, "created_at": now,
+        })
+    inserted = 0
+    for start in range(0, len(rows), 200):  # one statement per 200 rows keeps SQLite under its variable limit
+        statement = _insert_for(session)(Delivery).values(rows[start:start + 200])
+        result = await session.execute(statement.on_conflict_do_nothing(index_elements=["key"]))
+        inserted += max(result.rowcount, 0)
+    return inserted
+
+
 def visible_length(html_text: str) -> int:
     """Length as Telegram counts it: after the HTML tags and entities are parsed."""
     return len(html.unescape(_TAG.sub("", html_text)))

@@ -54,3 +54,13 @@ async def test_award_is_idempotent_per_reason_and_ref(session):
     assert await points.award(session, member.id, "hazard", 0, "report:8") is False  # disabled reward
     await session.commit()
     assert await points.total(session, member.id) == 4
+
+
+async def test_enqueue_many_skips_existing_keys_and_counts_new_rows(session):
+    await outbox.enqueue(session, key="a", chat_id=1, kind="t", text="first")
+    rows = [{"key": k, "chat_id": 1, "kind": "t", "text": f"text {k}"} for k in ["a", "b", "c"]]
+    assert await outbox.enqueue_many(session, rows) == 2
+    assert await outbox.enqueue_many(session, rows) == 0
+    await session.commit()
+    assert (await outbox.status_of(session, "a")).text == "first"
+    assert await session.scalar(select(func.count(Delivery.id))) == 3
