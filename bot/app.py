@@ -10,7 +10,8 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -58,6 +59,16 @@ def build_bot(settings: Settings, api_base: str | None = None) -> Bot:
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
+def build_event_isolation(app: App) -> BaseEventIsolation:
+    """One chat's updates are handled one after another (a photo album arrives as several updates at
+    once and must not race on the same form); across processes through Redis when scaled out."""
+    if app.settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisEventIsolation
+
+        return RedisEventIsolation.from_url(app.settings.redis_url)
+    return SimpleEventIsolation()
+
+
 def build_fsm_storage(app: App) -> BaseStorage:
     if app.settings.redis_url:
         from aiogram.fsm.storage.redis import RedisStorage
@@ -69,7 +80,7 @@ def build_fsm_storage(app: App) -> BaseStorage:
 def build_dispatcher(app: App, storage: BaseStorage | None = None, background: bool = True) -> Dispatcher:
     """All routers and middlewares; with `background`, starting polling also starts the knowledge
     engine, the delivery sender and the scheduler (tests that drive updates directly leave it off)."""
-    dp = Dispatcher(storage=storage or build_fsm_storage(app), events_isolation=None)
+    dp = Dispatcher(storage=storage or build_fsm_storage(app), events_isolation=build_event_isolation(app))
     dp["app"] = app
     dp["settings"] = app.settings
     dp.update.outer_middleware(DbSessionMiddleware(app.sessionmaker))

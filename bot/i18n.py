@@ -5,6 +5,7 @@ without editing one shared file; at start they are merged into the `messages` do
 """
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -33,8 +34,10 @@ def compile_catalogs(source: Path = SOURCE_DIR) -> Path:
     for locale in LOCALES:
         out = target / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
         out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("wb") as handle:
+        partial = out.with_suffix(f".{os.getpid()}.tmp")
+        with partial.open("wb") as handle:
             write_mo(handle, merged_catalog(locale, source))
+        partial.replace(out)  # atomic: a bot starting meanwhile never reads half a catalog
     return target
 
 

@@ -12,7 +12,7 @@ async def test_menus_per_role_join_help_and_language_over_real_polling(app):
     async with FakeTelegramServer() as server:
         dp = build_dispatcher(app, background=False)
         async with polling(server, dp, bot=build_bot(app.settings, server.base_url)):
-            driver = SimDriver(server, quiet=0.05)
+            driver = SimDriver(server)
             default_menu = [c["command"] for c in server.get_commands()]
             assert "help" in default_menu and "branch" not in default_menu
             assert [c["command"] for c in server.get_commands(language_code="en")] == default_menu

@@ -181,12 +181,6 @@ async def test_album_photos_are_all_kept(harness, app, world):
     """A phone sends an album as separate updates that arrive together; polling handles them concurrently."""
     import asyncio
 
-    import pytest
-    from aiogram.fsm.storage.memory import DisabledEventIsolation
-
-    if isinstance(harness.dp.fsm.events_isolation, DisabledEventIsolation):
-        pytest.xfail("build_dispatcher passes events_isolation=None: concurrent updates of one chat race on the "
-                     "form (reported to the lead; SimpleEventIsolation/RedisEventIsolation fixes it)")
     await fill_until_hazards(harness, LI)
     await press(harness, LI, "添加隐患")
     await harness.send(LI, "拉线松动")
