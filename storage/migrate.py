@@ -18,8 +18,8 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
-    """Upgrade the database behind `engine` (each capability's migrations are a head off the base)."""
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Upgrade the database behind `engine` to the newest revision."""
     config = alembic_config()
 
     def _upgrade(connection) -> None:
