@@ -291,10 +291,8 @@ async def parent_main(args: argparse.Namespace) -> None:
             gaps[call.chat_id] = min(gap, gaps.get(call.chat_id, gap))
         last[call.chat_id] = call.t
     span = ok_times[-1] - ok_times[0] if len(ok_times) > 1 else 0.0
-    # the restart gap: from the last call of process 1 to the first call of process 2
-    before = [t for t in all_times if t <= killed_at]
-    after = [t for t in all_times if t > killed_at]
-    downtime = (after[0] - before[-1]) if before and after else 0.0
+    # the restart gap: the longest pause between two calls (process 1 gone, process 2 starting up)
+    downtime = max((b - a for a, b in zip(all_times, all_times[1:])), default=0.0)
     uncertain_delivered = sum(1 for chat in outcome["uncertain_chats"] if per_chat[chat] > 0)
 
     print()
