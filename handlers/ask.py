@@ -152,15 +152,23 @@ def _answer_keyboard(question_id: int, shown: int, start: int = 0) -> InlineKeyb
     return InlineKeyboardMarkup(inline_keyboard=[full, *keyboard.inline_keyboard])
 
 
-async def more_pressed(query: CallbackQuery, callback_data: AskMore, session: AsyncSession, actor: Actor, app: "App") -> None:
-    engine = _engine(app)
+async def _logged_question(query: CallbackQuery, question_id: int, session: AsyncSession, actor: Actor, app: "App"):
+    """The logged question and the engine a follow-up button needs, or (None, None) after telling why not."""
     try:
-        row = await questions.get_question(session, actor, callback_data.question_id)
+        row = await questions.get_question(session, actor, question_id)
     except DomainError as error:
         await reply_error(query, error)
-        return
+        return None, None
+    engine = _engine(app)
     if engine is None:
         await query.answer(_("The knowledge base is not ready yet. Please try again in a few minutes."), show_alert=True)
+        return None, None
+    return row, engine
+
+
+async def more_pressed(query: CallbackQuery, callback_data: AskMore, session: AsyncSession, actor: Actor, app: "App") -> None:
+    row, engine = await _logged_question(query, callback_data.question_id, session, actor, app)
+    if row is None:
         return
     answer = await engine.aask(row.text, callback_data.offset, PAGE)
     if answer.refused or not answer.sources:
@@ -175,14 +183,11 @@ async def more_pressed(query: CallbackQuery, callback_data: AskMore, session: As
 
 
 async def full_pressed(query: CallbackQuery, callback_data: AskFull, session: AsyncSession, actor: Actor, app: "App") -> None:
-    engine = _engine(app)
-    try:
-        row = await questions.get_question(session, actor, callback_data.question_id)
-    except DomainError as error:
-        await reply_error(query, error)
+    row, engine = await _logged_question(query, callback_data.question_id, session, actor, app)
+    if row is None:
         return
     ids = list(row.source_ids)
-    source = engine.get_chunk(ids[callback_data.index]) if engine and 0 <= callback_data.index < len(ids) else None
+    source = engine.get_chunk(ids[callback_data.index]) if 0 <= callback_data.index < len(ids) else None
     if source is None:
         await query.answer(_("That clause is no longer in the knowledge base."), show_alert=True)
         return
