@@ -389,6 +389,7 @@ class KnowledgeEngine:
         """Open the store, build the lexical index and load the model."""
         self._load_cache()
         self.embeddings.embed_query("预热")
+        self.retrieve("预热")  # loads jieba's dictionary (the unknown-term check) outside the first question
 
     def _source(self, i: int, score: float, cache: dict[str, Any] | None = None) -> Source:
         c = cache or self._load_cache()

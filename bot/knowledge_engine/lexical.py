@@ -62,7 +62,10 @@ class LexicalIndex:
         import bm25s
 
         self.size = len(texts)
-        self.doc_tokens = [tokens(t) for t in texts]
+        forms = [match_form(t) for t in texts]
+        # every chunk in match form, for "is this term mentioned anywhere at all" (a substring test)
+        self.text = "\n".join(forms)
+        self.doc_tokens = [tokens(t, already_normalised=True) for t in forms]
         self.doc_sets = [set(d) for d in self.doc_tokens]
         self._bm25 = None
         if texts:

@@ -69,7 +69,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .lexical import LexicalIndex, content_tokens, tokens
+from .lexical import QUESTION_CHARS, LexicalIndex, content_tokens, tokens
+from .query import SYNONYMS
 
 RRF_K = 20
 W_DENSE = 1.0
@@ -82,6 +83,11 @@ CANDIDATES = 50
 DENSE_MIN = 0.875
 COVERAGE_WEIGHT = 0.3
 CONFIDENCE_MIN = 0.929
+# Unknown terms (see the module doc): a question naming a thing the documents never mention is refused
+# unless the match is strong anyway.
+TERM_CONFIDENCE = 0.955
+TERM_FLAGS = {"n", "nz", "nt", "ns", "vn"}  # jieba tags of nouns and verbal nouns (not nr: it tags slang as names)
+GENERIC_FREQ = 5000  # jieba dictionary frequency above which a noun is everyday, not a topic (时候, 地方, 情况)
 COVERAGE_RERANK = 0.02  # weight of topic-term coverage when re-ordering the fused top 10
 RERANK_DEPTH = 10
 _IDENT = re.compile(r"[a-z0-9][a-z0-9\-]*")
@@ -142,10 +148,34 @@ def unknown_identifiers(query_match: str, lex: LexicalIndex) -> list[str]:
     return out
 
 
-def decide(dense: float, cov: float, unknown: list[str] | None = None) -> tuple[bool, float, str]:
+def unknown_terms(query_match: str, lex: LexicalIndex) -> list[str]:
+    """Topic nouns of the question that no document contains anywhere (``色谱``, ``保护区``).
+
+    Everyday nouns (frequent in jieba's general dictionary) and colloquial words the synonym map knows
+    (``火线`` → 相线) do not count: they are not what the question is about, or are asked about in the
+    documents' own words."""
+    import jieba.posseg
+
+    out = []
+    for word, flag in jieba.posseg.lcut(query_match):
+        if len(word) < 2 or flag not in TERM_FLAGS or word in lex.text:
+            continue
+        if any(ch in QUESTION_CHARS for ch in word):  # "哪些地方" is the question, not its topic
+            continue
+        if jieba.dt.FREQ.get(word, 0) >= GENERIC_FREQ or any(key in word for key in SYNONYMS):
+            continue
+        out.append(word)
+    return out
+
+
+def decide(
+    dense: float, cov: float, unknown: list[str] | None = None, unknown_nouns: list[str] | None = None
+) -> tuple[bool, float, str]:
     conf = dense + COVERAGE_WEIGHT * cov
     if unknown:
         return True, conf, f"the documents never mention {', '.join(unknown)}"
+    if unknown_nouns and conf < TERM_CONFIDENCE:
+        return True, conf, f"the documents never mention {', '.join(unknown_nouns)} (confidence {conf:.3f})"
     if dense < DENSE_MIN:
         return True, conf, f"weak semantic match (cosine {dense:.3f} < {DENSE_MIN})"
     if conf < CONFIDENCE_MIN:
@@ -205,7 +235,9 @@ def hybrid_search(
     features = {"dense": top_dense, "coverage": cov}
     if not hits:
         return Retrieval([], True, 0.0, features, "nothing found")
-    refused, conf, reason = decide(top_dense, cov, unknown_identifiers(query_match, lex))
+    refused, conf, reason = decide(
+        top_dense, cov, unknown_identifiers(query_match, lex), unknown_terms(query_match, lex)
+    )
     features["confidence"] = conf
     return Retrieval(hits, refused, conf, features, reason)
 

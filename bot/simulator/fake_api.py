@@ -338,6 +338,7 @@ class FakeTelegramServer:
         self.cond = asyncio.Condition()
         self._closing = False
         self._runner: web.AppRunner | None = None
+        self._serving: set[asyncio.Task] = set()
         self._webhook_task: asyncio.Task | None = None
         self.base_url: str | None = None
         self._listeners: list[Callable[[str, StoredMessage], None]] = []
@@ -373,6 +374,8 @@ class FakeTelegramServer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._webhook_task
             self._webhook_task = None
+        for task in list(self._serving):  # calls still waiting on an injected delay
+            task.cancel()
         if self._runner:
             await self._runner.cleanup()
             self._runner = None
@@ -796,6 +799,17 @@ class FakeTelegramServer:
         return params, uploads
 
     async def _handle_api(self, request: web.Request) -> web.Response:
+        if request.match_info["method"].lower() == "getupdates":
+            return await self._serve_api(request)  # a long poll ends when its client goes away
+        # Telegram completes a request it has received even when the client disconnects mid-call (a bot
+        # process killed while waiting for the answer): the message is delivered. Handler cancellation
+        # (on for the long polls) must not undo that here, so the work runs shielded.
+        task = asyncio.ensure_future(self._serve_api(request))
+        self._serving.add(task)
+        task.add_done_callback(self._serving.discard)
+        return await asyncio.shield(task)
+
+    async def _serve_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         started = time.monotonic()
         mkey = method.lower()
@@ -832,6 +846,9 @@ class FakeTelegramServer:
             body = {"ok": False, "error_code": e.status, "description": e.description}
             if e.parameters:
                 body["parameters"] = e.parameters
+        except asyncio.CancelledError:  # a long poll whose client left, or the server stopping
+            status, outcome = 499, "cancelled"
+            raise
         finally:
             if not polling:
                 self.inflight -= 1

@@ -182,6 +182,25 @@ async def test_faults_429_and_403(bot_env):
     assert outcomes == ["429", "ok", "403"]
 
 
+async def test_a_call_whose_client_disconnects_is_still_delivered(server):
+    """Like Telegram: a request that arrived is carried out even if the bot dies waiting for the answer
+    (the delivery benchmark's SIGKILL relies on this being modelled faithfully)."""
+    server.add_user(LI)
+    server.faults = Faults(methods={"sendMessage"}, latency=0.3)
+    call = asyncio.create_task(api(server, "sendMessage", chat_id=str(LI.id), text="在途消息"))
+    async def reached_server() -> None:
+        while server.inflight == 0:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(reached_server(), 5)
+    call.cancel()  # the client goes away: its connection is closed mid-call
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    await server.wait_for(lambda: len(server.calls_for("sendMessage")) == 1, 5)
+    assert [c.outcome for c in server.calls_for("sendMessage")] == ["ok"]
+    assert [m.text for m in server.bot_messages(LI.id)] == ["在途消息"]
+
+
 async def test_faults_are_deterministic():
     def run() -> list:
         f = Faults(rate_limit_probability=0.3, server_error_probability=0.2, seed=42)
