@@ -1,8 +1,8 @@
 """Retrieval benchmark on ../shared/eval (benchmark data, read-only).
 
 Ingests ../shared/eval/corpus into a temporary index, then evaluates
-natural_dev.jsonl, exam.jsonl and out_of_kb_dev.jsonl with the README's
-scoring rule, for hybrid retrieval and for lexical-only and dense-only.
+natural_dev.jsonl, exam.jsonl and out_of_kb_dev.jsonl (and the team's own
+bench/data/*_extra.jsonl) with the README's scoring rule, for hybrid retrieval and for lexical-only and dense-only.
 Prints ingest seconds, a no-change re-ingest time, each set's metrics, query
 latency p50/p95 (warm) and peak RSS.
 
@@ -31,6 +31,10 @@ from bot.knowledge_engine.engine import KnowledgeEngine  # noqa: E402
 from bot.knowledge_engine.scoring import load_items, score  # noqa: E402
 
 SETS = ["natural_dev.jsonl", "exam.jsonl", "out_of_kb_dev.jsonl"]
+# The team's own questions on the same corpus (bench/data/README.md): a check that the refusal rule and the
+# fusion hold beyond the shared dev sets.
+EXTRA = REPO / "bench" / "data"
+EXTRA_SETS = ["natural_extra.jsonl", "out_of_kb_extra.jsonl"]
 
 
 def peak_rss_mb() -> float:
@@ -71,6 +75,7 @@ def main() -> int:
         engine.warm_up()
         print(f"open + warm-up: {time.perf_counter() - t:.2f} s")
         data = {name: load_items(EVAL / name) for name in SETS}
+        data.update({name: load_items(EXTRA / name) for name in EXTRA_SETS if (EXTRA / name).is_file()})
         for mode in args.modes.split(","):
             engine.mode = mode
             for _ in range(3):  # warm-up queries

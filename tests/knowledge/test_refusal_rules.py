@@ -28,6 +28,7 @@ def test_words_the_documents_contain_everyday_nouns_slang_and_question_words_are
     assert terms("打雷的时候能倒闸吗") == []  # 时候: an everyday noun, not the topic
     assert terms("带电拆线先拆火线吗") == []  # 火线: slang the synonym map turns into 相线
     assert terms("登杆前要检查哪些地方") == []  # 哪些地方: the question itself
+    assert terms("梯子靠墙放多少度") == []  # 靠墙: an ad-hoc compound from the dictionary's long tail
 
 
 def test_unknown_terms_refuse_only_a_match_that_is_not_strong():
