@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.commands import set_default_commands, set_staff_commands
 from bot.config import Settings
-from bot.fsm_storage import SqlStorage
+from bot.fsm_storage import SqlStorage, TrackedRedisStorage
 from bot.i18n import DOMAIN, compile_catalogs
 from bot.middlewares import ActorI18nMiddleware, ActorMiddleware, DbSessionMiddleware
 from handlers import build_routers
@@ -70,11 +70,13 @@ def build_event_isolation(app: App) -> BaseEventIsolation:
 
 
 def build_fsm_storage(app: App) -> BaseStorage:
-    if app.settings.redis_url:
-        from aiogram.fsm.storage.redis import RedisStorage
-
-        return RedisStorage.from_url(app.settings.redis_url)
-    return SqlStorage(app.sessionmaker)
+    """The FSM storage of this app, made once: the dispatcher and the idle-form scan share it."""
+    if "fsm_storage" not in app.extras:
+        if app.settings.redis_url:
+            app.extras["fsm_storage"] = TrackedRedisStorage.from_url(app.settings.redis_url)
+        else:
+            app.extras["fsm_storage"] = SqlStorage(app.sessionmaker)
+    return app.extras["fsm_storage"]
 
 
 def build_dispatcher(app: App, storage: BaseStorage | None = None, background: bool = True) -> Dispatcher:

@@ -4,17 +4,16 @@ Both are scans that look at the database and write keyed delivery rows, so runni
 a misfire catch-up, a second process) never sends twice. They take an explicit `now` for tests."""
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from bot.services import outbox, reports
 from schedulers import kick_delivery, scan_lock  # scan_lock: one process per scan on PostgreSQL
-from storage.models import FsmRecord, Member
+from storage.models import Member
 from storage.models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -77,49 +76,44 @@ async def _queue_reminders(app: Any, today: Any, month: str, due: Any) -> int:
     return queued
 
 
-async def scan_idle_forms(app: Any, now: datetime | None = None) -> tuple[int, int]:
-    """Half-filled report forms in the SQL FSM storage: one reminder when close to the limit, discarded after
-    `report_form_keep_days` idle days. Returns (reminded, discarded). (With Redis FSM storage this scan finds
-    nothing; forms there simply stay.)"""
+async def scan_idle_forms(app: Any, now: datetime | None = None, storage: Any = None) -> tuple[int, int]:
+    """Half-filled report forms in the FSM storage (SQL or Redis): one reminder when close to the limit,
+    discarded after `report_form_keep_days` idle days. Returns (reminded, discarded)."""
+    from bot.app import build_fsm_storage
+
     keep = timedelta(days=app.settings.report_form_keep_days)
     now_utc = now.astimezone(timezone.utc).replace(tzinfo=None) if now and now.tzinfo else (now or utcnow())
     async with scan_lock(app.engine, "reports:idle-forms") as mine:
-        counts = await _scan_idle_forms(app, now_utc, keep) if mine else (0, 0)
+        counts = await _scan_idle_forms(app, storage or build_fsm_storage(app), now_utc, keep) if mine else (0, 0)
     if any(counts):
         kick_delivery(app)
     return counts
 
 
-async def _scan_idle_forms(app: Any, now_utc: datetime, keep: timedelta) -> tuple[int, int]:
+async def _scan_idle_forms(app: Any, storage: Any, now_utc: datetime, keep: timedelta) -> tuple[int, int]:
     from handlers.reports_text import in_locale
 
     reminded = discarded = 0
-    async with app.sessionmaker() as session, session.begin():
-        rows = (await session.scalars(
-            select(FsmRecord).where(FsmRecord.state == FORM_STATE, FsmRecord.updated_at <= now_utc - keep + IDLE_REMINDER_BEFORE)
-        )).all()
-        for record in rows:
-            data = json.loads(record.data or "{}")
-            chat, token = data.get("chat"), data.get("token") or record.key
-            if chat is None:
-                continue
+    for form in await storage.idle(FORM_STATE, touched_before=now_utc - keep + IDLE_REMINDER_BEFORE):
+        chat, token = form.data.get("chat"), form.data.get("token") or form.key
+        if chat is None:
+            continue
+        expired = form.touched_at <= now_utc - keep
+        if expired and not await storage.discard(form):
+            continue  # the member came back to it just now
+        async with app.sessionmaker() as session, session.begin():
             member = await session.scalar(select(Member).where(Member.telegram_id == chat))
-            locale = member.locale if member else None
-            if record.updated_at <= now_utc - keep:
-                await session.execute(delete(FsmRecord).where(FsmRecord.key == record.key,
-                                                              FsmRecord.updated_at == record.updated_at))
-                with in_locale(app, locale):
+            with in_locale(app, member.locale if member else None):
+                if expired:
                     text = _("Your unfinished 四不伤害 report form was idle for {days} days and has been discarded. Send /report to start again.").format(
                         days=keep.days)
-                discarded += 1
-                key = f"report-form-discarded:{token}"
-            else:
-                with in_locale(app, locale):
+                else:
                     text = _("You have an unfinished 四不伤害 report form. Send /report to continue; it is kept for {days} days without changes.").format(
                         days=keep.days)
-                key = f"report-form-idle:{token}"
-            if await outbox.enqueue(session, key=key, chat_id=int(chat), kind=KIND, text=text,
-                                    member_id=member.id if member else None) and key.startswith("report-form-idle"):
-                reminded += 1
+            key = f"report-form-{'discarded' if expired else 'idle'}:{token}"
+            queued = await outbox.enqueue(session, key=key, chat_id=int(chat), kind=KIND, text=text,
+                                          member_id=member.id if member else None)
+        discarded += expired
+        reminded += bool(queued) and not expired
     return reminded, discarded
 

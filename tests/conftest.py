@@ -105,3 +105,30 @@ async def harness(app):
     from tests.support.mocked_bot import MockedBot
 
     yield Harness(build_dispatcher(app), MockedBot())
+REDIS_URL = os.environ.get("FIELDMATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+async def redis_storage():
+    """The FSM storage used when REDIS_URL is set, on a key prefix of its own (removed afterwards)."""
+    from aiogram.fsm.storage.base import DefaultKeyBuilder
+    from redis.asyncio import Redis
+
+    from bot.fsm_storage import TrackedRedisStorage
+
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await redis.ping()
+    except Exception as exc:  # noqa: BLE001
+        await redis.aclose()
+        if IN_CI:
+            pytest.fail(f"CI requires Redis at {REDIS_URL}: {exc}")
+        pytest.skip(f"Redis at {REDIS_URL} not reachable: {exc}")
+    prefix = f"fm-test-{uuid.uuid4().hex[:8]}"
+    storage = TrackedRedisStorage(redis, key_builder=DefaultKeyBuilder(prefix=prefix, with_destiny=True))
+    yield storage
+    async for key in redis.scan_iter(f"{prefix}:*"):
+        await redis.delete(key)
+    await storage.close()
+
+

@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
+
+import pytest
 
 from sqlalchemy import func, select
 
 from bot.services import reports
 from schedulers.reports import register, scan_idle_forms, send_report_reminders
 from storage.models import Delivery, FsmRecord
+from bot.app import build_dispatcher
 from tests.reports.helpers import LI, sample_input
+from tests.support.harness import Harness
+from tests.support.mocked_bot import MockedBot
 
 
 def at(app, *args):
@@ -56,6 +62,33 @@ async def test_idle_form_gets_one_reminder_then_is_discarded(harness, app, world
     async with app.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 0
     assert "第1/6步" in (await harness.send(LI, "/report"))[-1]  # a fresh form
+
+
+@pytest.mark.redis
+async def test_idle_form_in_redis_gets_one_reminder_then_is_discarded(app, world, redis_storage):
+    """Scaled out (REDIS_URL), forms live in Redis; the same scan finds and drops the idle ones there."""
+    harness = Harness(build_dispatcher(app, storage=redis_storage), MockedBot())
+    await harness.send(LI, "/report")
+    await harness.send(LI, "小结")
+    (form,) = await redis_storage.idle("ReportForm:filling", touched_before=datetime.utcnow() + timedelta(seconds=1))
+    started = form.touched_at
+    scan = partial(scan_idle_forms, app, storage=redis_storage)
+    assert await scan(now=started + timedelta(days=4)) == (0, 0)
+    assert await scan(now=started + timedelta(days=5, hours=1)) == (1, 0)
+    assert await scan(now=started + timedelta(days=6)) == (0, 0)  # one reminder only
+    assert await scan(now=started + timedelta(days=7, hours=1)) == (0, 1)
+    assert await redis_storage.idle("ReportForm:filling", touched_before=started + timedelta(days=30)) == []
+    assert "第1/6步" in (await harness.send(LI, "/report"))[-1]  # a fresh form
+
+
+async def test_an_idle_form_touched_again_is_not_discarded(harness, app, world):
+    await harness.send(LI, "/report")
+    storage = harness.dp.storage
+    (form,) = await storage.idle("ReportForm:filling", touched_before=datetime.utcnow() + timedelta(seconds=1))
+    await harness.send(LI, "小结")  # the member carries on before the scan gets to it
+    assert await storage.discard(form) is False
+    (still,) = await storage.idle("ReportForm:filling", touched_before=datetime.utcnow() + timedelta(seconds=1))
+    assert still.touched_at > form.touched_at
 
 
 def test_register_adds_the_two_jobs(app):
