@@ -182,13 +182,15 @@ async def child_main(args: argparse.Namespace) -> None:
 
 # ------------------------------------------------------------------------------------------ parent
 
-def _max_per_window(times: list[float], window: float = 1.0) -> int:
-    best, start = 0, 0
+def _max_per_window(times: list[float], window: float = 1.0) -> tuple[int, float]:
+    """The most calls in any `window` seconds, and when that window began."""
+    best, best_at, start = 0, 0.0, 0
     for end in range(len(times)):
         while times[end] - times[start] >= window:
             start += 1
-        best = max(best, end - start + 1)
-    return best
+        if end - start + 1 > best:
+            best, best_at = end - start + 1, times[start]
+    return best, best_at
 
 
 async def parent_main(args: argparse.Namespace) -> None:
@@ -303,7 +305,10 @@ async def parent_main(args: argparse.Namespace) -> None:
     print(f"delivered: {len(ok)} messages to {len(per_chat)} members")
     print(f"sustained rate: {len(ok) / (span - downtime):.1f} msg/s while a sender ran "
           f"({len(ok) / span:.1f} msg/s over the whole push incl. the {downtime:.1f}s restart gap)")
-    print(f"max calls in any 1 s window: {_max_per_window(all_times)} (nominal {args.rate:g}/s, hard ceiling {int(args.rate * 1.2)}); "
+    from bot.delivery.limiter import Pacer
+
+    busiest, busiest_at = _max_per_window(all_times)
+    print(f"max calls in any 1 s window: {busiest} at {busiest_at - push_started:.1f}s into the push, kill at {killed_at - push_started:.1f}s (nominal {args.rate:g}/s, sender ceiling {Pacer(args.rate, 1.0, 3.0).ceiling}); "
           f"min gap between two calls to one chat: {min(gaps.values()) if gaps else float('nan'):.2f}s")
     print(f"duplicates: {duplicates}")
     print(f"lost: {len(lost)}{' ' + str(lost[:10]) if lost else ''} (rows still pending: {remaining})")

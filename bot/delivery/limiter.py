@@ -32,9 +32,10 @@ class Pacer:
         self.burst = max(1, math.floor(rate))
         self.window = 1.0
         self._admitted: deque[float] = deque()
-        # Hard ceiling on actual departures (Telegram's own limit is about 30/s): only after a database
-        # stall, when writes that queued up finish together, does a call wait here.
-        self.ceiling = max(self.burst, math.floor(rate * 1.2))
+        # Hard ceiling on actual departures, a little above the nominal rate so that catching up after a
+        # database stall is possible, with a margin below Telegram's own limit (about 30/s) for network
+        # jitter: only when writes that queued up finish together does a call wait here.
+        self.ceiling = max(self.burst, math.floor(rate * 1.1))
         self._departed: deque[float] = deque()
 
     def interval_for(self, chat_id: int) -> float:
@@ -86,14 +87,18 @@ class Pacer:
             self._admitted.popleft()
         return start
 
-    def depart(self) -> float:
-        """Right before the HTTP request: the moment it may leave so no 1 s window of actual departures
-        holds more than `ceiling` calls."""
+    def departure_wait(self) -> float:
+        """Right before the HTTP request: seconds to wait so no 1 s window of actual departures holds more
+        than `ceiling` calls (0 when it may leave now; then call `departed()` with no await in between).
+
+        Counted on the real departure times, not planned ones: an event loop busy elsewhere wakes sleepers
+        late and together, and planned times would let those go in one burst."""
         now = self.clock()
-        start = now
-        if len(self._departed) >= self.ceiling:
-            start = max(start, self._departed[-self.ceiling] + 1.0)
-        self._departed.append(start)
-        while len(self._departed) > self.ceiling:
+        while self._departed and self._departed[0] <= now - self.window:
             self._departed.popleft()
-        return start
+        if len(self._departed) < self.ceiling:
+            return 0.0
+        return self._departed[0] + self.window - now
+
+    def departed(self) -> None:
+        self._departed.append(self.clock())

@@ -320,7 +320,7 @@ class DeliverySender:
         try:
             # Wait for the rate window first and mark the row `sending` only then: a row is `sending` for
             # just the write and the HTTP call, so a SIGKILL leaves as few uncertain rows as possible. Uneven
-            # write times can bunch calls up; `depart` caps them at Telegram's own limit (≈30/s) without
+            # write times can bunch calls up; `departure_wait` caps them below Telegram's own limit (≈30/s) without
             # holding rows in `sending` for the nominal rate.
             start = self.pacer.admit()
             if start > self.clock():
@@ -329,9 +329,9 @@ class DeliverySender:
                 log.warning("delivery %s: claim lost before sending; left to its new owner", job.key)
                 return
             job.attempts += 1
-            start = self.pacer.depart()
-            if start > self.clock():  # rare: only when queued-up writes finished together
-                await asyncio.sleep(start - self.clock())
+            while (wait := self.pacer.departure_wait()) > 0:  # rare: queued-up writes finished together
+                await asyncio.sleep(wait)
+            self.pacer.departed()
             try:
                 try:
                     message = await self._call(job)

@@ -71,9 +71,9 @@ async def test_overall_rate_is_respected(sessionmaker, server, api_bot):
     await _run_until_drained(sender, sessionmaker)
     times = sorted(c.t for c in _sends(server))
     assert len(times) == 30
-    # no window of one second at the server holds more than the hard ceiling (1.2 × rate), and the
+    # no window of one second at the server holds more than the hard ceiling (1.1 × rate), and the
     # 30 calls were spread out at about the nominal rate, not sent in one burst
-    assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 24
+    assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 22
     assert times[-1] - times[0] >= (30 - 4) / 20 * 0.9
 
 
