@@ -156,6 +156,14 @@ async def child_main(args: argparse.Namespace) -> None:
         base_url = args.api_base
 
     bot = make_bot(_Server, default=DefaultBotProperties(parse_mode=ParseMode.HTML))  # type: ignore[arg-type]
+    departures = open(args.departures, "a", buffering=1)  # line-buffered: survives a SIGKILL
+
+    async def note_departure(make_request, bot, method):  # aiogram request middleware
+        if method.__api_method__ == "sendMessage":
+            departures.write(f"{time.monotonic()}\n")  # CLOCK_MONOTONIC: comparable with the server's times
+        return await make_request(bot, method)
+
+    bot.session.middleware(note_departure)
     sender = DeliverySender(app.sessionmaker, bot, rate=args.rate, chat_interval=1.0, lease_seconds=60)
     app.extras["delivery"] = sender
     stopping = asyncio.Event()
@@ -244,7 +252,8 @@ async def parent_main(args: argparse.Namespace) -> None:
             pass
 
     def spawn() -> asyncio.Future:
-        command = [sys.executable, str(Path(__file__).resolve()), "--child", "--database-url", url,
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", "--departures", str(tmp / "departures"),
+                   "--database-url", url,
                    "--api-base", base, "--now", _push_now(date.today()).isoformat(), "--rate", str(args.rate)]
         if schema:
             command += ["--schema", schema]
@@ -308,8 +317,12 @@ async def parent_main(args: argparse.Namespace) -> None:
     from bot.delivery.limiter import Pacer
 
     busiest, busiest_at = _max_per_window(all_times)
-    print(f"max calls in any 1 s window: {busiest} at {busiest_at - push_started:.1f}s into the push, kill at {killed_at - push_started:.1f}s (nominal {args.rate:g}/s, sender ceiling {Pacer(args.rate, 1.0, 3.0).ceiling}); "
-          f"min gap between two calls to one chat: {min(gaps.values()) if gaps else float('nan'):.2f}s")
+    sent_times = sorted(float(line) for line in (tmp / "departures").read_text().split())
+    busiest_sent, busiest_sent_at = _max_per_window(sent_times)
+    print(f"max sendMessage calls in any 1 s window: {busiest_sent} as the bot made them (at {busiest_sent_at - push_started:.1f}s), "
+          f"{busiest} as the server saw them arrive (at {busiest_at - push_started:.1f}s; kill at {killed_at - push_started:.1f}s); "
+          f"nominal {args.rate:g}/s, sender ceiling {Pacer(args.rate, 1.0, 3.0).ceiling}")
+    print(f"min gap between two calls to one chat: {min(gaps.values()) if gaps else float('nan'):.2f}s")
     print(f"duplicates: {duplicates}")
     print(f"lost: {len(lost)}{' ' + str(lost[:10]) if lost else ''} (rows still pending: {remaining})")
     print(f"unreachable marked: {outcome['unreachable']} members (expected {len(blocked)}); "
@@ -347,6 +360,7 @@ def main() -> None:
     parser.add_argument("--api-base", help=argparse.SUPPRESS)
     parser.add_argument("--now", help=argparse.SUPPRESS)
     parser.add_argument("--schema", help=argparse.SUPPRESS)
+    parser.add_argument("--departures", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         asyncio.run(child_main(args))
