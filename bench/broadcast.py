@@ -10,7 +10,9 @@ What runs where:
 * child process 1 (`--child`): what the bot process does — the daily scan at the branches' time (writes
   10,000 ack + delivery rows) and the DeliverySender at 25 msg/s. Killed halfway (SIGKILL by default).
 * child process 2: a fresh OS process on the same database: the scan again (finds every branch done)
-  and a new sender that recovers the dead sender's rows and drains the rest, then exits.
+  and a new sender that recovers the dead sender's rows and drains the rest, then exits. Both go through
+  the production delivery path: the sender runs once the process holds the sending turn, which process 2
+  gets only because the OS freed the killed process's lock (bot/delivery/turn.py).
 
 Kill semantics, measured here rather than assumed: after SIGKILL the rows the dead sender had claimed
 but not yet called Telegram for go back to pending at once (its PID is gone on this host) and are sent by
@@ -142,7 +144,8 @@ async def child_main(args: argparse.Namespace) -> None:
 
     from bot.app import create_app
     from bot.config import load_settings
-    from bot.delivery import DeliverySender
+    from bot.delivery import DeliverySender, TurnTakingSender
+    from bot.delivery.turn import turn_for
     from bot.services import outbox
     from bot.simulator.harness import make_bot
     from schedulers.daily import daily_scan
@@ -164,12 +167,20 @@ async def child_main(args: argparse.Namespace) -> None:
         return await make_request(bot, method)
 
     bot.session.middleware(note_departure)
-    sender = DeliverySender(app.sessionmaker, bot, rate=args.rate, chat_interval=1.0, lease_seconds=60)
-    app.extras["delivery"] = sender
+    senders: list[DeliverySender] = []
+
+    def make_sender() -> DeliverySender:
+        senders.append(DeliverySender(app.sessionmaker, bot, rate=args.rate, chat_interval=1.0, lease_seconds=60))
+        return senders[-1]
+
+    # the production path: the sender runs once this process holds the sending turn, which the killed
+    # first process held (bot/delivery/turn.py)
+    delivery = TurnTakingSender(turn_for(app.engine), make_sender, retry_interval=1.0)
+    app.extras["delivery"] = delivery
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stopping.set)  # graceful: drain in-flight sends, then exit
-    sender.start()
+    delivery.start()
     started = time.monotonic()
     results = await daily_scan(app, now=datetime.fromisoformat(args.now))
     print(f"[child {os.getpid()}] scan: {sum(r.enqueued for r in results)} rows enqueued for {len(results)} "
@@ -182,10 +193,14 @@ async def child_main(args: argparse.Namespace) -> None:
             await asyncio.wait_for(stopping.wait(), timeout=1.0)
         except asyncio.TimeoutError:
             pass
-    await sender.stop()
+    await delivery.stop()
     await bot.session.close()
     await app.close()
-    print(f"[child {os.getpid()}] exiting: sent {sender.sent}, {sender.errors}", flush=True)
+    sent = sum(sender.sent for sender in senders)
+    errors = Counter()
+    for sender in senders:
+        errors.update(sender.errors)
+    print(f"[child {os.getpid()}] exiting: sent {sent}, {dict(errors)}", flush=True)
 
 
 # ------------------------------------------------------------------------------------------ parent
