@@ -91,7 +91,6 @@ async def _discard(conn: AsyncConnection) -> None:
 
 class FileTurn:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(path, timeout=0, thread_local=False)
 
     async def try_take(self) -> bool:
@@ -126,7 +125,7 @@ def turn_for(engine: AsyncEngine) -> SendingTurn:
     database = engine.url.database
     if not database or database == ":memory:":
         return OwnTurn()
-    return FileTurn(Path(database).with_name(Path(database).name + ".sender.lock"))
+    return FileTurn(Path(f"{database}.sender.lock"))  # create_engine made the database's folder
 
 
 class TurnTakingSender:
@@ -188,6 +187,9 @@ class TurnTakingSender:
             await self._wait(self.check_interval)
             if not await self.turn.still_held():
                 break
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            # stop() below collects the task quietly, so say here why the sender is being restarted
+            log.error("delivery sender crashed; restarting it", exc_info=task.exception())
         await self._quit_sending()
 
     async def _quit_sending(self) -> None:

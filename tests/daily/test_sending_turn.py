@@ -10,7 +10,7 @@ import pytest
 
 from sqlalchemy import text
 
-from bot.delivery.turn import ADVISORY_CLASS, FileTurn, TurnTakingSender, turn_for
+from bot.delivery.turn import ADVISORY_CLASS, FileTurn, OwnTurn, TurnTakingSender, turn_for
 
 
 class CountingTurn:
@@ -110,3 +110,26 @@ async def test_the_turn_of_a_killed_process_is_free_at_once(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+class CrashingSender(IdleSender):
+    def start(self) -> asyncio.Task:
+        async def crash() -> None:
+            raise RuntimeError("sender bug")
+
+        return asyncio.ensure_future(crash())
+
+
+async def test_a_crashed_sender_is_reported_and_started_again(caplog):
+    made: list[CrashingSender] = []
+
+    def make() -> CrashingSender:
+        made.append(CrashingSender())
+        return made[-1]
+
+    delivery = TurnTakingSender(OwnTurn(), make, check_interval=0.01)
+    delivery.start()
+    await until(lambda: len(made) >= 2)
+    await delivery.stop()
+    assert "delivery sender crashed; restarting it" in caplog.text
+    assert "sender bug" in caplog.text
