@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -15,10 +13,11 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.commands import set_default_commands, set_staff_commands
 from bot.config import Settings
+from bot.context import App
 from bot.fsm_storage import SqlStorage, TrackedRedisStorage
 from bot.i18n import DOMAIN, compile_catalogs
 from bot.middlewares import ActorI18nMiddleware, ActorMiddleware, DbSessionMiddleware
@@ -28,20 +27,6 @@ from storage.migrate import upgrade
 
 log = logging.getLogger("fieldmate")
 SIMULATOR_TOKEN = "123456789:SIMULATOR-fieldmate-local-token-000"
-
-
-@dataclass
-class App:
-    """What handlers and jobs need, built once and injected through the dispatcher's workflow_data."""
-
-    settings: Settings
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
-    i18n: I18n
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    async def close(self) -> None:
-        await self.engine.dispose()
 
 
 async def create_app(settings: Settings, migrate: bool = True, engine: AsyncEngine | None = None) -> App:
@@ -71,12 +56,12 @@ def build_event_isolation(app: App) -> BaseEventIsolation:
 
 def build_fsm_storage(app: App) -> BaseStorage:
     """The FSM storage of this app, made once: the dispatcher and the idle-form scan share it."""
-    if "fsm_storage" not in app.extras:
+    if app.fsm_storage is None:
         if app.settings.redis_url:
-            app.extras["fsm_storage"] = TrackedRedisStorage.from_url(app.settings.redis_url)
+            app.fsm_storage = TrackedRedisStorage.from_url(app.settings.redis_url)
         else:
-            app.extras["fsm_storage"] = SqlStorage(app.sessionmaker)
-    return app.extras["fsm_storage"]
+            app.fsm_storage = SqlStorage(app.sessionmaker)
+    return app.fsm_storage
 
 
 def build_dispatcher(app: App, storage: BaseStorage | None = None, background: bool = True) -> Dispatcher:

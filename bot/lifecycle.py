@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from aiogram import Bot
 
-if TYPE_CHECKING:
-    from bot.app import App
+from bot.context import App
 
 log = logging.getLogger("fieldmate.lifecycle")
 
 
-async def open_knowledge(app: "App") -> None:
+async def open_knowledge(app: App) -> None:
     """Open the index; sync the knowledge folder first when asked (in a thread: embedding is CPU work).
 
     An index that already has chunks answers at once while the sync runs; an empty one waits for it."""
@@ -24,7 +22,7 @@ async def open_knowledge(app: "App") -> None:
     engine = await asyncio.to_thread(KnowledgeEngine.from_settings, app.settings)
     stats = await asyncio.to_thread(engine.stats)
     if stats.get("chunks"):
-        app.extras["knowledge"] = engine
+        app.knowledge = engine
     if app.settings.knowledge_sync_on_start and app.settings.knowledge_dir.is_dir():
         report = await asyncio.to_thread(engine.sync)
         log.info(
@@ -34,8 +32,8 @@ async def open_knowledge(app: "App") -> None:
         for name, reason in report.failed:
             log.warning("knowledge file not indexed: %s: %s", name, reason)
     await asyncio.to_thread(engine.warm_up)
-    app.extras["knowledge"] = engine
-    app.extras["daily_clause_source"] = clause_source(engine)
+    app.knowledge = engine
+    app.daily_clause_source = clause_source(engine)
 
 
 DAILY_CLAUSE_CHARS = (30, 600)  # a clause short enough to read out at the morning meeting
@@ -57,25 +55,24 @@ def clause_source(engine):
     return draw
 
 
-async def start_background(app: "App", bot: Bot) -> None:
-    app.extras["knowledge_task"] = asyncio.create_task(_logged(open_knowledge(app), "knowledge engine"))
+async def start_background(app: App, bot: Bot) -> None:
+    app.knowledge_task = asyncio.create_task(_logged(open_knowledge(app), "knowledge engine"))
     from bot.delivery import start_delivery
     from schedulers import build_scheduler
 
-    app.extras["delivery"] = start_delivery(app, bot)
-    scheduler = build_scheduler(app, bot)
-    scheduler.start()
-    app.extras["scheduler"] = scheduler
+    app.delivery = start_delivery(app, bot)
+    app.scheduler = build_scheduler(app, bot)
+    app.scheduler.start()
 
 
-async def stop_background(app: "App") -> None:
-    scheduler = app.extras.pop("scheduler", None)
+async def stop_background(app: App) -> None:
+    scheduler, app.scheduler = app.scheduler, None
     if scheduler is not None:
         scheduler.shutdown(wait=False)
-    delivery = app.extras.pop("delivery", None)
+    delivery, app.delivery = app.delivery, None
     if delivery is not None:
         await delivery.stop()
-    task = app.extras.pop("knowledge_task", None)
+    task, app.knowledge_task = app.knowledge_task, None
     if task is not None and not task.done():
         task.cancel()
 

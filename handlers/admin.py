@@ -12,6 +12,7 @@ from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import refresh_member_commands
+from bot.context import App
 from bot.services import membership
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
@@ -65,7 +66,7 @@ async def branch_command(message: Message, command: CommandObject, session: Asyn
 
 
 async def invite_command(
-    message: Message, command: CommandObject, session: AsyncSession, actor: Actor, bot: Bot
+    message: Message, command: CommandObject, session: AsyncSession, actor: Actor, bot: Bot, app: App
 ) -> None:
     """/invite [BRANCH] [member|secretary] [USES] [DAYS]; a secretary's invites are for their own branch."""
     args = (command.args or "").split()
@@ -87,7 +88,8 @@ async def invite_command(
             await message.answer(_("Usage: /invite BRANCH member|secretary [USES] [DAYS]"))
             return
         uses, days = (numbers + [50, 14][len(numbers):])[:2]
-        invite = await membership.create_invite(session, branch, role, uses, days, actor.member)
+        invite = await membership.create_invite(session, branch, role, uses, days, actor.member,
+                                                 now=app.clock.utc_naive())
     except DomainError as error:
         await reply_error(message, error)
         return

@@ -6,12 +6,17 @@ from html import escape
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import App
+from bot.context import App
 from bot.services import daily, membership
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
@@ -49,10 +54,6 @@ def _error(error: DomainError) -> str:
     return str(template).format(**{key: escape(str(value)) for key, value in error.params.items()})
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _local(app: App, naive_utc: datetime) -> datetime:
     return naive_utc.replace(tzinfo=timezone.utc).astimezone(app.settings.tz)
 
@@ -60,7 +61,7 @@ def _local(app: App, naive_utc: datetime) -> datetime:
 # ------------------------------------------------------------------------------- buttons
 
 async def pressed(query: CallbackQuery, callback_data: DailyCb, session: AsyncSession, actor: Actor, app: App) -> None:
-    now, tz, points = _now(), app.settings.tz, app.settings.points_daily_ack
+    now, tz, points = app.clock.now(), app.settings.tz, app.settings.points_daily_ack
     try:
         if callback_data.action == "q":
             quiz = await daily.answer_quiz(session, actor.member, callback_data.ack, callback_data.choice,
@@ -105,7 +106,7 @@ async def today(message: Message, session: AsyncSession, actor: Actor, app: App)
     if actor.member is None:
         await message.answer(_("Today's item goes to branch members. Admins can see a branch with /acks <branch>."))
         return
-    day = _now().astimezone(app.settings.tz).date()
+    day = app.local_now().date()
     found = await daily.today_for(session, actor.member, day)
     if found is None:
         schedule = await daily.get_schedule(session, actor.member.branch_id, app.settings.daily_default_time) \
@@ -129,7 +130,7 @@ async def today(message: Message, session: AsyncSession, actor: Actor, app: App)
 async def acks(message: Message, command: CommandObject, session: AsyncSession, actor: Actor, app: App) -> None:
     try:
         branch = await _branch_for(session, actor, command.args)
-        day = _now().astimezone(app.settings.tz).date()
+        day = app.local_now().date()
         board = await daily.ack_board(session, branch, day, app.settings.tz)
     except DomainError as error:
         await message.answer(_error(error))
@@ -226,7 +227,7 @@ async def schedule(message: Message, command: CommandObject, session: AsyncSessi
 
 
 async def _describe(session: AsyncSession, app: App, branch) -> str:
-    today = _now().astimezone(app.settings.tz).date()
+    today = app.local_now().date()
     plan = await daily.get_schedule(session, branch.id, app.settings.daily_default_time)
     days = _("every day") if plan.everyday else _("workdays (Mon–Fri)")
     text = _("<b>{branch}</b>: {time}, {days}").format(branch=escape(branch.name), time=plan.at.strftime("%H:%M"), days=days)

@@ -7,11 +7,11 @@ over batching because reports trickle in over days and each message leads straig
 from __future__ import annotations
 
 from html import escape
-from typing import Any
 
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.context import App
 from bot.services import outbox, reports
 from handlers.reports_text import in_locale, month_label
 from storage.models import Member
@@ -20,15 +20,10 @@ from storage.models.reports import CorrectiveAction, Report
 KIND = "report"
 
 
-def kick(app: Any) -> None:
-    """Wake the sender (when running) so a notice does not wait for its next scan."""
-    sender = app.extras.get("delivery")
-    if sender is not None:
-        sender.kick()
-
-
-async def report_submitted(session: AsyncSession, app: Any, report: Report, member: Member) -> int:
-    from handlers.review import RV  # callback data of the routers that import this module
+async def report_submitted(session: AsyncSession, app: App, report: Report, member: Member) -> int:
+    from handlers.review import (
+        RV,  # callback data of the routers that import this module
+    )
 
     sent = 0
     for secretary in await reports.reviewers_for(session, report.branch_id):
@@ -40,12 +35,14 @@ async def report_submitted(session: AsyncSession, app: Any, report: Report, memb
                                 chat_id=secretary.telegram_id, kind=KIND, text=text, member_id=secretary.id,
                                 buttons=buttons):
             sent += 1
-    kick(app)
+    app.kick_delivery()
     return sent
 
 
-async def report_reviewed(session: AsyncSession, app: Any, report: Report) -> bool:
-    from handlers.reports import RF  # callback data of the router that imports this module
+async def report_reviewed(session: AsyncSession, app: App, report: Report) -> bool:
+    from handlers.reports import (
+        RF,  # callback data of the router that imports this module
+    )
 
     member = await session.get(Member, report.member_id)
     if member is None:
@@ -62,11 +59,11 @@ async def report_reviewed(session: AsyncSession, app: Any, report: Report) -> bo
     created = await outbox.enqueue(session, key=f"report-{report.status}:{report.id}:{report.version}",
                                    chat_id=member.telegram_id, kind=KIND, text=text, member_id=member.id,
                                    buttons=buttons)
-    kick(app)
+    app.kick_delivery()
     return created
 
 
-async def action_assigned(session: AsyncSession, app: Any, action: CorrectiveAction) -> bool:
+async def action_assigned(session: AsyncSession, app: App, action: CorrectiveAction) -> bool:
     from handlers.review import AC
 
     owner = await session.get(Member, action.owner_id)
@@ -78,5 +75,5 @@ async def action_assigned(session: AsyncSession, app: Any, action: CorrectiveAct
         buttons = [[{"text": _("✅ Mark as done"), "callback_data": AC(action="done", action_id=action.id).pack()}]]
     created = await outbox.enqueue(session, key=f"action-assigned:{action.id}", chat_id=owner.telegram_id,
                                    kind=KIND, text=text, member_id=owner.id, buttons=buttons)
-    kick(app)
+    app.kick_delivery()
     return created

@@ -10,18 +10,23 @@ import logging
 import uuid
 from html import escape
 from pathlib import Path
-from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.context import App
 from bot.services import reports
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
@@ -30,7 +35,14 @@ from handlers import report_notices
 from handlers.access import IsMember
 from handlers.menu import main_keyboard
 from handlers.render import answer_long
-from handlers.reports_text import STATUS_NAMES, SECTION_TITLES, hazard_line, local_now, month_label, render_report, report_error
+from handlers.reports_text import (
+    SECTION_TITLES,
+    STATUS_NAMES,
+    hazard_line,
+    month_label,
+    render_report,
+    report_error,
+)
 from storage.models.reports import SECTIONS, ReportStatus, Urgency
 
 log = logging.getLogger(__name__)
@@ -72,7 +84,7 @@ def router() -> Router:
 
 # --- entry ----------------------------------------------------------------------------------------
 
-async def report_command(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: Any) -> None:
+async def report_command(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App) -> None:
     if await state.get_state() == ReportForm.filling.state:
         await message.answer(
             _("You have a report form that is not finished yet. Continue it, or discard it and start again?"),
@@ -85,11 +97,11 @@ async def report_command(message: Message, state: FSMContext, session: AsyncSess
     await _start(message, state, session, actor, app)
 
 
-async def _start(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: Any) -> None:
+async def _start(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App) -> None:
     if actor.member is None or actor.member.branch_id is None:
         await message.answer(_("Reports are filed by members of a branch; you do not belong to one."))
         return
-    today = local_now(app).date()
+    today = app.local_now().date()
     open_months: list[str] = []
     notes: list[str] = []
     for month in reports.month_choices(today):
@@ -106,7 +118,8 @@ async def _start(message: Message, state: FSMContext, session: AsyncSession, act
             "hazards": [], "violations": []}
     await state.set_state(ReportForm.filling)
     await state.set_data(data)
-    # The current month is preselected; early in a month step 1 also offers the previous one as a button
+    # The first open month is preselected (early in a month the previous one, usually still missing); step 1
+    # offers the other as a button
     # (one tap less than a separate month question, and the same first step every time).
     await _choose_month(message, state, session, actor, open_months[0], intro="\n".join(notes))
 
@@ -284,7 +297,7 @@ def _confirm_screen(data: dict, actor: Actor | None) -> tuple[str, list[list[Inl
 
 # --- input ----------------------------------------------------------------------------------------
 
-async def form_input(message: Message, state: FSMContext, actor: Actor, app: Any, bot: Bot) -> None:
+async def form_input(message: Message, state: FSMContext, actor: Actor, app: App, bot: Bot) -> None:
     data = await state.get_data()
     step = data.get("step")
     if step in TEXT_STEPS and message.text is not None:
@@ -344,7 +357,7 @@ async def _accept_text(message: Message, state: FSMContext, data: dict, step: st
     await _save_and_prompt(message, state, data, actor, notices)
 
 
-async def _photo_answer(message: Message, state: FSMContext, data: dict, step: str, actor: Actor, app: Any,
+async def _photo_answer(message: Message, state: FSMContext, data: dict, step: str, actor: Actor, app: App,
                         bot: Bot) -> None:
     draft = data.setdefault("draft", {"photos": []})
     if step == "hz_photos" and len(draft.get("photos", [])) >= MAX_HAZARD_PHOTOS:
@@ -387,7 +400,7 @@ async def _save_and_prompt(message: Message, state: FSMContext, data: dict, acto
 # --- buttons --------------------------------------------------------------------------------------
 
 async def form_button(query: CallbackQuery, callback_data: RF, state: FSMContext, session: AsyncSession,
-                      actor: Actor, app: Any) -> None:
+                      actor: Actor, app: App) -> None:
     action = callback_data.action
     if action == "revise":
         await _revise(query, callback_data, state, session, actor, app)
@@ -506,7 +519,7 @@ async def _on_edit(query, cb, state, session, actor, app, data) -> None:
 async def _on_submit(query, cb, state, session, actor, app, data) -> None:
     try:
         result = await reports.submit(session, actor.member, reports.ReportInput.from_form(data),
-                                      form_token=data["token"])
+                                      form_token=data["token"], now=app.clock.utc_naive())
     except DomainError as error:
         await query.message.answer(report_error(error))
         return
@@ -523,7 +536,7 @@ async def _on_submit(query, cb, state, session, actor, app, data) -> None:
 
 
 async def _revise(query: CallbackQuery, cb: RF, state: FSMContext, session: AsyncSession, actor: Actor,
-                  app: Any) -> None:
+                  app: App) -> None:
     """「Edit and resubmit」 from the return notification: loads that report into a new form."""
     try:
         report = await reports.get_report_for(session, actor, int(cb.value or 0))

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from html import escape
 from typing import Any
 
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
+from bot.context import App
 from bot.services.errors import DomainError
 from handlers.render import ERRORS
 from storage.models.reports import SECTIONS
@@ -32,14 +32,8 @@ STATUS_NAMES = {
 URGENCY_NAMES = {"一般": __("normal"), "较大": __("serious"), "重大": __("major")}
 
 
-def local_now(app: Any) -> datetime:
-    """Local time from settings; tests put a fixed `clock` into app.extras instead of waiting for a date."""
-    clock = app.extras.get("clock")
-    return clock() if clock else datetime.now(app.settings.tz)
-
-
 @contextmanager
-def in_locale(app: Any, locale: str | None) -> Iterator[None]:
+def in_locale(app: App, locale: str | None) -> Iterator[None]:
     """Render for a recipient other than the current user (notifications, scheduler jobs)."""
     chosen = locale if locale in app.i18n.available_locales else app.i18n.default_locale
     with app.i18n.context(), app.i18n.use_locale(chosen):

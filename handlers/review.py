@@ -14,10 +14,17 @@ from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+)
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.context import App
 from bot.services import reports
 from bot.services.errors import DomainError
 from bot.services.membership import Actor, list_members
@@ -25,7 +32,7 @@ from handlers import report_notices
 from handlers.access import IsMember, IsStaff
 from handlers.render import answer_long
 from handlers.reports import save_photo
-from handlers.reports_text import STATUS_NAMES, local_now, month_label, render_report, report_error
+from handlers.reports_text import STATUS_NAMES, month_label, render_report, report_error
 from storage.models import Member
 from storage.models.reports import Report, ReportStatus
 
@@ -116,7 +123,7 @@ async def _pending_page(session: AsyncSession, actor: Actor, page: int) -> tuple
 
 
 async def review_button(query: CallbackQuery, callback_data: RV, state: FSMContext, session: AsyncSession,
-                        actor: Actor, app: Any, bot: Bot) -> None:
+                        actor: Actor, app: App, bot: Bot) -> None:
     if not (actor.is_admin or actor.is_secretary):
         await query.answer(report_error(DomainError("report_not_found")), show_alert=True)
         return
@@ -170,14 +177,14 @@ async def _reviewable(session: AsyncSession, actor: Actor, cb: RV) -> Report:
 
 
 async def show_report(message: Message, session: AsyncSession, bot: Bot, report: Report, actor: Actor,
-                      app: Any) -> None:
+                      app: App) -> None:
     """The full report, then its photos (albums of up to 10), then the decision buttons."""
     member = await session.get(Member, report.member_id)
     branch = member.branch.name if member and member.branch and member.branch_id == report.branch_id else None
     data = reports.report_to_form(report)
     text = render_report(data, member_name=member.real_name if member else "?", branch_name=branch,
                          status=report.status, comment=report.review_comment)
-    offset = local_now(app).utcoffset() or timedelta(0)  # history is stored in UTC, read in local time
+    offset = app.local_now().utcoffset() or timedelta(0)  # history is stored in UTC, read in local time
     history = [
         _("{at} · {who}: {old} → {new}").format(
             at=(h.at + offset).strftime("%m-%d %H:%M"), who=escape(h.actor_label),
@@ -207,14 +214,14 @@ async def show_report(message: Message, session: AsyncSession, bot: Bot, report:
         await message.answer(_("Your decision on this report:"), reply_markup=_kb(buttons))
 
 
-async def _decide(query: CallbackQuery, session: AsyncSession, actor: Actor, app: Any, cb: RV, *, approve: bool,
+async def _decide(query: CallbackQuery, session: AsyncSession, actor: Actor, app: App, cb: RV, *, approve: bool,
                   comment: str | None = None) -> None:
     settings = app.settings
-    offset = local_now(app).utcoffset() or timedelta(0)
+    offset = app.local_now().utcoffset() or timedelta(0)
     result = await reports.review(
         session, actor, cb.report_id, approve=approve, comment=comment, version=cb.version or None,
         points_on_time=settings.points_report_on_time, points_hazard=settings.points_hazard,
-        deadline_day=settings.report_deadline_day, tz_offset=offset,
+        deadline_day=settings.report_deadline_day, tz_offset=offset, now=app.clock.utc_naive(),
     )
     if not result.changed:
         await query.answer(_("Already approved.") if approve else _("Already returned."), show_alert=True)
@@ -225,7 +232,7 @@ async def _decide(query: CallbackQuery, session: AsyncSession, actor: Actor, app
                                   else _("↩️ Returned. The member has been told."))
 
 
-async def return_comment(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: Any) -> None:
+async def return_comment(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App) -> None:
     data = await state.get_data()
     comment = message.text.strip()
     if len(comment) > reports.MAX_ANSWER:
@@ -234,7 +241,7 @@ async def return_comment(message: Message, state: FSMContext, session: AsyncSess
         return
     try:
         result = await reports.review(session, actor, int(data.get("report_id", 0)), approve=False, comment=comment,
-                                      version=data.get("version"))
+                                      version=data.get("version"), now=app.clock.utc_naive())
     except DomainError as error:
         await state.clear()
         await message.answer(report_error(error))
@@ -253,8 +260,8 @@ async def comment_not_text(message: Message) -> None:
 
 # --- corrective actions ---------------------------------------------------------------------------
 
-async def actions_command(message: Message, session: AsyncSession, actor: Actor, app: Any) -> None:
-    today = local_now(app).date()
+async def actions_command(message: Message, session: AsyncSession, actor: Actor, app: App) -> None:
+    today = app.local_now().date()
     lines: list[str] = []
     rows: list[list[InlineKeyboardButton]] = []
     staff = actor.is_admin or actor.is_secretary
@@ -287,7 +294,7 @@ async def _action_line(session: AsyncSession, action: Any) -> str:
 
 
 async def action_button(query: CallbackQuery, callback_data: AC, state: FSMContext, session: AsyncSession,
-                        actor: Actor, app: Any) -> None:
+                        actor: Actor, app: App) -> None:
     try:
         if callback_data.action == "done":
             action = await reports.get_action_for(session, actor, callback_data.action_id)
@@ -317,7 +324,7 @@ async def action_button(query: CallbackQuery, callback_data: AC, state: FSMConte
             await query.answer()
             await query.message.answer(_("By when?"), reply_markup=_kb(rows))
         elif callback_data.action == "due" and callback_data.days in DUE_CHOICES:
-            today = local_now(app).date()
+            today = app.local_now().date()
             action, created = await reports.create_action(
                 session, actor, hazard.id, callback_data.owner_id, today + timedelta(days=callback_data.days),
                 today=today)
@@ -344,24 +351,25 @@ async def done_note(message: Message, state: FSMContext) -> None:
     await message.answer(_("Now send a photo of the fixed site, or send 0 to finish without one."))
 
 
-async def done_photo(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: Any,
+async def done_photo(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App,
                      bot: Bot) -> None:
     photo = message.photo[-1]
     local = await save_photo(bot, Path(app.settings.media_dir), "actions", photo.file_id, photo.file_unique_id)
-    await _finish_action(message, state, session, actor, reports.PhotoInput(photo.file_id, photo.file_unique_id, local))
+    await _finish_action(message, state, session, actor, app, reports.PhotoInput(photo.file_id, photo.file_unique_id, local))
 
 
-async def done_skip_photo(message: Message, state: FSMContext, session: AsyncSession, actor: Actor) -> None:
-    await _finish_action(message, state, session, actor, None)
+async def done_skip_photo(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App) -> None:
+    await _finish_action(message, state, session, actor, app, None)
 
 
-async def _finish_action(message: Message, state: FSMContext, session: AsyncSession, actor: Actor,
+async def _finish_action(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App,
                          photo: reports.PhotoInput | None) -> None:
     data = await state.get_data()
     await state.clear()
     try:
         action, changed = await reports.complete_action(session, actor, int(data.get("action_id", 0)),
-                                                        data.get("note", ""), photo)
+                                                        data.get("note", ""), photo,
+                                                        now=app.clock.utc_naive())
     except DomainError as error:
         await message.answer(report_error(error))
         return

@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import refresh_member_commands
+from bot.context import App
 from bot.services import membership
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
@@ -61,7 +62,7 @@ async def start_plain(message: Message, state: FSMContext, actor: Actor) -> None
 
 
 async def start_with_code(
-    message: Message, command: CommandObject, state: FSMContext, session: AsyncSession, actor: Actor
+    message: Message, command: CommandObject, state: FSMContext, session: AsyncSession, actor: Actor, app: App
 ) -> None:
     if actor.member is not None and not actor.is_admin:
         if not actor.member.active:
@@ -73,7 +74,7 @@ async def start_with_code(
         await message.answer(_("You are an administrator; invite links are for new members."))
         return
     try:
-        invite = await membership.check_invite(session, command.args or "")
+        invite = await membership.check_invite(session, command.args or "", app.clock.utc_naive())
     except DomainError as error:
         await reply_error(message, error)
         return
@@ -115,7 +116,8 @@ async def confirm_pending(message: Message) -> None:
 
 
 async def confirm_pressed(
-    query: CallbackQuery, callback_data: JoinChoice, state: FSMContext, session: AsyncSession, actor: Actor, bot: Bot
+    query: CallbackQuery, callback_data: JoinChoice, state: FSMContext, session: AsyncSession, actor: Actor, bot: Bot,
+    app: App,
 ) -> None:
     data = await state.get_data()
     if await state.get_state() != JoinForm.confirm.state or "code" not in data:
@@ -127,7 +129,8 @@ async def confirm_pressed(
         await query.message.edit_text(_("Please send your real name again."))
         return
     try:
-        member = await membership.join(session, query.from_user.id, data["code"], data["name"])
+        member = await membership.join(session, query.from_user.id, data["code"], data["name"],
+                                          now=app.clock.utc_naive())
     except DomainError as error:
         await state.clear()
         await reply_error(query, error)

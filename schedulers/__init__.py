@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import zlib
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.context import App
+
 if TYPE_CHECKING:
     from aiogram import Bot
 
-    from bot.app import App
 
 JOB_DEFAULTS = {
     "coalesce": True,  # after downtime run a missed scan once, not once per missed interval
@@ -27,7 +28,7 @@ JOB_DEFAULTS = {
 }
 
 
-def build_scheduler(app: "App", bot: "Bot") -> AsyncIOScheduler:
+def build_scheduler(app: App, bot: "Bot") -> AsyncIOScheduler:
     """Build (not start) the scheduler with every module's jobs; the composition root starts it."""
     from schedulers import daily, reports
 
@@ -54,9 +55,3 @@ async def scan_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
             if got:
                 await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
                 await connection.commit()
-
-
-def kick_delivery(app: Any) -> None:
-    sender = app.extras.get("delivery") if hasattr(app, "extras") else None
-    if sender is not None:
-        sender.kick()

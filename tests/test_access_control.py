@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.services import membership
 from handlers.admin import MemberAction
 from handlers.ask import AskFeedback
 from handlers.menu import COMMANDS

@@ -1,8 +1,7 @@
 """「已学习」 and quiz buttons, /today, /acks and /schedule through the real dispatcher (feed_update)."""
 from __future__ import annotations
 
-import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -42,7 +41,7 @@ async def setup_branch(app, members: int = 2, secretary: bool = True):
 
 
 def now_local(app, hhmm="08:00", days=0):
-    today = datetime.now(app.settings.tz).date() + timedelta(days=days)
+    today = app.local_now().date() + timedelta(days=days)
     return datetime.combine(today, datetime.strptime(hhmm, "%H:%M").time(), tzinfo=app.settings.tz)
 
 

@@ -3,7 +3,6 @@ a report with two hazards and three photos, a bot restart in the middle of the f
 return with a comment, edit and resubmit, approval, and the history that results."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 from sqlalchemy import select
@@ -39,7 +38,7 @@ async def running_bot(app, server):
             yield
         finally:
             await sender.stop()
-            app.extras.pop("delivery", None)
+            app.delivery = None
 
 
 async def step(driver, chat_id, action, expect):
