@@ -34,8 +34,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter, defaultdict
-from datetime import date, datetime, time as dtime, timezone
+from collections import Counter
+from datetime import date, datetime
+from datetime import time as dtime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

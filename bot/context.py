@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.fsm_storage import SqlStorage, TrackedRedisStorage
 from bot.services.daily import ClauseSource
 
 if TYPE_CHECKING:
@@ -37,6 +38,16 @@ class App:
     delivery: TurnTakingSender | None = None
     scheduler: AsyncIOScheduler | None = None
     daily_files_signature: tuple[tuple[str, int, int], ...] | None = None  # knowledge/daily/*.yaml as last loaded
+
+    def form_storage(self) -> BaseStorage:
+        """The FSM storage of this app, made once: the dispatcher and the idle-form scan share it
+        (Redis when scaled out, else the SQL database)."""
+        if self.fsm_storage is None:
+            if self.settings.redis_url:
+                self.fsm_storage = TrackedRedisStorage.from_url(self.settings.redis_url)
+            else:
+                self.fsm_storage = SqlStorage(self.sessionmaker)
+        return self.fsm_storage
 
     def local_now(self) -> datetime:
         """Now in the bot's time zone (settings.timezone), from the injected clock."""

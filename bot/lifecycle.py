@@ -9,6 +9,8 @@ import logging
 from aiogram import Bot
 
 from bot.context import App
+from bot.features import register_jobs
+from schedulers import new_scheduler
 
 log = logging.getLogger("fieldmate.lifecycle")
 
@@ -58,10 +60,10 @@ def clause_source(engine):
 async def start_background(app: App, bot: Bot) -> None:
     app.knowledge_task = asyncio.create_task(_logged(open_knowledge(app), "knowledge engine"))
     from bot.delivery import start_delivery
-    from schedulers import build_scheduler
 
     app.delivery = start_delivery(app, bot)
-    app.scheduler = build_scheduler(app, bot)
+    app.scheduler = new_scheduler(app.settings.tz)
+    register_jobs(app.scheduler, app, bot)
     app.scheduler.start()
 
 

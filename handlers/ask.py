@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, Filter
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -21,29 +20,15 @@ from bot.context import App
 from bot.services import questions
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
-from handlers.access import IsAdmin, IsMember
-from handlers.render import answer_long, reply_error
+from handlers.ui.access import IsAdmin, IsMember
+from handlers.ui.callbacks import AskFeedback, AskFull, AskMore
+from handlers.ui.render import answer_long, reply_error
 
 if TYPE_CHECKING:
     from bot.knowledge_engine import Answer, KnowledgeEngine, Source
 
 PAGE = 3  # clauses per answer; 「更多」 shows the next ones
 SNIPPET = 600  # characters of a clause shown in an answer; 「原文」 shows all of it
-
-
-class AskMore(CallbackData, prefix="ask"):
-    question_id: int
-    offset: int
-
-
-class AskFull(CallbackData, prefix="full"):
-    question_id: int
-    index: int
-
-
-class AskFeedback(CallbackData, prefix="fb"):
-    question_id: int
-    value: int
 
 
 class AddressedInGroup(Filter):

@@ -5,10 +5,13 @@ from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject, CommandStart
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,26 +20,10 @@ from bot.context import App
 from bot.services import membership
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
-from handlers.common import help_text
-from handlers.menu import main_keyboard
-from handlers.render import reply_error
-
-
-class JoinForm(StatesGroup):
-    name = State()
-    confirm = State()
-
-
-class JoinChoice(CallbackData, prefix="join"):
-    accept: bool
-
-
-def how_to_join() -> str:
-    return _(
-        "Hello! I am the safety assistant of the power-supply branches.\n"
-        "To use me you need an invite link from your branch secretary or the administrator. "
-        "Open the link on this phone and I will guide you through joining."
-    )
+from handlers.ui.callbacks import JoinChoice
+from handlers.ui.menu import Menu, how_to_join
+from handlers.ui.render import reply_error
+from handlers.ui.states import JoinForm
 
 
 def router() -> Router:
@@ -51,10 +38,10 @@ def router() -> Router:
     return r
 
 
-async def start_plain(message: Message, state: FSMContext, actor: Actor) -> None:
+async def start_plain(message: Message, state: FSMContext, actor: Actor, menu: Menu) -> None:
     await state.clear()
     if actor.is_member:
-        await message.answer(help_text(actor), reply_markup=main_keyboard(actor))
+        await message.answer(menu.help_text(actor), reply_markup=menu.keyboard(actor))
     elif actor.member is not None:
         await message.answer(_("Your account has been deactivated. Please contact the administrator."))
     else:
@@ -117,7 +104,7 @@ async def confirm_pending(message: Message) -> None:
 
 async def confirm_pressed(
     query: CallbackQuery, callback_data: JoinChoice, state: FSMContext, session: AsyncSession, actor: Actor, bot: Bot,
-    app: App,
+    app: App, menu: Menu,
 ) -> None:
     data = await state.get_data()
     if await state.get_state() != JoinForm.confirm.state or "code" not in data:
@@ -142,6 +129,6 @@ async def confirm_pressed(
             name=escape(member.real_name), branch=escape(member.branch.name)
         )
     )
-    await refresh_member_commands(bot, member)
+    await refresh_member_commands(bot, member, menu)
     joined = Actor(telegram_id=actor.telegram_id, member=member, is_admin=False)
-    await query.message.answer(help_text(joined), reply_markup=main_keyboard(joined))
+    await query.message.answer(menu.help_text(joined), reply_markup=menu.keyboard(joined))

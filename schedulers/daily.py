@@ -8,7 +8,7 @@ from typing import Any
 from bot.context import App
 from bot.services import daily
 from bot.services.daily_items import load_items, sync_items
-from handlers.daily_view import render_for
+from handlers.ui.daily_view import render_for
 from schedulers import scan_lock
 
 log = logging.getLogger("fieldmate.daily")

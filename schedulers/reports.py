@@ -13,6 +13,8 @@ from sqlalchemy import select
 
 from bot.context import App
 from bot.services import outbox, reports
+from handlers.ui.callbacks import ReportFormButton
+from handlers.ui.report_text import in_locale, month_label
 from schedulers import scan_lock  # scan_lock: one process per scan on PostgreSQL
 from storage.models import Member
 
@@ -57,9 +59,6 @@ async def send_report_reminders(app: App, now: datetime | None = None) -> int:
 
 
 async def _queue_reminders(app: App, today: Any, month: str, due: Any) -> int:
-    from handlers.reports import RF
-    from handlers.reports_text import in_locale, month_label
-
     queued = 0
     async with app.sessionmaker() as session, session.begin():
         for member in await reports.members_without_report(session, month):
@@ -68,7 +67,7 @@ async def _queue_reminders(app: App, today: Any, month: str, due: Any) -> int:
             with in_locale(app, member.locale):
                 text = _("⏰ Please file your 四不伤害 report for {month}; it is due on {due}.").format(
                     month=month_label(month), due=due.isoformat())
-                buttons = [[{"text": _("📝 Fill it in now"), "callback_data": RF(action="start").pack()}]]
+                buttons = [[{"text": _("📝 Fill it in now"), "callback_data": ReportFormButton(action="start").pack()}]]
             if await outbox.enqueue(session, key=f"report-reminder:{member.id}:{today.isoformat()}",
                                     chat_id=member.telegram_id, kind=KIND, text=text, member_id=member.id,
                                     buttons=buttons):
@@ -79,21 +78,17 @@ async def _queue_reminders(app: App, today: Any, month: str, due: Any) -> int:
 async def scan_idle_forms(app: App, now: datetime | None = None, storage: Any = None) -> tuple[int, int]:
     """Half-filled report forms in the FSM storage (SQL or Redis): one reminder when close to the limit,
     discarded after `report_form_keep_days` idle days. Returns (reminded, discarded)."""
-    from bot.app import build_fsm_storage
-
     keep = timedelta(days=app.settings.report_form_keep_days)
     now = now or app.clock.now()
     now_utc = now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now
     async with scan_lock(app.engine, "reports:idle-forms") as mine:
-        counts = await _scan_idle_forms(app, storage or build_fsm_storage(app), now_utc, keep) if mine else (0, 0)
+        counts = await _scan_idle_forms(app, storage or app.form_storage(), now_utc, keep) if mine else (0, 0)
     if any(counts):
         app.kick_delivery()
     return counts
 
 
 async def _scan_idle_forms(app: App, storage: Any, now_utc: datetime, keep: timedelta) -> tuple[int, int]:
-    from handlers.reports_text import in_locale
-
     reminded = discarded = 0
     for form in await storage.idle(FORM_STATE, touched_before=now_utc - keep + IDLE_REMINDER_BEFORE):
         chat, token = form.data.get("chat"), form.data.get("token") or form.key

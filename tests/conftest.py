@@ -11,7 +11,6 @@ from datetime import datetime
 import pytest
 
 from bot.clock import ManualClock
-
 from bot.config import load_settings
 from storage.db import create_engine
 from storage.migrate import upgrade

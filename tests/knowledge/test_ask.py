@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge_engine import Answer, Source
-from bot.knowledge_engine.query import MAX_QUERY_CHARS, clean_question, expand
 from bot.knowledge_engine.normalize import match_form
+from bot.knowledge_engine.query import MAX_QUERY_CHARS, clean_question, expand
 
 
 @pytest.fixture

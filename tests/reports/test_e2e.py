@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import contextlib
 
-from sqlalchemy import select
-
 from aiogram.fsm.storage.memory import SimpleEventIsolation
+from sqlalchemy import select
 
 from bot.app import build_bot, build_dispatcher
 from bot.delivery import start_delivery

@@ -6,7 +6,13 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from storage.models import FsmRecord, Report
-from tests.reports.form_steps import add_hazard, fill_until_hazards, finish_after_hazards, photo, press
+from tests.reports.form_steps import (
+    add_hazard,
+    fill_until_hazards,
+    finish_after_hazards,
+    photo,
+    press,
+)
 from tests.reports.helpers import LI, SEC_A
 
 STICKER = {"file_id": "st", "file_unique_id": "st", "type": "regular", "width": 1, "height": 1,

@@ -8,7 +8,13 @@ from sqlalchemy import select
 from bot.services import outbox, points
 from bot.services.reports import deadline
 from storage.models import CorrectiveAction, Report, ReportStatusChange
-from tests.reports.form_steps import add_hazard, fill_until_hazards, finish_after_hazards, photo, press
+from tests.reports.form_steps import (
+    add_hazard,
+    fill_until_hazards,
+    finish_after_hazards,
+    photo,
+    press,
+)
 from tests.reports.helpers import LI, SEC_A, SEC_B, WANG, ZHAO
 
 

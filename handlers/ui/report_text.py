@@ -13,8 +13,6 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
 from bot.context import App
-from bot.services.errors import DomainError
-from handlers.render import ERRORS
 from storage.models.reports import SECTIONS
 
 SECTION_TITLES = {
@@ -116,10 +114,3 @@ REPORT_ERRORS = {
     "action_note_required": __("Please describe what was done."),
 }
 
-
-def report_error(error: DomainError) -> str:
-    """A DomainError of this capability (or a shared one) in the user's language."""
-    template = REPORT_ERRORS.get(error.code) or ERRORS.get(error.code)
-    if template is None:
-        return _("Sorry, that did not work ({code}).").format(code=escape(error.code))
-    return str(template).format(**{key: escape(str(value)) for key, value in error.params.items()})
