@@ -12,7 +12,7 @@ ADMIN = 1  # in ADMIN_IDS (see the settings fixture)
 async def make_invite(app, branch_name="余山供电所", role="member", uses=50):
     async with app.sessionmaker() as session:
         branch = await membership.find_branch(session, branch_name) or await membership.add_branch(session, branch_name)
-        invite = await membership.create_invite(session, branch, role, uses=uses)
+        invite = await membership.create_invite(session, branch, role, uses=uses, now=app.clock.utc_naive())
         await session.commit()
         return invite.code
 
