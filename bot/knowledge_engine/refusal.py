@@ -17,9 +17,13 @@ answerable question that did not get ``answer``.
 Signals (each computed for any question, each with a reason)
 -------------------------------------------------------------
 * ``dense``      cosine of the question with the best dense hit (semantic closeness);
+* ``agree``      1 when the dense and the lexical ranking both have the best clause in
+  their top three: two independent methods point at the same clause;
 * ``coverage``   IDF-weighted share of the question's topic bigrams (and expansion
   terms) found in the best clause: does the best clause contain the topic?
 * ``coverage3``  the same, best of the top three clauses shown;
+* ``topic_words`` share of the question's content words (jieba words) that one of the
+  clauses shown contains, as written or as their standard term: the topic at word level;
 * ``known``      IDF-weighted share of the question's own topic bigrams that occur
   anywhere in the folder: is the folder about this at all?
 * ``margin``     best dense cosine minus the mean of ranks 2–10: does one clause
@@ -48,7 +52,7 @@ from functools import lru_cache
 from pathlib import Path
 
 MODEL_PATH = Path(__file__).with_name("refusal_model.json")
-FEATURES = ("dense", "coverage", "coverage3", "known", "margin", "unknown_term", "number_missing")
+FEATURES = ("dense", "agree", "coverage", "coverage3", "topic_words", "known", "margin", "unknown_term", "number_missing")
 
 ANSWER, RELATED, OFFTOPIC, EMPTY = "answer", "related", "offtopic", "empty"
 

@@ -37,6 +37,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .lexical import FILLER, QUESTION_CHARS, LexicalIndex, content_tokens, tokens
+from .normalize import match_form
 from .refusal import Decision, asks_quantity, decide, states_quantity
 from .terms import EMPTY, TermMap
 
@@ -122,6 +123,27 @@ def known_share(query_match: str, lex: LexicalIndex) -> float:
         return 0.0
     weights = [lex.idf(t) if t in lex.df else lex.idf("\x00") for t in toks]
     return sum(w for t, w in zip(toks, weights) if t in lex.df) / sum(weights)
+
+
+def topic_words(query_match: str, clause_texts: Sequence[str], terms: TermMap = EMPTY) -> float:
+    """Share of the question's content words (jieba words of two or more characters, no question or
+    filler-only words) that one of the clauses shown contains, as written or as the term map's standard
+    term; the best of the clauses.  Word level, unlike the bigram coverage: 新装 … 材料 in a metering
+    question are not found in a clause about meters."""
+    import jieba
+
+    words = [
+        w for w in dict.fromkeys(jieba.lcut(query_match))
+        if len(w) >= 2 and not QUESTION_CHARS & set(w) and not set(w) <= FILLER and not w.isdigit()
+    ]
+    if not words or not clause_texts:
+        return 0.0
+    forms = [match_form(t) for t in clause_texts]
+    best = 0.0
+    for form in forms:
+        got = sum(1 for w in words if w in form or any(t in form for t in terms.expand(w)))
+        best = max(best, got / len(words))
+    return best
 
 
 def unknown_terms(query_match: str, lex: LexicalIndex, terms: TermMap = EMPTY) -> list[str]:
@@ -217,12 +239,16 @@ def signals(
     rest = cosines[1:]
     covs = [coverage(lex_query_tokens, lex.doc_sets[h.index], lex) for h in hits[:3]]
     best_text = texts_of[hits[0].index] if texts_of is not None else ""
+    best = hits[0]
     return {
         "dense": top_dense,
+        # both rankers put the best clause near their top: two independent methods agree on it
+        "agree": 1.0 if (best.dense_rank is not None and best.dense_rank < 3 and best.lex_rank is not None and best.lex_rank < 3) else 0.0,
         "coverage": covs[0],
         "coverage3": max(covs),
         "known": known_share(query_match, lex),
         "margin": top_dense - (sum(rest) / len(rest) if rest else 0.0),
+        "topic_words": topic_words(query_match, [texts_of[h.index] for h in hits[:3]] if texts_of is not None else [], terms),
         "unknown_term": 1.0 if unknown_terms(query_match, lex, terms) else 0.0,
         "number_missing": 1.0 if asks_quantity(query_match) and not states_quantity(best_text) else 0.0,
     }
