@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from bot.knowledge_engine.refusal import FEATURES, RefusalModel
+from bot.knowledge_engine.refusal import DENSE_FLOOR, FEATURES, RefusalModel
 
 L2 = 1.0
 SET_WEIGHT_CAP = 60
@@ -97,6 +97,7 @@ def leave_one_set_out(rows: list[dict]) -> dict[str, str]:
         model = RefusalModel.from_dict(fit_model(train))
         answered = [
             model.probability(r["features"]) >= model.threshold and not r["features"].get("unknown_identifier")
+            and r["features"]["dense"] >= DENSE_FLOOR
             for r in test
         ]
         pos = [a for a, r in zip(answered, test) if r["answerable"]]

@@ -82,6 +82,7 @@ def answer_everything(monkeypatch):
     from bot.knowledge_engine import refusal
 
     monkeypatch.setattr(refusal, "default_model", lambda: fixed_model(0.0))
+    monkeypatch.setattr(refusal, "DENSE_FLOOR", 0.0)
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def test_words_the_documents_contain_everyday_nouns_slang_and_question_words_are
     assert terms("打雷的时候能倒闸吗") == []  # 时候: an everyday noun, not the topic
     assert terms("带电拆线先拆火线吗") == []  # 火线: slang the term map turns into 相线
     assert terms("登杆前要检查哪些地方") == []  # 哪些地方: the question itself
-    assert terms("梯子靠墙放多少度") == []  # 靠墙: an ad-hoc compound from the dictionary's long tail
+    assert terms("拉线靠墙能行吗") == []  # 靠墙: an ad-hoc compound from the dictionary's long tail
 
 
 def test_unknown_identifiers_refuse_outright_even_with_strong_evidence():
@@ -82,3 +82,10 @@ def test_the_shipped_model_loads_with_every_signal():
 
     model = default_model()
     assert set(model.weights) == set(FEATURES) and 0 < model.threshold < 1
+
+
+def test_nothing_semantically_close_is_never_an_answer():
+    from bot.knowledge_engine.refusal import DENSE_FLOOR
+
+    d = decide({"dense": DENSE_FLOOR - 0.005, "coverage": 1.0, "known": 0.9}, [], MODEL)
+    assert d.refused and "cosine" in d.reason
