@@ -29,13 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .answer import format_extractive, llm_answer
+from .answer import llm_answer
 from .loaders import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, LoadError, load_file
-from .normalize import match_form
+from .normalize import index_form, match_form
 from .query import prepare
 from .retrieval import Reranker, Retrieval, hybrid_search
 from .lexical import LexicalIndex, query_tokens
 from .splitter import SPLITTER_VERSION, Chunk, split_text
+from .terms import TERM_FILE, TermFileError, TermMap, load_terms
+from .answer import build_answer
 from .types import Answer, Source, SyncReport
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,6 @@ log = logging.getLogger(__name__)
 COLLECTION = "fieldmate_knowledge"
 SKIP_DIRS = {"daily", "daily_items", "__pycache__"}
 DENSE_QUERY_CHARS = 64
-REFUSAL_TEXT = "知识库中没有找到可靠依据，无法回答这个问题。为安全起见，请咨询本支部安全员或查阅正式规程。"
 
 Progress = Callable[[int, int, str], None]
 
@@ -63,12 +64,13 @@ def _strip_number(heading: str) -> str:
 def embed_text(title: str, chunk: Chunk) -> str:
     """Text given to the embedding model and the lexical index: a short heading
     prefix (names of the last headings, without numbers), the lead-in of a split
-    clause, then the clause verbatim."""
+    clause, then the clause, in Simplified Chinese without pinyin readings
+    (normalize.index_form; the original text is kept for display)."""
     names = [n for n in (_strip_number(h) for h in chunk.headings[-2:]) if n]
     prefix = " / ".join(names)
     head = f"【{prefix}】" if prefix else ""
     lead = f"{chunk.lead} …\n" if chunk.lead else ""
-    return f"{head}{lead}{chunk.text}"
+    return index_form(f"{head}{lead}{chunk.text}")
 
 
 class KnowledgeEngine:
@@ -102,6 +104,7 @@ class KnowledgeEngine:
         self._records: Any = None
         self._cache: dict[str, Any] | None = None
         self._llm: Any = None
+        self._terms: TermMap | None = None  # the folder's 术语.yaml, read at sync (terms.py)
         self._sync_lock = threading.Lock()  # one sync at a time
         self._cache_lock = threading.RLock()  # questions keep flowing during a sync
 
@@ -245,6 +248,7 @@ class KnowledgeEngine:
 
         t0 = time.perf_counter()
         report = SyncReport()
+        self._reload_terms(report)
         manifest = self._read_manifest()
         if manifest.get("fingerprint") != self.fingerprint:
             if manifest.get("files"):
@@ -359,6 +363,22 @@ class KnowledgeEngine:
         report.seconds = time.perf_counter() - t0
         return report
 
+    def _reload_terms(self, report: SyncReport | None = None) -> TermMap:
+        """Read and validate the term file; a broken one is reported and the previous map kept."""
+        try:
+            self._terms = load_terms(self.knowledge_dir)
+        except TermFileError as exc:
+            log.warning("term file not used: %s", exc)
+            if report is not None:
+                report.failed.append((TERM_FILE, str(exc) + ("; previous version kept" if self._terms is not None else "")))
+            if self._terms is None:
+                self._terms = TermMap()
+        return self._terms
+
+    @property
+    def terms(self) -> TermMap:
+        return self._terms if self._terms is not None else self._reload_terms()
+
     # --------------------------------------------------------------- the cache
     def _load_cache(self) -> dict[str, Any]:
         with self._cache_lock:
@@ -377,6 +397,7 @@ class KnowledgeEngine:
                     "docs": docs,
                     "pos": {cid: i for i, cid in enumerate(ids)},
                     "lex": LexicalIndex(docs),
+                    "texts": [str(m.get("text", "")) for m in metas],
                 }
             return self._cache
 
@@ -411,12 +432,12 @@ class KnowledgeEngine:
         """Rank chunks for a question; hit indices refer to ``cache`` (the
         engine's current chunk table unless one is passed)."""
         mode = mode or self.mode
-        q, qm, extra = prepare(question)
+        q, qm, extra = prepare(question, self.terms)
         if not q or not re.search(r"[0-9A-Za-z\u3400-\u9fff]", q):
-            return q, Retrieval([], True, 0.0, {}, "empty question")
+            return q, Retrieval([], True, 0.0, {}, "empty question", "empty")
         cache = cache or self._load_cache()
         if not cache["ids"]:
-            return q, Retrieval([], True, 0.0, {}, "the knowledge index is empty")
+            return q, Retrieval([], True, 0.0, {}, "the knowledge index is empty", "offtopic")
         lex_toks = query_tokens(qm, extra)
         dense_hits: list[tuple[int, float]] = []
         # the dense model reads the first DENSE_QUERY_CHARS characters (cost grows
@@ -436,8 +457,9 @@ class KnowledgeEngine:
             k=k,
             reranker=self.reranker,
             question=q,
-            texts=[m.get("text", "") for m in cache["metas"]] if self.reranker else None,
+            texts=cache["texts"],
             query_match=qm,
+            terms=self.terms,
         )
         return q, retrieval
 
@@ -453,12 +475,8 @@ class KnowledgeEngine:
         limit = max(1, int(limit))
         cache = self._load_cache()  # one consistent chunk table even if a sync runs meanwhile
         q, r = self.retrieve(question, k=max(10, offset + limit), cache=cache)
-        if r.refused:
-            answer = "" if r.reason == "empty question" else REFUSAL_TEXT
-            return Answer(question, answer, True, [], float(r.confidence), (time.perf_counter() - t0) * 1000, "refused", r.reason)
-        sources = [self._source(h.index, h.score, cache) for h in r.hits[offset : offset + limit]]
-        text = format_extractive(sources, start=offset)
-        return Answer(question, text, False, sources, float(r.confidence), (time.perf_counter() - t0) * 1000, "extractive")
+        ranked = [self._source(h.index, h.score, cache) for h in r.hits]
+        return build_answer(question, r, ranked, offset, limit, (time.perf_counter() - t0) * 1000)
 
     async def aask(self, question: str, offset: int = 0, limit: int = 3) -> Answer:
         t0 = time.perf_counter()
