@@ -41,10 +41,15 @@ def router() -> Router:
 
 
 async def start_plain(message: Message, state: FSMContext, actor: Actor, menu: Menu) -> None:
-    await state.clear()
+    """/start (the button Telegram shows, often tapped again): the menu. A member's open form is kept —
+    a form is discarded only when its owner says so."""
     if actor.is_member:
         await message.answer(menu.help_text(actor), reply_markup=menu.keyboard(actor))
-    elif actor.member is not None:
+        if await state.get_state() is not None:
+            await message.answer(_("Your unfinished form is kept. Send the command you used to open it to continue (e.g. /report), or /cancel to discard it."))
+        return
+    await state.clear()
+    if actor.member is not None:
         await message.answer(_("Your account has been deactivated. Please contact the administrator."))
     else:
         await message.answer(how_to_join())

@@ -50,6 +50,7 @@ class PhotoInput:
 @dataclass
 class HazardInput:
     description: str
+    id: int | None = None  # a hazard already stored (a returned report being edited): updated, never replaced
     place: str | None = None
     latitude: float | None = None
     longitude: float | None = None
@@ -81,7 +82,7 @@ class ReportInput:
             sections={name: (data.get(f"{name}_did"), data.get(f"{name}_example")) for name in SECTIONS},
             hazards=[
                 HazardInput(
-                    description=h["description"], place=h.get("place"), latitude=h.get("latitude"),
+                    description=h["description"], id=h.get("id"), place=h.get("place"), latitude=h.get("latitude"),
                     longitude=h.get("longitude"), urgency=h.get("urgency") or Urgency.NORMAL,
                     photos=[PhotoInput(**p) for p in h.get("photos", [])],
                 )
@@ -95,16 +96,18 @@ class ReportInput:
         )
 
 
-def report_to_form(report: Report) -> dict[str, Any]:
-    """The reverse of ReportInput.from_form: a returned report loaded back into the form for editing."""
+def report_to_form(report: Report, with_action: set[int] = frozenset()) -> dict[str, Any]:
+    """The reverse of ReportInput.from_form: a returned report loaded back into the form for editing.
+    `with_action`: ids of its hazards that have a corrective action (the form will not let those go)."""
     data: dict[str, Any] = {"month": report.month, "summary": report.summary, "suggestions": report.suggestions}
     for name in SECTIONS:
         data[f"{name}_did"] = getattr(report, f"{name}_did")
         data[f"{name}_example"] = getattr(report, f"{name}_example")
     data["hazards"] = [
         {
-            "description": h.description, "place": h.place, "latitude": h.latitude, "longitude": h.longitude,
-            "urgency": h.urgency, "photos": [_photo_dict(p) for p in h.photos],
+            "id": h.id, "description": h.description, "place": h.place, "latitude": h.latitude,
+            "longitude": h.longitude, "urgency": h.urgency, "photos": [_photo_dict(p) for p in h.photos],
+            "has_action": h.id in with_action,
         }
         for h in report.hazards
     ]
@@ -225,18 +228,24 @@ async def _resubmit(
     report.branch_id = member.branch_id  # a member moved mid-month reports to the branch they are in now
     report.submitted_at = now
     report.form_token = form_token
-    # Hazards are updated in place by position, so corrective actions already attached to them survive.
-    hazards = list(report.hazards)
+    # Hazards keep their identity across edits (matched by id, not by position): a corrective action stays
+    # with the hazard it was made for, and a hazard that has one cannot be dropped (the secretary set it up).
+    stored = {hazard.id: hazard for hazard in report.hazards}
+    kept = {item.id for item in data.hazards if item.id in stored}
+    guarded = await hazards_with_action(session, set(stored) - kept)
+    if guarded:
+        raise DomainError("hazard_has_action", hazard=stored[min(guarded)].description[:40])
+    for gone in set(stored) - kept:
+        report.hazards.remove(stored[gone])
     for index, item in enumerate(data.hazards):
-        if index < len(hazards):
-            hazard = hazards[index]
-            hazard.description, hazard.place, hazard.urgency = item.description, item.place, item.urgency
-            hazard.latitude, hazard.longitude = item.latitude, item.longitude
-            hazard.photos = [_photo(report, p) for p in item.photos]
-        else:
+        hazard = stored.get(item.id) if item.id is not None else None
+        if hazard is None:
             report.hazards.append(_hazard(report, index, item))
-    for extra in hazards[len(data.hazards):]:
-        report.hazards.remove(extra)
+            continue
+        hazard.position = index
+        hazard.description, hazard.place, hazard.urgency = item.description, item.place, item.urgency
+        hazard.latitude, hazard.longitude = item.latitude, item.longitude
+        hazard.photos = [_photo(report, p) for p in item.photos]
     report.violations.clear()
     await session.flush()
     for index, item in enumerate(data.violations):
@@ -244,6 +253,14 @@ async def _resubmit(
     await session.flush()
     _history(session, report, member, previous, ReportStatus.SUBMITTED, now=now)
     audit.record(session, member, "report.resubmit", "report", report.id, version=report.version)
+
+
+async def hazards_with_action(session: AsyncSession, hazard_ids: set[int]) -> set[int]:
+    """Which of these hazards have a corrective action."""
+    if not hazard_ids:
+        return set()
+    rows = await session.scalars(select(CorrectiveAction.hazard_id).where(CorrectiveAction.hazard_id.in_(hazard_ids)))
+    return set(rows.all())
 
 
 def _fill(report: Report, data: ReportInput) -> None:

@@ -95,7 +95,8 @@ async def _choose_month(message: Message, state: FSMContext, session: AsyncSessi
     """A returned report of that month is loaded for editing; otherwise the form goes on to the summary."""
     existing = await reports.report_for_month(session, actor.member, month)
     if existing is not None and existing.status == ReportStatus.RETURNED:
-        loaded = ReportDraft(**{**reports.report_to_form(existing), "token": draft.token, "chat": draft.chat,
+        with_action = await reports.hazards_with_action(session, {hazard.id for hazard in existing.hazards})
+        loaded = ReportDraft(**{**reports.report_to_form(existing, with_action), "token": draft.token, "chat": draft.chat,
                                 "month_choices": draft.month_choices, "report_id": existing.id,
                                 "return_comment": existing.review_comment})
         REPORT_FORM.advance(loaded, REPORT_FORM.summary, push=False)
@@ -278,6 +279,8 @@ def _on_add(draft: ReportDraft, value: str) -> list[str] | None:
 
 def _on_drop(draft: ReportDraft, value: str) -> list[str] | None:
     items = draft.hazards if draft.step == "hazards" else draft.violations if draft.step == "violations" else None
+    if items and items[-1].get("has_action"):  # the secretary has set up a corrective action for it
+        return [error_text(DomainError("hazard_has_action", hazard=items[-1]["description"][:40]))]
     if items:
         items.pop()
     return [] if items is not None else None

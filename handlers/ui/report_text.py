@@ -112,5 +112,6 @@ REPORT_ERRORS = {
     "action_not_found": __("This action does not exist or is not yours."),
     "action_due_in_past": __("The due date is in the past."),
     "action_note_required": __("Please describe what was done."),
+    "hazard_has_action": __("The hazard 「{hazard}」 has a corrective action set up by your secretary, so it stays in the report. Ask your secretary if it should be closed."),
 }
 

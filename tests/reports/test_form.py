@@ -203,3 +203,14 @@ async def test_album_photos_are_all_kept(harness, app, world):
     await asyncio.gather(*(harness.send(LI, None, photo=photo()) for _ in range(3)))
     await press(harness, LI, "完成")
     assert "照片3张" in (await press(harness, LI, "一般"))[-1]
+
+
+async def test_start_in_the_middle_of_the_form_keeps_it(harness, world):
+    await harness.send(LI, "/report")
+    await harness.send(LI, "本月巡视线路8次")
+    replies = await harness.send(LI, "/start")
+    assert any("已保留" in text for text in replies)
+    resumed = await harness.send(LI, "/report")
+    assert "尚未填完" in resumed[0]
+    again = await press(harness, LI, "继续填写")
+    assert "第2/6步" in again[-1]

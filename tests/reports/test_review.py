@@ -159,3 +159,26 @@ async def test_returning_a_report_never_overwrites_the_secretarys_own_open_form(
     assert (await the_report(app)).status == "submitted"
     resumed = await harness.send(SEC_A, "/report")
     assert "尚未填完" in resumed[0]
+
+
+async def test_a_hazard_with_a_corrective_action_stays_when_the_member_edits_a_returned_report(harness, app, world):
+    await file_report(harness)
+    await harness.send(SEC_A, "/actions")
+    await press(harness, SEC_A, "安排整改")
+    await press(harness, SEC_A, "王强")
+    await press(harness, SEC_A, "7天内")
+    await open_first_pending(harness)
+    await press(harness, SEC_A, "退回")
+    await harness.send(SEC_A, "请补充位置")
+    report = await the_report(app)
+    revise = (await delivery(app, f"report-returned:{report.id}:1")).buttons[0][0]["callback_data"]
+    await harness.press(LI, revise)
+    await press(harness, LI, "✏️ 隐患")
+    refused = await press(harness, LI, "删除最后一项")
+    assert "已由支部书记安排整改" in refused[0] and "隐患1" in refused[-1]  # still listed
+    await press(harness, LI, "下一步")
+    await press(harness, LI, "确认提交")
+    async with app.sessionmaker() as session:
+        action = await session.scalar(select(CorrectiveAction))
+        report = await session.get(Report, report.id, populate_existing=True)
+    assert report.status == "submitted" and action.hazard_id == report.hazards[0].id

@@ -208,14 +208,43 @@ async def test_corrective_action_lifecycle_and_overdue(session):
     assert await reports.overdue_actions(session, date(2026, 11, 26)) == []
 
 
-async def test_actions_survive_resubmission_because_hazards_are_updated_in_place(session):
-    w = await make_world(session)
-    report = (await reports.submit(session, w.li, sample_input(), form_token="t1")).report
-    hazard_id = report.hazards[0].id
-    await reports.create_action(session, actor(w.sec_a), hazard_id, w.wang.id, date(2030, 1, 1))
+async def returned_with_an_action_on_the_first_hazard(session, w):
+    report = (await reports.submit(session, w.li, sample_input(hazards=2), form_token="t1")).report
+    first = report.hazards[0]
+    action, _ = await reports.create_action(session, actor(w.sec_a), first.id, w.wang.id, date(2030, 1, 1))
+    await reports.complete_action(session, actor(w.wang), action.id, "已紧固拉线")
     await reports.review(session, actor(w.sec_a), report.id, approve=False, comment="补充")
-    await reports.submit(session, w.li, sample_input(hazards=3), form_token="t2")
-    assert report.hazards[0].id == hazard_id and len(report.hazards) == 3
+    return report, first, action
+
+
+def edited(report, keep: list[int], add: list[str]) -> reports.ReportInput:
+    """The member's edit in the form: some stored hazards kept (by identity), new ones added."""
+    form = reports.report_to_form(report)
+    form["hazards"] = [h for h in form["hazards"] if h["id"] in keep] + [
+        {"description": text, "place": "新地点", "photos": []} for text in add]
+    return reports.ReportInput.from_form(form)
+
+
+async def test_a_hazard_keeps_its_action_when_others_are_removed_or_added(session):
+    w = await make_world(session)
+    report, first, action = await returned_with_an_action_on_the_first_hazard(session, w)
+    second_id = report.hazards[1].id
+    await reports.submit(session, w.li, edited(report, keep=[first.id], add=["新发现：护栏缺失"]), form_token="t2")
+    assert [h.description for h in report.hazards] == [first.description, "新发现：护栏缺失"]
+    assert report.hazards[0].id == first.id and second_id not in {h.id for h in report.hazards}
+    await session.refresh(action)
+    assert action.hazard_id == first.id and action.done_note == "已紧固拉线"  # not moved, not lost
+
+
+async def test_a_hazard_with_an_action_cannot_be_dropped_on_resubmission(session):
+    w = await make_world(session)
+    report, first, action = await returned_with_an_action_on_the_first_hazard(session, w)
+    with pytest.raises(DomainError) as refused:
+        await reports.submit(session, w.li, edited(report, keep=[report.hazards[1].id], add=["另一个隐患"]),
+                             form_token="t2")
+    assert refused.value.code == "hazard_has_action"
+    await session.refresh(action)
+    assert action.hazard_id == first.id and action.done_note == "已紧固拉线"
 
 
 def test_location_plausibility():
