@@ -20,6 +20,7 @@ async def simulate_main(settings: Settings, *, fresh: bool, script: Path | None,
     from bot.simulator.fake_api import FakeTelegramServer, SimUser
     from bot.simulator.harness import polling
     from bot.simulator.script import load_script, run_script
+    from schedulers.daily import push_branch_now
 
     loaded = load_script(script) if script else None
     overrides: dict = {}
@@ -35,20 +36,25 @@ async def simulate_main(settings: Settings, *, fresh: bool, script: Path | None,
     if loaded is not None and loaded.clock is not None:
         app.clock = ManualClock(loaded.clock.replace(tzinfo=settings.tz))
     users = {"admin": SimUser(id=1, first_name="管理员"), "guest": SimUser(id=5000, first_name="新同事")}
+    demo_branch = None
     if loaded is None:
         async with app.sessionmaker() as session:
             if await demo.is_empty(session) and _confirm("数据库是空的，创建演示数据（一个支部、管理员、支部书记和两名成员）吗？[Y/n] "):
-                await demo.seed_demo(session)
+                demo_branch = (await demo.seed_demo(session, app.clock.utc_naive())).id
                 await session.commit()
                 print(f"已创建演示支部「{demo.DEMO_BRANCH}」。用 /as admin、/as secretary、/as li、/as wang 切换身份，/as guest 体验加入流程。")
         users |= {p.key: SimUser(id=p.telegram_id, first_name=p.name[1:], last_name=p.name[0]) for p in demo.DEMO_PEOPLE}
 
     server = FakeTelegramServer(username=settings.bot_username)
     base_url = await server.start()
+    for user in users.values():
+        server.add_user(user)
     try:
         dp = build_dispatcher(app)
         async with polling(server, dp, bot=build_bot(settings, base_url)):
             await _wait_for_knowledge(app, verbose=loaded is None)
+            if demo_branch is not None:  # today's item at once, so 「已学习」 and /acks work in the first minute
+                await push_branch_now(app, demo_branch)
             driver = SimDriver(server)
             if loaded is not None:
                 return 0 if await run_script(loaded, driver) else 1

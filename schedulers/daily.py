@@ -54,7 +54,7 @@ async def daily_scan(app: App, now: datetime | None = None) -> list[daily.PushRe
         for branch_id, day in due:
             async with app.sessionmaker() as session:
                 result = await daily.push_branch(session, branch_id, day, tz=settings.tz, render=render,
-                                                 clause_source=app.daily_clause_source)
+                                                 clause_source=app.daily_clause_source, now=now)
                 await session.commit()
             results.append(result)
             if result.enqueued:
@@ -62,3 +62,16 @@ async def daily_scan(app: App, now: datetime | None = None) -> list[daily.PushRe
             if result.state == "no_items":
                 log.error("branch %s: no daily items to push (knowledge/daily is empty?)", branch_id)
     return results
+
+
+async def push_branch_now(app: App, branch_id: int) -> daily.PushResult:
+    """Push today's item to one branch at once, whatever its time (the simulator's demo: a new user sees
+    「已学习」 and /acks at work in the first minute instead of tomorrow morning)."""
+    await sync_daily_files(app)
+    async with app.sessionmaker() as session:
+        result = await daily.push_branch(session, branch_id, app.local_now().date(), tz=app.settings.tz,
+                                         render=render_for(app.i18n, app.settings.default_locale),
+                                         clause_source=app.daily_clause_source, now=app.clock.now())
+        await session.commit()
+    app.kick_delivery()
+    return result

@@ -245,7 +245,7 @@ def delivery_key(member_id: int, day: date) -> str:
 
 
 async def push_branch(session: AsyncSession, branch_id: int, day: date, *, tz: ZoneInfo, render: Render,
-                      clause_source: ClauseSource | None = None) -> PushResult:
+                      clause_source: ClauseSource | None = None, now: datetime | None = None) -> PushResult:
     """Write today's ack + delivery rows for every member of the branch (idempotent; the caller commits).
 
     Members who joined on `day` (local) start the next morning. Members marked unreachable are included:
@@ -281,7 +281,7 @@ async def push_branch(session: AsyncSession, branch_id: int, day: date, *, tz: Z
         rows.append({"key": ack.delivery_key, "chat_id": member.telegram_id, "kind": DELIVERY_KIND, "text": text,
                      "member_id": member.id, "buttons": buttons})
     enqueued = await outbox.enqueue_many(session, rows)
-    chosen.pushed_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    chosen.pushed_at = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
     await session.flush()
     return PushResult(branch_id, day, item.id, enqueued, "pushed")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,8 @@ async def is_empty(session: AsyncSession) -> bool:
     return not await session.scalar(select(func.count(Branch.id)))
 
 
-async def seed_demo(session: AsyncSession) -> Branch:
+async def seed_demo(session: AsyncSession, now: datetime) -> Branch:
+    """The demo branch; its people joined a month before `now` (naive UTC), so today's item is theirs."""
     branch = Branch(name=DEMO_BRANCH)
     session.add(branch)
     await session.flush()
@@ -40,6 +42,7 @@ async def seed_demo(session: AsyncSession) -> Branch:
         session.add(Member(
             telegram_id=person.telegram_id, real_name=person.name, role=person.role,
             branch_id=None if person.role == Role.ADMIN else branch.id, is_party_member=person.role != Role.MEMBER,
+            joined_at=now - timedelta(days=30),
         ))
     audit.record(session, None, "demo.seed", "branch", branch.id, actor_label="simulator")
     await session.flush()
