@@ -26,7 +26,7 @@ from bot.services import reports
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
 from bot.services.reports import MAX_ANSWER, MAX_HAZARD_PHOTOS
-from handlers.reports.screens import keyboard, overflow_keyboard, redirect_notice, resume_or_discard, screen
+from handlers.reports.screens import button, keyboard, overflow_keyboard, redirect_notice, resume_or_discard, screen
 from handlers.ui.access import IsMember
 from handlers.ui.callbacks import ReportFormButton
 from handlers.ui.menu import Menu
@@ -57,9 +57,7 @@ def router() -> Router:
 
 async def report_command(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App) -> None:
     if await state.get_state() == ReportForm.filling.state:
-        await message.answer(
-            _("You have a report form that is not finished yet. Continue it, or discard it and start again?"),
-            reply_markup=resume_or_discard())
+        await _offer_resume(message, state, session, actor, app)
         return
     if await state.get_state() is not None:
         await message.answer(_("Please finish or /cancel what you are doing first."))
@@ -67,27 +65,53 @@ async def report_command(message: Message, state: FSMContext, session: AsyncSess
     await _start(message, state, session, actor, app)
 
 
-async def _start(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App) -> None:
-    if actor.member is None or actor.member.branch_id is None:
-        await message.answer(_("Reports are filed by members of a branch; you do not belong to one."))
-        return
-    open_months: list[str] = []
+async def _open_months(session: AsyncSession, actor: Actor, app: App) -> tuple[list[str], list[str]]:
+    """(months that can be filed now, returned ones first; a line on each month already filed)."""
+    open_months: list[tuple[bool, str]] = []
     notes: list[str] = []
     for month in reports.month_choices(app.local_now().date()):
         existing = await reports.report_for_month(session, actor.member, month)
         if existing is None or existing.status == ReportStatus.RETURNED:
-            open_months.append(month)
+            open_months.append((existing is None, month))  # False (returned) sorts first
         else:
             notes.append(_("Your report for {month} is {status}.").format(
                 month=month_label(month), status=_status(existing.status)))
+    return [month for _new, month in sorted(open_months, key=lambda pair: pair[0])], notes
+
+
+async def _start(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App,
+                 month: str | None = None) -> None:
+    if actor.member is None or actor.member.branch_id is None:
+        await message.answer(_("Reports are filed by members of a branch; you do not belong to one."))
+        return
+    open_months, notes = await _open_months(session, actor, app)
     if not open_months:
         await message.answer("\n".join(notes) + "\n" + _("There is nothing to file right now."))
         return
+    if notes and month not in open_months:
+        # Something is already filed: say where each month stands and ask, instead of opening a draft.
+        rows = [[button(_("📝 Fill in {month}").format(month=month_label(m)), "begin", value=m)] for m in open_months]
+        await message.answer("\n".join(notes), reply_markup=keyboard(rows))
+        return
     draft = ReportDraft(token=uuid.uuid4().hex, chat=message.chat.id, month_choices=open_months)
     await state.set_state(ReportForm.filling)
-    # The first open month is preselected (early in a month the previous one, usually still missing); the
-    # first step offers the other as a button: one tap less than a separate month question.
-    await _choose_month(message, state, session, actor, draft, open_months[0], intro="\n".join(notes))
+    # The first open month is preselected (a returned one, else early in a month the previous one, usually
+    # still missing); the first step offers the other as a button: one tap less than a month question.
+    await _choose_month(message, state, session, actor, draft, month or open_months[0], intro="\n".join(notes))
+
+
+async def _offer_resume(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App) -> None:
+    """An unfinished form: continue or discard it — and a returned report is always reachable from here."""
+    draft = await _draft(state)
+    rows = resume_or_discard().inline_keyboard
+    for month in (await _open_months(session, actor, app))[0]:
+        existing = await reports.report_for_month(session, actor.member, month)
+        if existing is not None and (draft is None or draft.report_id != existing.id):
+            rows = [[button(_("✏️ Edit the returned report for {month} (discards this form)").format(
+                month=month_label(month)), "revise", step="switch", value=str(existing.id))], *rows]
+    await message.answer(
+        _("You have a report form that is not finished yet. Continue it, or discard it and start again?"),
+        reply_markup=keyboard(rows))
 
 
 async def _choose_month(message: Message, state: FSMContext, session: AsyncSession, actor: Actor,
@@ -200,22 +224,22 @@ async def form_button(query: CallbackQuery, callback_data: ReportFormButton, sta
                       actor: Actor, app: App, menu: Menu) -> None:
     action = callback_data.action
     if action == "revise":
-        await _revise(query, callback_data, state, session, actor)
+        await _revise(query, callback_data, state, session, actor, app)
         return
     filling = await state.get_state() == ReportForm.filling.state
-    if action == "start" and not filling:  # the monthly reminder's 「Fill it in now」
+    if action in ("start", "begin") and not filling:  # the reminder's 「Fill it in now」, a month chosen
         await query.answer()
         if await state.get_state() is not None:
             await query.message.answer(_("Please finish or /cancel what you are doing first."))
             return
-        await _start(query.message, state, session, actor, app)
+        await _start(query.message, state, session, actor, app, month=callback_data.value or None)
         return
     draft = await _draft(state) if filling else None
     if draft is None:
         await query.answer(_("This form is already finished or was cancelled. Send /report to start."), show_alert=True)
         return
     message = query.message
-    if action in ("resume", "start"):
+    if action in ("resume", "start", "begin"):
         await query.answer()
         await _prompt(message, draft, actor)
         return
@@ -338,7 +362,7 @@ async def _submit(query: CallbackQuery, state: FSMContext, session: AsyncSession
 
 
 async def _revise(query: CallbackQuery, cb: ReportFormButton, state: FSMContext, session: AsyncSession,
-                  actor: Actor) -> None:
+                  actor: Actor, app: App) -> None:
     """「Edit and resubmit」 from the return notification: loads that report into a new form."""
     try:
         report = await reports.get_report_for(session, actor, int(cb.value or 0))
@@ -351,10 +375,15 @@ async def _revise(query: CallbackQuery, cb: ReportFormButton, state: FSMContext,
     await query.answer()
     current = await state.get_state()
     if current == ReportForm.filling.state:
-        await query.message.answer(
-            _("You have a report form that is not finished yet. Continue it, or discard it and start again?"),
-            reply_markup=resume_or_discard())
-        return
+        draft = await _draft(state)
+        if draft is not None and draft.report_id == report.id:  # already editing this very report
+            await _prompt(query.message, draft, actor)
+            return
+        if cb.step != "switch":  # from the notification: say what is open and let the member choose
+            await _offer_resume(query.message, state, session, actor, app)
+            return
+        await state.clear()  # the member chose the returned report over the unfinished form
+        current = None
     if current is not None:
         await query.message.answer(_("Please finish or /cancel what you are doing first."))
         return

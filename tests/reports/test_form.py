@@ -214,3 +214,41 @@ async def test_start_in_the_middle_of_the_form_keeps_it(harness, world):
     assert "尚未填完" in resumed[0]
     again = await press(harness, LI, "继续填写")
     assert "第2/6步" in again[-1]
+
+
+async def file_and_submit(harness, user):
+    await fill_until_hazards(harness, user)
+    await press(harness, user, "没有隐患")
+    await press(harness, user, "没有违章")
+    await press(harness, user, "没有建议")
+    await press(harness, user, "确认提交")
+
+
+async def test_after_submitting_report_shows_where_each_month_stands_and_asks_before_a_new_draft(harness, app, world):
+    app.clock.set(datetime(2026, 12, 2, 10, 0, tzinfo=app.settings.tz))  # November and December are both open
+    await file_and_submit(harness, LI)  # November, preselected early in December
+    status = await harness.send(LI, "/report")
+    assert "2026年11月的报告待审核" in status[0] and "第1/6步" not in status[-1]
+    async with app.sessionmaker() as session:  # no draft was opened behind the member's back
+        assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 0
+    started = await press(harness, LI, "填写2026年12月的报告")
+    assert "报告月份：2026年12月" in started[-1] and "第1/6步" in started[-1]
+
+
+async def test_a_returned_report_is_reachable_past_an_unfinished_form(harness, app, world):
+    app.clock.set(datetime(2026, 12, 2, 10, 0, tzinfo=app.settings.tz))
+    await file_and_submit(harness, LI)  # November
+    await harness.send(LI, "/report")
+    await press(harness, LI, "填写2026年12月的报告")
+    await harness.send(LI, "十二月小结")  # a December draft, left unfinished
+    await harness.send(SEC_A, "/review")
+    await press(harness, SEC_A, "李海波")
+    await press(harness, SEC_A, "退回")
+    await harness.send(SEC_A, "请补充")
+    offer = await harness.send(LI, "/report")
+    assert "尚未填完" in offer[0]
+    opened = await press(harness, LI, "修改被退回的2026年11月报告")
+    assert any("被退回" in text for text in opened) and "第6/6步" in opened[-1]
+    await press(harness, LI, "确认提交")
+    [report] = await reports_in_db(app)
+    assert report.status == "submitted" and report.version == 2
