@@ -17,6 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import App
+from bot.knowledge_engine.present import citation, lead_sentence, phone_text
 from bot.services import questions
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
@@ -27,7 +28,7 @@ from handlers.ui.render import answer_long, reply_error
 if TYPE_CHECKING:
     from bot.knowledge_engine import Answer, KnowledgeEngine, Source
 
-PAGE = 3  # clauses per answer; 「更多」 shows the next ones
+PAGE = 3  # clauses per page of 「更多」 (and of related clauses); an answer leads with its best clause alone
 SNIPPET = 600  # characters of a clause shown in an answer; 「原文」 shows all of it
 
 
@@ -90,6 +91,8 @@ async def answer_question(message: Message, text: str, session: AsyncSession, ac
         return
     async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id):
         answer = await engine.aask(question, 0, PAGE)
+    if not answer.refused and answer.mode != "llm":  # a phone screen: the answer, then its clause; the rest on 「更多」
+        answer.sources = answer.sources[:1]
     row = await questions.log_question(session, actor, message.chat.id, question, questions.AnswerRecord(
         refused=answer.refused, top_score=answer.top_score, latency_ms=answer.latency_ms,
         source_ids=[source.chunk_id for source in answer.sources], shown=len(answer.sources),
@@ -97,10 +100,11 @@ async def answer_question(message: Message, text: str, session: AsyncSession, ac
     if answer.refused and not (answer.outcome == "related" and answer.sources):
         await message.reply(offtopic_text(answer), reply_markup=_feedback_row(row.id, more=False))
         return
-    text = render_answer(answer)
     if answer.refused:  # related: the closest clauses, marked as not an answer
-        text = related_header() + "\n\n" + text
-    await answer_long(message, text, reply_markup=_answer_keyboard(row.id, len(answer.sources)))
+        text = related_header() + "\n\n" + render_answer(answer)
+    else:
+        text = render_answer(answer, lead=lead_sentence(question, answer.sources[0]) if answer.sources else "")
+    await answer_long(message, text, reply_markup=_answer_keyboard(row.id, answer.sources))
 
 
 def related_header() -> str:
@@ -117,17 +121,25 @@ def offtopic_text(answer: "Answer") -> str:
     return _("That is outside what I can answer: I only answer questions on the safety rules and branch regulations in the knowledge base.")
 
 
+def _truncated(source: "Source") -> bool:
+    return len(phone_text(source.text)) > SNIPPET
+
+
 def render_source(source: "Source", number: int, full: bool = False) -> str:
-    text = source.text if full or len(source.text) <= SNIPPET else source.text[:SNIPPET] + "……"
-    where = " ".join(part for part in (source.clause, source.section) if part)
-    return f"<b>{number}. 《{escape(source.title)}》 {escape(where)}</b>\n{escape(text)}"
+    """One clause: a clean citation line, then its text (tables as lines; cut at SNIPPET unless `full`)."""
+    text = phone_text(source.text)
+    if not full and len(text) > SNIPPET:
+        text = text[:SNIPPET] + "……"
+    return f"<b>{number}. {escape(citation(source))}</b>\n{escape(text)}"
 
 
-def render_answer(answer: "Answer", start: int = 0) -> str:
+def render_answer(answer: "Answer", start: int = 0, lead: str = "") -> str:
     parts = []
     if answer.mode == "llm" and answer.answer:
         parts.append(escape(answer.answer))
         parts.append(_("<i>Sources:</i>"))
+    elif lead:  # the sentence of the best clause that answers, word for word
+        parts.append(f"📌 <b>{escape(lead)}</b>")
     parts += [render_source(source, start + index + 1) for index, source in enumerate(answer.sources)]
     return "\n\n".join(parts)
 
@@ -142,14 +154,16 @@ def _feedback_row(question_id: int, more: bool, shown: int = 0) -> InlineKeyboar
     return InlineKeyboardMarkup(inline_keyboard=[row])
 
 
-def _answer_keyboard(question_id: int, shown: int, start: int = 0) -> InlineKeyboardMarkup:
+def _answer_keyboard(question_id: int, sources: list["Source"], start: int = 0) -> InlineKeyboardMarkup:
+    """「原文n」 only for a clause shown cut short (the full text would repeat it otherwise), then more and
+    feedback."""
     full = [
         InlineKeyboardButton(text=_("Full text {n}").format(n=start + index + 1),
                              callback_data=AskFull(question_id=question_id, index=start + index).pack())
-        for index in range(shown - start)
+        for index, source in enumerate(sources) if _truncated(source)
     ]
-    keyboard = _feedback_row(question_id, more=True, shown=shown)
-    return InlineKeyboardMarkup(inline_keyboard=[full, *keyboard.inline_keyboard])
+    keyboard = _feedback_row(question_id, more=True, shown=start + len(sources))
+    return InlineKeyboardMarkup(inline_keyboard=[row for row in (full, *keyboard.inline_keyboard) if row])
 
 
 async def _logged_question(query: CallbackQuery, question_id: int, session: AsyncSession, actor: Actor, app: App):
@@ -179,7 +193,7 @@ async def more_pressed(query: CallbackQuery, callback_data: AskMore, session: As
     row.shown = len(row.source_ids)
     await query.answer()
     await answer_long(query.message, render_answer(answer, start=callback_data.offset),
-                      reply_markup=_answer_keyboard(row.id, row.shown, start=callback_data.offset))
+                      reply_markup=_answer_keyboard(row.id, answer.sources, start=callback_data.offset))
 
 
 async def full_pressed(query: CallbackQuery, callback_data: AskFull, session: AsyncSession, actor: Actor, app: App) -> None:

@@ -42,23 +42,33 @@ async def member(harness, app, user_id=1001, name="李海波"):
     await join(harness, app, user_id, name, await make_invite(app))
 
 
-async def test_private_text_is_answered_with_clause_title_and_number(harness, app):
+async def test_an_answer_leads_with_the_answering_sentence_then_its_clause_with_one_citation_line(harness, app):
     await member(harness, app)
     replies = await harness.send(1001, "爬杆之前要查哪些地方")
-    assert "《登高与杆塔作业安全》" in replies[0] and "（一）1" in replies[0] and "杆根" in replies[0]
-    assert "（一）4" not in replies[0]  # at most three clauses per answer
+    assert replies[0].startswith("📌 <b>登杆前应检查杆根、杆身和拉线")  # the clause's own words, first
+    assert "<b>1. 《登高与杆塔作业安全》（一）1 登杆前检查</b>" in replies[0]  # title, clause, heading: once each
+    assert "（一）2" not in replies[0]  # the other clauses wait behind 「更多」
     async with app.sessionmaker() as session:
         row = await session.scalar(select(Question))
-    assert row.text == "爬杆之前要查哪些地方" and row.refused is False and row.source_ids == ["c1", "c2", "c3"]
+    assert row.text == "爬杆之前要查哪些地方" and row.refused is False and row.source_ids == ["c1"]
 
 
-async def test_more_shows_the_next_clauses_and_full_text_shows_one_clause(harness, app):
+async def test_more_shows_the_next_clauses_and_full_text_only_for_a_clause_cut_short(harness, app):
     await member(harness, app)
     await harness.send(1001, "爬杆之前要查哪些地方")
+    assert not any("原文" in b.text for row in harness.last_keyboard().inline_keyboard for b in row)
     more = await harness.press(1001, harness.button_data("更多"))
-    assert "（一）4" in more[0] and "4. " in more[0]
-    full = await harness.press(1001, harness.button_data("原文4"))
-    assert "第4条" in full[0]
+    assert "2. " in more[0] and "（一）2" in more[0] and "（一）4" in more[0]
+    CLAUSES[3].text = "登杆前应检查杆根。" * 100  # a long clause is shown cut, and 「原文」 shows it all
+    try:
+        await harness.press(1001, harness.button_data("更多"))  # 5–7
+        await harness.send(1001, "爬杆之前要查哪些地方")
+        more = await harness.press(1001, harness.button_data("更多"))
+        assert "……" in more[0]
+        full = await harness.press(1001, harness.button_data("原文4"))
+        assert full[0].count("登杆前应检查杆根。") == 100
+    finally:
+        CLAUSES[3].text = "登杆前应检查杆根、杆身和拉线，第4条。"
 
 
 async def test_off_topic_question_gets_a_short_reply_without_the_safety_wording_and_is_logged(harness, app):
