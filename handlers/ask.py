@@ -218,13 +218,13 @@ async def feedback_pressed(query: CallbackQuery, callback_data: AskFeedback, ses
     await query.answer(_("Thank you for the feedback."))
 
 
-async def gaps_command(message: Message, session: AsyncSession, actor: Actor) -> None:
-    rows = await questions.gaps(session, actor)
-    if not rows:
+async def gaps_command(message: Message, session: AsyncSession, actor: Actor, app: App) -> None:
+    found = await questions.gaps(session, actor, now=app.clock.utc_naive())
+    if not found:
         await message.answer(_("No refused or disliked questions in the last 30 days."))
         return
     lines = [_("<b>Questions without a good answer (last 30 days)</b>")]
-    lines += [
-        f"{row.asked_at:%m-%d} {'❓' if row.refused else '👎'} {escape(row.text[:80])}" for row in rows
-    ]
+    for gap in found:
+        times = " " + _("×{count}").format(count=gap.count) if gap.count > 1 else ""
+        lines.append(f"{gap.last.asked_at:%m-%d} {'❓' if gap.last.refused else '👎'} {escape(gap.text[:80])}{times}")
     await answer_long(message, "\n".join(lines))

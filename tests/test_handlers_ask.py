@@ -129,3 +129,11 @@ async def test_unknown_user_questions_reach_no_engine(harness, app):
     app.knowledge = engine = StubEngine()
     replies = await harness.send(7777, "爬杆之前要查哪些地方")
     assert "邀请链接" in replies[0] and engine.asked == []
+
+
+async def test_gaps_merge_repeats_of_one_question_with_a_count(harness, app):
+    await member(harness, app)
+    for text in ("明天天气怎么样", "明天天气怎么样？", "股票涨了吗"):
+        await harness.send(1001, text)
+    gap_list = (await harness.send(1, "/gaps"))[-1]
+    assert gap_list.count("明天天气怎么样") == 1 and "×2" in gap_list and "股票涨了吗" in gap_list

@@ -1,8 +1,10 @@
 """The question log: what was asked, what was shown, feedback, and the admins' gap list."""
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
+
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,15 +67,37 @@ async def give_feedback(session: AsyncSession, actor: Actor, question_id: int, v
     return row
 
 
-async def gaps(session: AsyncSession, actor: Actor, days: int = 30, limit: int = 30) -> list[Question]:
-    """Refused or 👎 questions of the last `days`: what the knowledge folder is missing."""
+@dataclass
+class Gap:
+    """One question (as first worded) asked `count` times without a good answer; `last` is the latest."""
+
+    text: str
+    count: int
+    last: Question
+
+
+async def gaps(session: AsyncSession, actor: Actor, days: int = 30, limit: int = 30,
+               now: datetime | None = None) -> list[Gap]:
+    """Refused or 👎 questions of the last `days`, repeats merged (same words, ignoring spaces, punctuation
+    and case), most recent first: what the knowledge folder is missing."""
     if not actor.is_admin:
         raise DomainError("forbidden")
-    since = utcnow() - timedelta(days=days)
+    since = (now or utcnow()) - timedelta(days=days)
     query = (
         select(Question)
         .where(Question.asked_at >= since, or_(Question.refused.is_(True), Question.feedback == -1))
         .order_by(Question.asked_at.desc())
-        .limit(limit)
+        .limit(limit * 10)
     )
-    return list((await session.scalars(query)).all())
+    merged: dict[str, Gap] = {}
+    for row in (await session.scalars(query)).all():
+        key = _gap_key(row.text)
+        if key in merged:
+            merged[key].count += 1
+        else:
+            merged[key] = Gap(row.text, 1, row)
+    return list(merged.values())[:limit]
+
+
+def _gap_key(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).lower() if ch.isalnum())
