@@ -65,6 +65,11 @@ class FakeTelegramServer(ChatState, Transport, BotMethods):
         self.allowed_updates: list[str] | None = None
         self.webhook: dict[str, Any] | None = None
         self.webhook_last_error: tuple[int, str] | None = None
+        self.webhook_connections = 1  # parallel webhook requests, like setWebhook's max_connections
+        self.webhook_targets: list[str] | None = None  # a load balancer's backends (see Transport)
+        self.webhook_deliveries: list[tuple[int, str]] = []  # (update_id, url) of every delivery attempt
+        self._webhook_in_flight: set[int] = set()
+        self._target_turn = -1
         self.seq = 0  # bumps on every change to bot output (message sent/edited/deleted)
         self.last_activity = time.monotonic()  # end of the last non-polling call
         self.inflight = 0  # non-polling calls being served

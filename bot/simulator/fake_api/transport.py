@@ -188,6 +188,9 @@ class Transport:
         if self._bool_param(params, "drop_pending_updates"):
             self._drop_pending()
         allowed = self._json_param(params, "allowed_updates")
+        connections = self._int_param(params, "max_connections")
+        if connections:
+            self.webhook_connections = max(1, min(100, connections))
         self.webhook = {"url": url, "secret_token": params.get("secret_token"),
                         "allowed_updates": allowed}
         if allowed is not None:
@@ -232,48 +235,96 @@ class Transport:
             self._webhook_task = asyncio.get_running_loop().create_task(self._deliver_webhook())
 
     async def _deliver_webhook(self) -> None:
-        """POST pending updates to the webhook one at a time, in order (like Telegram with
-        max_connections=1). A 2xx answer confirms the update; a JSON body with "method" is
-        executed as an API call (reply-in-webhook)."""
+        """POST pending updates to the webhook, like Telegram: ``webhook_connections`` requests at a
+        time (default 1: one at a time, in order), never two of one chat at once, so each chat's
+        updates arrive in order. A 2xx answer confirms the update; anything else (or no answer) is
+        retried 0.2 s later. A JSON body with "method" is executed as an API call (reply-in-webhook).
+
+        ``webhook_targets`` (a list of URLs), when set, stands for a load balancer in front of several
+        bot processes: each attempt goes to the next target in turn, whatever URL was registered."""
         async with ClientSession(timeout=ClientTimeout(total=60)) as session:
-            while self.webhook and not self._closing:
-                if not self.updates:
-                    async with self.cond:
-                        await self.cond.wait_for(lambda: bool(self.updates) or not self.webhook or self._closing)
-                    continue
-                update = self.updates[0]
-                kind = next(k for k in update if k != "update_id")
-                allowed = set(self.allowed_updates or DEFAULT_ALLOWED)
-                if kind not in allowed:
-                    self.updates.pop(0)
-                    self.acked_update_id = max(self.acked_update_id, update["update_id"])
-                    await self._notify()
-                    continue
-                headers = {}
-                if self.webhook.get("secret_token"):
-                    headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
-                try:
-                    async with session.post(self.webhook["url"], json=update, headers=headers) as resp:
-                        body = await resp.read()
-                        ok = 200 <= resp.status < 300
-                        if not ok:
-                            self.webhook_last_error = (int(time.time()), f"Wrong response from the webhook: {resp.status} {resp.reason}")
-                except Exception as e:  # noqa: BLE001
-                    ok, body = False, b""
-                    self.webhook_last_error = (int(time.time()), f"Connection failed: {e}")
-                if not ok:
-                    await self._notify()
-                    await asyncio.sleep(0.2)
-                    continue
-                if self.updates and self.updates[0] is update:
-                    self.updates.pop(0)
-                self.acked_update_id = max(self.acked_update_id, update["update_id"])
+            workers = [asyncio.create_task(self._webhook_worker(session))
+                       for _ in range(max(1, self.webhook_connections))]
+            try:
+                await asyncio.gather(*workers)
+            finally:
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+
+    def _next_deliverable(self) -> dict[str, Any] | None:
+        """The oldest pending update not in flight whose chat has nothing in flight."""
+        busy_chats = {_update_chat(u) for u in self.updates if u["update_id"] in self._webhook_in_flight}
+        for update in self.updates:
+            if update["update_id"] in self._webhook_in_flight:
+                continue
+            chat = _update_chat(update)
+            if chat is not None and chat in busy_chats:
+                continue
+            return update
+        return None
+
+    def _webhook_url(self) -> str:
+        targets = self.webhook_targets
+        if targets:
+            self._target_turn = (self._target_turn + 1) % len(targets)
+            return targets[self._target_turn]
+        assert self.webhook is not None
+        return self.webhook["url"]
+
+    def _confirm_delivered(self, update: dict[str, Any]) -> None:
+        with contextlib.suppress(ValueError):
+            self.updates.remove(update)
+        # every update older than the oldest still pending is confirmed
+        last = self.updates[0]["update_id"] - 1 if self.updates else update["update_id"]
+        self.acked_update_id = max(self.acked_update_id, last, 0)
+
+    async def _webhook_worker(self, session: ClientSession) -> None:
+        while self.webhook and not self._closing:
+            update = self._next_deliverable()
+            if update is None:
+                async with self.cond:
+                    await self.cond.wait_for(lambda: self._next_deliverable() is not None or not self.webhook
+                                             or self._closing)
+                continue
+            kind = next(k for k in update if k != "update_id")
+            if kind not in set(self.allowed_updates or DEFAULT_ALLOWED):
+                self._confirm_delivered(update)
                 await self._notify()
-                if body:
-                    with contextlib.suppress(Exception):
-                        payload = json.loads(body)
-                        if isinstance(payload, dict) and payload.get("method"):
-                            await self.call_method(payload.pop("method"), payload)
+                continue
+            self._webhook_in_flight.add(update["update_id"])
+            try:
+                ok, body = await self._post_update(session, update)
+            finally:
+                self._webhook_in_flight.discard(update["update_id"])
+            if not ok:
+                await self._notify()
+                await asyncio.sleep(0.2)
+                continue
+            self._confirm_delivered(update)
+            await self._notify()
+            if body:
+                with contextlib.suppress(Exception):
+                    payload = json.loads(body)
+                    if isinstance(payload, dict) and payload.get("method"):
+                        await self.call_method(payload.pop("method"), payload)
+
+    async def _post_update(self, session: ClientSession, update: dict[str, Any]) -> tuple[bool, bytes]:
+        assert self.webhook is not None
+        headers = {}
+        if self.webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
+        url = self._webhook_url()
+        self.webhook_deliveries.append((update["update_id"], url))
+        try:
+            async with session.post(url, json=update, headers=headers) as resp:
+                body = await resp.read()
+                if 200 <= resp.status < 300:
+                    return True, body
+                self.webhook_last_error = (int(time.time()), f"Wrong response from the webhook: {resp.status} {resp.reason}")
+        except Exception as e:  # noqa: BLE001
+            self.webhook_last_error = (int(time.time()), f"Connection failed: {e}")
+        return False, b""
 
     async def call_method(self, method: str, params: dict[str, Any]) -> Any:
         """Execute an API method in-process (used for webhook replies). Nested objects may be
@@ -290,3 +341,16 @@ class Transport:
             self.inflight -= 1
             self.last_activity = time.monotonic()
             self._notify_soon()
+
+
+def _update_chat(update: dict[str, Any]) -> int | None:
+    """The chat an update belongs to (its ordering key), if any."""
+    for kind, body in update.items():
+        if kind == "update_id" or not isinstance(body, dict):
+            continue
+        chat = body.get("chat") or (body.get("message") or {}).get("chat")
+        if chat:
+            return chat.get("id")
+        if body.get("from"):
+            return body["from"].get("id")
+    return None
