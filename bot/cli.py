@@ -171,29 +171,6 @@ def member_deactivate(member_id: int) -> None:
     console.print(f"{member.real_name} is deactivated")
 
 
-def _register_capabilities() -> None:
-    """Each capability adds its own commands (they import lazily too)."""
-    for module_name in ("bot.knowledge_engine.cli", "bot.daily_cli"):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ModuleNotFoundError as error:
-            if error.name and module_name.startswith(error.name):
-                continue  # capability not installed in this build
-            raise
-        module.register(app)
-
-
-_register_capabilities()
-
-
-def main() -> None:
-    app(prog_name="fieldmate")
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 # --- webhook registration (once per deployment, not by each bot process) ----------------------
 
 webhook_app = typer.Typer(help="The Telegram webhook of a fleet deployment (WEBHOOK_URL, WEBHOOK_SECRET).")
@@ -243,3 +220,27 @@ def webhook_info() -> None:
     """Where Telegram delivers updates now, and how many wait."""
     info = _with_bot(lambda bot: bot.get_webhook_info())
     console.print(f"url={info.url or '-'} pending={info.pending_update_count} last_error={info.last_error_message or '-'}")
+
+
+def _register_capabilities() -> None:
+    """Each capability adds its own commands (they import lazily too)."""
+    for module_name in ("bot.knowledge_engine.cli", "bot.daily_cli"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as error:
+            if error.name and module_name.startswith(error.name):
+                continue  # capability not installed in this build
+            raise
+        module.register(app)
+
+
+_register_capabilities()
+
+
+def main() -> None:
+    app(prog_name="fieldmate")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
