@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
@@ -35,11 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.fleet.infra import REPORT_FORM  # noqa: E402 - the same form script as the fleet test
+
 QUESTIONS = ["登杆前要检查哪些地方", "作业现场十不干有哪些", "安全带怎么检查", "验电的要求是什么", "什么是四不伤害"]
-FORM = [("text", "/report", "第1/6步"), ("text", "本月巡视线路8次", "第2/6步"), ("text", "登杆前检查安全带", "具体例子"),
-        ("press", "没有例子", "不伤害他人"), ("text", "吊装时设置围栏", "具体例子"), ("press", "没有例子", "不被他人伤害"),
-        ("press", "跳过此项", "保护他人"), ("press", "跳过此项", "本月发现的隐患"), ("press", "没有隐患", "本月看到的违章"),
-        ("press", "没有违章", "金点子"), ("text", "建议配发验电器", "第6/6步"), ("press", "确认提交", "提交成功")]
+TOKEN = "123456789:LOAD-bench"
 APOLOGY = "出了点问题"
 
 
@@ -54,40 +52,52 @@ class Result:
     help_per_second: float = 0.0
 
 
+@dataclass
+class Waiter:
+    expect: str | None
+    first: asyncio.Future  # time of the chat's first new bot message
+    done: asyncio.Future  # the message that ends the step
+
+
 class Replies:
-    """Per-chat futures resolved by the fake server's listener (no thundering herd on one condition)."""
+    """Per-chat futures resolved by the fake server's listener (no thundering herd on one condition).
+
+    A step's latency ends at the chat's first *new* bot message; the step itself ends at the first message
+    (new, or an edit) containing what it expects, or at the first new message when it expects nothing."""
 
     def __init__(self, server) -> None:
         self.server = server
-        self.waiting: dict[int, asyncio.Future] = {}
+        self.waiting: dict[int, Waiter] = {}
         server.add_listener(self._on_message)
 
     def _on_message(self, event: str, message) -> None:
-        future = self.waiting.get(message.chat_id)
-        if future is not None and not future.done():
-            future.set_result(message)
+        waiter = self.waiting.get(message.chat_id)
+        if waiter is None:
+            return
+        if event == "new" and not waiter.first.done():
+            waiter.first.set_result(time.perf_counter())
+        text = message.body
+        ends = APOLOGY in text or (waiter.expect in text if waiter.expect else event == "new")
+        if ends and not waiter.done.done():
+            waiter.done.set_result(message)
 
     async def act(self, user_id: int, do, expect: str | None, timeout: float = 60.0) -> tuple[float, str | None]:
-        """Run `do()` (which queues one update) and wait for the chat's next bot message; (latency, error)."""
-        future = asyncio.get_running_loop().create_future()
-        self.waiting[user_id] = future
+        """Run `do()` (which queues one update) and wait for the step's reply; (latency, error)."""
+        loop = asyncio.get_running_loop()
+        waiter = Waiter(expect, loop.create_future(), loop.create_future())
+        self.waiting[user_id] = waiter
         started = time.perf_counter()
         do()
         try:
-            message = await asyncio.wait_for(future, timeout)
+            message = await asyncio.wait_for(waiter.done, timeout)
         except asyncio.TimeoutError:
-            return timeout, f"user {user_id}: no reply within {timeout:.0f}s"
+            return timeout, f"user {user_id}: no reply containing {expect!r} within {timeout:.0f}s"
         finally:
             self.waiting.pop(user_id, None)
-        latency = time.perf_counter() - started
-        text = message.body
-        if APOLOGY in text or (expect and expect not in text and not _later_edit_has(self.server, message, expect)):
-            return latency, f"user {user_id}: expected {expect!r}, got {text[:80]!r}"
+        latency = (waiter.first.result() if waiter.first.done() else time.perf_counter()) - started
+        if APOLOGY in message.body:
+            return latency, f"user {user_id}: apology after {expect!r}"
         return latency, None
-
-
-def _later_edit_has(server, message, expect: str) -> bool:
-    return any(expect in m.body for m in server.bot_messages(message.chat_id)[-3:])
 
 
 def press(server, user_id: int, label: str):
@@ -114,7 +124,7 @@ async def user_session(server, replies: Replies, user_id: int, code: str, result
                  (press(server, user_id, "确认"), "欢迎")]
         steps += [(lambda q=q: server.push_text(user_id, q), None) for q in QUESTIONS]
         steps.append((lambda: server.push_text(user_id, "/today"), None))
-        for kind, value, expect in FORM:
+        for kind, value, expect in REPORT_FORM:
             steps.append(((lambda v=value: server.push_text(user_id, v)) if kind == "text" else press(server, user_id, value),
                           expect))
     for do, expect in steps:
@@ -248,19 +258,13 @@ async def _wait_knowledge(app, timeout: float = 900) -> None:
 
 async def run_fleet(users: list[int], folder: Path) -> Result:
     from bot.simulator import FakeTelegramServer
-    from tests.fleet.infra import ChromaServer, FreshDatabase, PrivateRedis, bot_process, cli, free_port, http_status
+    from tests.fleet.infra import bot_process, cli, fleet_servers, free_port, healthy, wait_until
 
-    database, redis, chroma = FreshDatabase(), PrivateRedis(free_port(), folder), ChromaServer(free_port(), folder)
-    await database.create()
     result = Result("two webhook processes (PostgreSQL, Redis, Chroma)")
-    bots = []
-    try:
-        await redis.start()
-        await chroma.start()
+    async with fleet_servers(folder) as (database, redis, chroma), FakeTelegramServer(token=TOKEN) as server:
         code = await _seed_invite(database.url, len(users))
-        token = "123456789:LOAD-bench"
-        async with FakeTelegramServer(token=token) as server:
-            env = {**os.environ, "BOT_TOKEN": token, "TELEGRAM_API_BASE": server.base_url, "DATABASE_URL": database.url,
+        with contextlib.ExitStack() as stop_at_exit:
+            env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": server.base_url, "DATABASE_URL": database.url,
                    "REDIS_URL": redis.url, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma.port),
                    "KNOWLEDGE_DIR": str(ROOT / "knowledge"), "INDEX_DIR": str(folder / "fleet-index"),
                    "KNOWLEDGE_SYNC_ON_START": "false", "WEBHOOK_URL": "https://bench.example"}
@@ -273,24 +277,13 @@ async def run_fleet(users: list[int], folder: Path) -> Result:
                                                     "max_connections": 20})
             bots = [bot_process(f"bench-bot{i}", {**env, "INDEX_DIR": str(folder / f"idx{i}")}, folder, p).start()
                     for i, p in enumerate(ports)]
+            for process in bots:
+                stop_at_exit.callback(process.stop)
             for port in ports:
-                deadline = time.monotonic() + 300
-                while True:
-                    with contextlib.suppress(Exception):
-                        if (await http_status(f"http://127.0.0.1:{port}/healthz"))[0] == 200:
-                            break
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("a bot process did not become healthy")
-                    await asyncio.sleep(0.5)
+                await wait_until(lambda port=port: healthy(f"http://127.0.0.1:{port}/healthz"), 300, "a healthy bot")
             with PeakRSS({b.name: b.popen.pid for b in bots} | {"this process (fake server)": os.getpid()}) as rss:
                 await drive(server, result, users, code, echo=False)
-        result.rss_mb = rss.peak
-    finally:
-        for b in bots:
-            b.stop()
-        redis.stop()
-        chroma.stop()
-        await database.drop()
+    result.rss_mb = rss.peak
     return result
 
 

@@ -5,6 +5,7 @@ Missing pieces skip the test locally with the reason; with CI=true they fail it 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import AsyncIterator
 
 import aiohttp
 import pytest
@@ -56,6 +58,11 @@ async def http_status(url: str) -> tuple[int, dict]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         async with session.get(url) as resp:
             return resp.status, await resp.json(content_type=None)
+
+
+async def healthy(url: str) -> bool:
+    status, _ = await http_status(url)
+    return status == 200
 
 
 @dataclass
@@ -131,16 +138,11 @@ class ChromaServer:
         env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
         self.process = Process("chroma", [CHROMA, "run", "--path", str(self.folder / "chroma"), "--host", "127.0.0.1",
                                           "--port", str(self.port)], env, self.folder / "chroma.log").start()
-        await wait_until(lambda: _ok(f"http://127.0.0.1:{self.port}/api/v2/heartbeat"), 60, "the Chroma server")
+        await wait_until(lambda: healthy(f"http://127.0.0.1:{self.port}/api/v2/heartbeat"), 60, "the Chroma server")
 
     def stop(self) -> None:
         if self.process:
             self.process.stop()
-
-
-async def _ok(url: str) -> bool:
-    status, _ = await http_status(url)
-    return status == 200
 
 
 @dataclass
@@ -186,3 +188,27 @@ def bot_process(name: str, env: dict[str, str], folder: Path, port: int) -> Proc
 
 def cli(args: list[str], env: dict[str, str], folder: Path, name: str) -> Process:
     return Process(name, [PYTHON, "-m", "bot.cli", *args], env, folder / f"{name}.log")
+
+
+@contextlib.asynccontextmanager
+async def fleet_servers(folder: Path) -> AsyncIterator[tuple[FreshDatabase, PrivateRedis, ChromaServer]]:
+    """A fresh PostgreSQL database, a private Redis and a Chroma server; all gone afterwards."""
+    database, redis, chroma = FreshDatabase(), PrivateRedis(free_port(), folder), ChromaServer(free_port(), folder)
+    await database.create()
+    try:
+        await redis.start()
+        await chroma.start()
+        yield database, redis, chroma
+    finally:
+        redis.stop()
+        chroma.stop()
+        await database.drop()
+
+
+# The 四不伤害 form with the fewest steps: (send text | press button, what, the reply that shows it worked).
+REPORT_FORM = [
+    ("text", "/report", "第1/6步"), ("text", "本月巡视线路8次", "第2/6步"), ("text", "登杆前检查安全带", "具体例子"),
+    ("press", "没有例子", "不伤害他人"), ("text", "吊装时设置围栏", "具体例子"), ("press", "没有例子", "不被他人伤害"),
+    ("press", "跳过此项", "保护他人"), ("press", "跳过此项", "本月发现的隐患"), ("press", "没有隐患", "本月看到的违章"),
+    ("press", "没有违章", "金点子"), ("text", "建议配发验电器", "第6/6步"), ("press", "确认提交", "提交成功"),
+]

@@ -12,6 +12,7 @@ One test in phases (starting a fleet costs a minute on two shared cores, so it i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -24,7 +25,7 @@ import pytest
 
 from bot.simulator import FakeTelegramServer, SimDriver, SimUser
 from tests.fleet.infra import (
-    ChromaServer, FreshDatabase, PrivateRedis, bot_process, cli, free_port, http_status, wait_until,
+    REPORT_FORM, bot_process, cli, fleet_servers, free_port, healthy, http_status, wait_until,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(600)]
@@ -119,23 +120,18 @@ async def step(driver: SimDriver, action, expect: str):
 
 
 async def test_a_fleet_of_two_webhook_processes(tmp_path):
-    database, redis, chroma = FreshDatabase(), PrivateRedis(free_port(), tmp_path), ChromaServer(free_port(), tmp_path)
-    await database.create()
-    processes = []
-    try:
-        await redis.start()
-        await chroma.start()
-        knowledge = tmp_path / "knowledge"
-        shutil.copytree(ROOT / "knowledge" / "daily", knowledge / "daily")
-        shutil.copy(ROOT / "knowledge" / "作业现场十不干.md", knowledge)
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge" / "daily", knowledge / "daily")
+    shutil.copy(ROOT / "knowledge" / "作业现场十不干.md", knowledge)
+    async with fleet_servers(tmp_path) as (database, redis, chroma), FakeTelegramServer(token=TOKEN) as server:
         await seed(database.url)
-        async with FakeTelegramServer(token=TOKEN) as server:
+        with contextlib.ExitStack() as stop_at_exit:
             env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": server.base_url,
                    "DATABASE_URL": database.url, "REDIS_URL": redis.url, "CHROMA_HOST": "127.0.0.1",
                    "CHROMA_PORT": str(chroma.port), "KNOWLEDGE_DIR": str(knowledge),
                    "INDEX_DIR": str(tmp_path / "ingest-index"), "KNOWLEDGE_SYNC_ON_START": "false",
-                   "WEBHOOK_SECRET": SECRET, "WEBHOOK_URL": "https://fleet.example", "DELIVERY_RATE": str(RATE), "DAILY_DEFAULT_TIME": "00:00",
-                   "DAILY_LATE_CUTOFF": "23:59", "TIMEZONE": midday_zone(), "ADMIN_IDS": "1"}
+                   "WEBHOOK_SECRET": SECRET, "WEBHOOK_URL": "https://fleet.example", "DELIVERY_RATE": str(RATE),
+                   "DAILY_DEFAULT_TIME": "00:00", "DAILY_LATE_CUTOFF": "23:59", "TIMEZONE": midday_zone(), "ADMIN_IDS": "1"}
             ingest = cli(["ingest"], env, tmp_path, "ingest-1").start()
             assert await asyncio.to_thread(ingest.popen.wait, 300) == 0, ingest.output()
 
@@ -150,10 +146,11 @@ async def test_a_fleet_of_two_webhook_processes(tmp_path):
                                                     "secret_token": SECRET})  # `fieldmate webhook set`, once
             bots = [bot_process(f"bot{i}", {**env, "INDEX_DIR": str(tmp_path / f"index{i}")}, tmp_path, port).start()
                     for i, port in enumerate(ports)]
-            processes += bots
+            for process in bots:
+                stop_at_exit.callback(process.stop)
             health = [f"http://127.0.0.1:{port}/healthz" for port in ports]
             for url in health:
-                await wait_until(lambda url=url: _healthy(url), 240, f"{url} to report ok")
+                await wait_until(lambda url=url: healthy(url), 240, f"{url} to report ok")
 
             # 1. the morning push: exactly once per member, within the rate
             sent = lambda: [c for c in server.calls_for("sendMessage") if c.outcome == "ok" and c.chat_id in members]  # noqa: E731
@@ -166,18 +163,8 @@ async def test_a_fleet_of_two_webhook_processes(tmp_path):
 
             # 2. a report form whose steps alternate between the two processes
             first_update = len(server.all_updates)
-            await step(driver, driver.send(li, "/report"), "第1/6步")
-            await step(driver, driver.send(li, "本月巡视线路8次"), "第2/6步")
-            await step(driver, driver.send(li, "登杆前检查安全带"), "具体例子")
-            await step(driver, driver.press(li, "没有例子"), "不伤害他人")
-            await step(driver, driver.send(li, "吊装时设置围栏"), "具体例子")
-            await step(driver, driver.press(li, "没有例子"), "不被他人伤害")
-            await step(driver, driver.press(li, "跳过此项"), "保护他人")
-            await step(driver, driver.press(li, "跳过此项"), "本月发现的隐患")
-            await step(driver, driver.press(li, "没有隐患"), "本月看到的违章")
-            await step(driver, driver.press(li, "没有违章"), "金点子")
-            await step(driver, driver.send(li, "建议配发验电器"), "第6/6步")
-            await step(driver, driver.press(li, "确认提交"), "提交成功")
+            for kind, value, expect in REPORT_FORM:
+                await step(driver, driver.send(li, value) if kind == "text" else driver.press(li, value), expect)
             form_ids = {u["update_id"] for u in server.all_updates[first_update:]}
             served_by = {url for uid, url in server.webhook_deliveries if uid in form_ids}
             assert served_by == set(server.webhook_targets), "the form's steps were not spread over both processes"
@@ -222,21 +209,10 @@ async def test_a_fleet_of_two_webhook_processes(tmp_path):
             # graceful stop: SIGTERM ends the survivor cleanly (drained, turn released)
             survivor.signal(signal.SIGTERM)
             assert await asyncio.to_thread(survivor.popen.wait, 60) == 0, survivor.output()[-3000:]
-    finally:
-        for process in processes:
-            process.stop()
-        redis.stop()
-        chroma.stop()
-        await database.drop()
 
 
 async def _true(value: bool) -> bool:
     return value
-
-
-async def _healthy(url: str) -> bool:
-    status, _ = await http_status(url)
-    return status == 200
 
 
 async def _status_is(url: str, expected: int):
