@@ -39,12 +39,10 @@ def ingest_turn(redis_url: str | None) -> Iterator[None]:
         return
     from redis import Redis
 
-    client = Redis.from_url(redis_url)
-    lock = client.lock(INGEST_LOCK, timeout=INGEST_LOCK_SECONDS, blocking=True)
-    log.info("waiting for the fleet's ingestion lock")
-    with lock:
-        yield
-    client.close()
+    with Redis.from_url(redis_url) as client:
+        log.info("waiting for the fleet's ingestion lock")
+        with client.lock(INGEST_LOCK, timeout=INGEST_LOCK_SECONDS, blocking=True):
+            yield
 
 
 def publish_version(redis_url: str | None) -> int | None:
