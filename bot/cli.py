@@ -171,6 +171,57 @@ def member_deactivate(member_id: int) -> None:
     console.print(f"{member.real_name} is deactivated")
 
 
+# --- webhook registration (once per deployment, not by each bot process) ----------------------
+
+webhook_app = typer.Typer(help="The Telegram webhook of a fleet deployment (WEBHOOK_URL, WEBHOOK_SECRET).")
+app.add_typer(webhook_app, name="webhook")
+
+
+def _with_bot(work: Callable[[Any], Awaitable[Any]]) -> Any:
+    settings = settings_or_exit()
+    if settings.bot_token is None:
+        console.print("[red]BOT_TOKEN is not set[/red]")
+        raise typer.Exit(2)
+    from bot.app import build_bot
+
+    async def main() -> Any:
+        bot = build_bot(settings)
+        try:
+            return await work(bot)
+        finally:
+            await bot.session.close()
+
+    return asyncio.run(main())
+
+
+@webhook_app.command("set")
+def webhook_set(drop_pending: bool = typer.Option(False, "--drop-pending", help="Discard updates not yet delivered.")) -> None:
+    """Tell Telegram to deliver updates to WEBHOOK_URL (run once per deployment, e.g. by the compose job)."""
+    settings = settings_or_exit()
+    if not settings.webhook_url:
+        console.print("[red]WEBHOOK_URL is not set[/red]")
+        raise typer.Exit(2)
+    from bot.webhook import set_webhook
+
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    endpoint = _with_bot(lambda bot: set_webhook(bot, settings.webhook_url, secret, drop_pending))
+    console.print(f"Webhook set: {endpoint}")
+
+
+@webhook_app.command("delete")
+def webhook_delete() -> None:
+    """Stop webhook delivery (updates wait for getUpdates again)."""
+    _with_bot(lambda bot: bot.delete_webhook(drop_pending_updates=False))
+    console.print("Webhook deleted.")
+
+
+@webhook_app.command("info")
+def webhook_info() -> None:
+    """Where Telegram delivers updates now, and how many wait."""
+    info = _with_bot(lambda bot: bot.get_webhook_info())
+    console.print(f"url={info.url or '-'} pending={info.pending_update_count} last_error={info.last_error_message or '-'}")
+
+
 def _register_capabilities() -> None:
     """Each capability adds its own commands (they import lazily too)."""
     for module_name in ("bot.knowledge_engine.cli", "bot.daily_cli"):
@@ -192,3 +243,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+

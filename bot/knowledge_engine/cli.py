@@ -78,6 +78,20 @@ def _read_batch(path: Path) -> list[str]:
     return out
 
 
+def _sync_once_across_fleet(engine, progress):
+    """With REDIS_URL, one ingestion at a time across the fleet, and bots told of the new version."""
+    from bot.config import load_settings
+
+    from .fleet import ingest_turn, publish_version
+
+    redis_url = load_settings().redis_url
+    with ingest_turn(redis_url):
+        report = engine.sync(progress=progress)
+    if report.added or report.changed or report.removed:
+        publish_version(redis_url)
+    return report
+
+
 def ingest_cmd(
     knowledge: Optional[Path] = typer.Option(None, "--knowledge", help="knowledge folder (default: KNOWLEDGE_DIR)"),
     index: Optional[Path] = typer.Option(None, "--index", help="index folder (default: INDEX_DIR)"),
@@ -97,7 +111,7 @@ def ingest_cmd(
         def progress(done: int, total: int, name: str) -> None:
             bar.update(task, completed=done, total=total, description=name)
 
-        report = engine.sync(progress=progress)
+        report = _sync_once_across_fleet(engine, progress)
     console.print(
         f"files added {len(report.added)}, changed {len(report.changed)}, removed {len(report.removed)}, "
         f"failed {len(report.failed)}, unchanged {len(report.unchanged)}; "

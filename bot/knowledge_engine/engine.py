@@ -401,6 +401,12 @@ class KnowledgeEngine:
                 }
             return self._cache
 
+    def reload(self) -> None:
+        """Forget the chunk table: the next question reloads it (and the lexical index) from the store,
+        e.g. after another process changed the shared Chroma collection (see fleet.py)."""
+        with self._cache_lock:
+            self._cache = None
+
     def clauses(self) -> list[Source]:
         """Every indexed chunk that carries a clause number, in folder order (for drawing daily items)."""
         cache = self._load_cache()

@@ -13,7 +13,7 @@ an interactive terminal. Independent of the rest of fieldmate (works for any aio
             await driver.press(li, "已学习")                    # inline button by text
             await driver.wait_for(li.id, lambda m: "✅" in m.text)
 
-Modules: ``fake_api`` (server, Faults, call records), ``driver`` (SimDriver, BotMessage),
+Modules: ``fake_api`` (a package: server, models, faults, transport, methods, stats), ``driver`` (SimDriver, BotMessage),
 ``harness`` (make_bot, polling), ``script`` (YAML conversation scripts), ``repl`` (terminal),
 ``html`` (Telegram HTML parsing).
 """

@@ -1,0 +1,348 @@
+"""Load benchmark: many users at once against the fake Bot API server, three setups side by side.
+
+    .venv/bin/python bench/load.py                 # 500 users (the issue's workload)
+    .venv/bin/python bench/load.py --users 60      # what a shared 2-core machine can run in a few minutes
+
+Setups:
+* ``echo``   — the ceiling: a bare aiogram Dispatcher with one echo handler, no middlewares (in this process);
+* ``embedded`` — one fieldmate process, the default: SQLite, local index, long polling (in this process);
+* ``fleet``  — two fieldmate webhook processes on PostgreSQL + Redis + a Chroma server (child processes; the
+  fake server delivers with max_connections 20, alternating between them like a load balancer).
+
+Workload per user, all users concurrently: join through an invite (3 updates), ask 5 questions, open today's
+item (/today), file one 四不伤害 report (12 updates). Echo gets the same number of plain messages. Then,
+separately, every user sends /help once at the same moment: the simple-command throughput, as a ratio to echo.
+
+Printed per setup: updates/s, reply latency p50/p95/p99 (update queued → first bot message in that chat),
+errors (an expected reply that never came, or an apology), peak RSS per process. The fake server and the
+load generator run in this process, on the same cores: on a small machine they take a share of the CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fleet.infra import REPORT_FORM  # noqa: E402 - the same form script as the fleet test
+
+QUESTIONS = ["登杆前要检查哪些地方", "作业现场十不干有哪些", "安全带怎么检查", "验电的要求是什么", "什么是四不伤害"]
+TOKEN = "123456789:LOAD-bench"
+APOLOGY = "出了点问题"
+
+
+@dataclass
+class Result:
+    name: str
+    updates: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    rss_mb: dict[str, float] = field(default_factory=dict)
+    help_per_second: float = 0.0
+
+
+@dataclass
+class Waiter:
+    expect: str | None
+    first: asyncio.Future  # time of the chat's first new bot message
+    done: asyncio.Future  # the message that ends the step
+
+
+class Replies:
+    """Per-chat futures resolved by the fake server's listener (no thundering herd on one condition).
+
+    A step's latency ends at the chat's first *new* bot message; the step itself ends at the first message
+    (new, or an edit) containing what it expects, or at the first new message when it expects nothing."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+        self.waiting: dict[int, Waiter] = {}
+        server.add_listener(self._on_message)
+
+    def _on_message(self, event: str, message) -> None:
+        waiter = self.waiting.get(message.chat_id)
+        if waiter is None:
+            return
+        if event == "new" and not waiter.first.done():
+            waiter.first.set_result(time.perf_counter())
+        text = message.body
+        ends = APOLOGY in text or (waiter.expect in text if waiter.expect else event == "new")
+        if ends and not waiter.done.done():
+            waiter.done.set_result(message)
+
+    async def act(self, user_id: int, do, expect: str | None, timeout: float = 60.0) -> tuple[float, str | None]:
+        """Run `do()` (which queues one update) and wait for the step's reply; (latency, error)."""
+        loop = asyncio.get_running_loop()
+        waiter = Waiter(expect, loop.create_future(), loop.create_future())
+        self.waiting[user_id] = waiter
+        started = time.perf_counter()
+        do()
+        try:
+            message = await asyncio.wait_for(waiter.done, timeout)
+        except asyncio.TimeoutError:
+            return timeout, f"user {user_id}: no reply containing {expect!r} within {timeout:.0f}s"
+        finally:
+            self.waiting.pop(user_id, None)
+        latency = (waiter.first.result() if waiter.first.done() else time.perf_counter()) - started
+        if APOLOGY in message.body:
+            return latency, f"user {user_id}: apology after {expect!r}"
+        return latency, None
+
+
+def press(server, user_id: int, label: str):
+    def do() -> None:
+        for message in reversed(server.bot_messages(user_id)):
+            for row in (message.reply_markup or {}).get("inline_keyboard", []):
+                for button in row:
+                    if label in button["text"] and "callback_data" in button:
+                        server.push_callback(user_id, message.message_id, button["callback_data"])
+                        return
+        raise LookupError(f"user {user_id}: no button {label!r}")
+    return do
+
+
+async def user_session(server, replies: Replies, user_id: int, code: str, result: Result, echo: bool) -> None:
+    steps: list[tuple[object, str | None]] = []
+    if echo:
+        steps = [(lambda i=i: server.push_text(user_id, f"hello {i}"), "hello") for i in range(21)]
+    else:
+        name = "员工" + "甲乙丙丁戊己庚辛壬癸"[user_id % 10] + "一二三四五六七八九十"[(user_id // 10) % 10] + \
+            "子丑寅卯辰巳午未申酉"[(user_id // 100) % 10]
+        steps = [(lambda: server.push_text(user_id, f"/start {code}"), "姓名"),
+                 (lambda: server.push_text(user_id, name), "请确认"),
+                 (press(server, user_id, "确认"), "欢迎")]
+        steps += [(lambda q=q: server.push_text(user_id, q), None) for q in QUESTIONS]
+        steps.append((lambda: server.push_text(user_id, "/today"), None))
+        for kind, value, expect in REPORT_FORM:
+            steps.append(((lambda v=value: server.push_text(user_id, v)) if kind == "text" else press(server, user_id, value),
+                          expect))
+    for do, expect in steps:
+        try:
+            latency, error = await replies.act(user_id, do, expect)
+        except LookupError as exc:
+            result.errors.append(str(exc))
+            return
+        result.updates += 1
+        result.latencies.append(latency)
+        if error:
+            result.errors.append(error)
+            return
+
+
+async def help_burst(server, replies: Replies, users: list[int], echo: bool) -> float:
+    started = time.perf_counter()
+    outcomes = await asyncio.gather(*(replies.act(u, lambda u=u: server.push_text(u, "hi" if echo else "/help"), None)
+                                      for u in users))
+    seconds = time.perf_counter() - started
+    return sum(1 for _, error in outcomes if error is None) / seconds
+
+
+async def drive(server, result: Result, users: list[int], code: str, echo: bool) -> None:
+    replies = Replies(server)
+    for user_id in users:
+        server.add_user(user_id, first_name=f"u{user_id}")
+    started = time.perf_counter()
+    await asyncio.gather(*(user_session(server, replies, u, code, result, echo) for u in users))
+    result.seconds = time.perf_counter() - started
+    result.help_per_second = await help_burst(server, replies, users, echo)
+
+
+class PeakRSS:
+    """Samples the resident memory of some processes every 0.2 s in a thread."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        import psutil
+
+        self.processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.peak = {name: 0.0 for name in pids}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            for name, process in self.processes.items():
+                with contextlib.suppress(Exception):
+                    self.peak[name] = max(self.peak[name], process.memory_info().rss / 2**20)
+
+    def __enter__(self) -> "PeakRSS":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# ----------------------------------------------------------------------------------------------- setups
+
+async def run_echo(users: list[int]) -> Result:
+    from aiogram import Dispatcher
+    from aiogram.types import Message
+
+    from bot.simulator import FakeTelegramServer
+    from bot.simulator.harness import polling
+
+    dp = Dispatcher()
+
+    @dp.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "?")
+
+    result = Result("bare aiogram echo")
+    async with FakeTelegramServer() as server, polling(server, dp):
+        with PeakRSS({"this process (bot + fake server)": os.getpid()}) as rss:
+            await drive(server, result, users, "", echo=True)
+    result.rss_mb = rss.peak
+    return result
+
+
+async def _seed_invite(database_url: str, uses: int) -> str:
+    from bot.services import membership
+    from storage.db import create_engine, create_sessionmaker
+    from storage.migrate import upgrade
+
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+        async with create_sessionmaker(engine)() as session:
+            branch = await membership.add_branch(session, "余山供电所")
+            invite = await membership.create_invite(session, branch, "member", uses=uses, days=7)
+            await session.commit()
+            return invite.code
+    finally:
+        await engine.dispose()
+
+
+async def run_embedded(users: list[int], folder: Path) -> Result:
+    from bot.app import build_bot, build_dispatcher, create_app
+    from bot.config import load_settings
+    from bot.simulator import FakeTelegramServer
+    from bot.simulator.harness import polling
+
+    settings = load_settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{folder / 'embedded.db'}",
+                             knowledge_dir=ROOT / "knowledge", index_dir=folder / "embedded-index",
+                             media_dir=folder / "media", admin_ids=[1])
+    code = await _seed_invite(settings.database_url, len(users))
+    app = await create_app(settings)
+    result = Result("one fieldmate process (SQLite, local index)")
+    async with FakeTelegramServer() as server:
+        bot = build_bot(settings, server.base_url)
+        dp = build_dispatcher(app)
+        async with polling(server, dp, bot):
+            await _wait_knowledge(app)
+            with PeakRSS({"this process (bot + fake server)": os.getpid()}) as rss:
+                await drive(server, result, users, code, echo=False)
+    await app.close()
+    result.rss_mb = rss.peak
+    return result
+
+
+async def _wait_knowledge(app, timeout: float = 900) -> None:
+    deadline = time.monotonic() + timeout
+    while app.extras.get("knowledge") is None or not app.extras["knowledge"].stats().get("chunks"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the knowledge index did not open")
+        await asyncio.sleep(0.5)
+
+
+async def run_fleet(users: list[int], folder: Path) -> Result:
+    from bot.simulator import FakeTelegramServer
+    from tests.fleet.infra import bot_process, cli, fleet_servers, free_port, healthy, wait_until
+
+    result = Result("two webhook processes (PostgreSQL, Redis, Chroma)")
+    async with fleet_servers(folder) as (database, redis, chroma), FakeTelegramServer(token=TOKEN) as server:
+        code = await _seed_invite(database.url, len(users))
+        with contextlib.ExitStack() as stop_at_exit:
+            env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": server.base_url, "DATABASE_URL": database.url,
+                   "REDIS_URL": redis.url, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma.port),
+                   "KNOWLEDGE_DIR": str(ROOT / "knowledge"), "INDEX_DIR": str(folder / "fleet-index"),
+                   "KNOWLEDGE_SYNC_ON_START": "false", "WEBHOOK_URL": "https://bench.example"}
+            ingest = cli(["ingest"], env, folder, "ingest").start()
+            if await asyncio.to_thread(ingest.popen.wait) != 0:
+                raise RuntimeError(ingest.output())
+            ports = [free_port(), free_port()]
+            server.webhook_targets = [f"http://127.0.0.1:{p}/telegram/webhook" for p in ports]
+            await server.call_method("setWebhook", {"url": "https://bench.example/telegram/webhook",
+                                                    "max_connections": 20})
+            bots = [bot_process(f"bench-bot{i}", {**env, "INDEX_DIR": str(folder / f"idx{i}")}, folder, p).start()
+                    for i, p in enumerate(ports)]
+            for process in bots:
+                stop_at_exit.callback(process.stop)
+            for port in ports:
+                await wait_until(lambda port=port: healthy(f"http://127.0.0.1:{port}/healthz"), 300, "a healthy bot")
+            with PeakRSS({b.name: b.popen.pid for b in bots} | {"this process (fake server)": os.getpid()}) as rss:
+                await drive(server, result, users, code, echo=False)
+    result.rss_mb = rss.peak
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def print_table(results: list[Result], users: int) -> None:
+    echo = results[0]
+    print(f"\n{users} users, all at once; latency = update queued → first bot message in that chat\n")
+    print(f"{'setup':<52} {'upd/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} {'/help/s':>8} {'vs echo':>7}  peak RSS MB")
+    for r in results:
+        ratio = r.help_per_second / echo.help_per_second if echo.help_per_second else float("nan")
+        rss = ", ".join(f"{name} {mb:.0f}" for name, mb in r.rss_mb.items())
+        print(f"{r.name:<52} {r.updates / r.seconds if r.seconds else 0:7.1f} {pct(r.latencies, .5) * 1000:7.0f} "
+              f"{pct(r.latencies, .95) * 1000:7.0f} {pct(r.latencies, .99) * 1000:7.0f} {len(r.errors):6d} "
+              f"{r.help_per_second:8.1f} {ratio:7.0%}  {rss}")
+    for r in results:
+        for error in r.errors[:5]:
+            print(f"  {r.name}: {error}")
+    embedded = next((r for r in results if r.name.startswith("one fieldmate")), None)
+    if embedded:
+        print(f"\ntargets: p95 ≤ 1 s embedded: {'met' if pct(embedded.latencies, .95) <= 1 else 'NOT met'}; "
+              f"0 errors: {'met' if not any(r.errors for r in results) else 'NOT met'}; "
+              f"/help ≥ 50% of echo: {'met' if embedded.help_per_second >= .5 * echo.help_per_second else 'NOT met'}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--setups", default="echo,embedded,fleet")
+    args = parser.parse_args()
+    users = [100_000 + n for n in range(args.users)]
+    folder = Path(tempfile.mkdtemp(prefix="fieldmate-load-"))
+    results = []
+    try:
+        for setup in args.setups.split(","):
+            print(f"running {setup} …", file=sys.stderr, flush=True)
+            if setup == "echo":
+                results.append(await run_echo(users))
+            elif setup == "embedded":
+                results.append(await run_embedded(users, folder))
+            elif setup == "fleet":
+                results.append(await run_fleet(users, folder))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if results and results[0].name.startswith("bare"):
+        print_table(results, args.users)
+    else:
+        print_table([Result("bare aiogram echo (not run)")] + results, args.users)
+
+
+if __name__ == "__main__":
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(main())
