@@ -250,7 +250,7 @@ async def run_embedded(users: list[int], folder: Path) -> Result:
 
 async def _wait_knowledge(app, timeout: float = 900) -> None:
     deadline = time.monotonic() + timeout
-    while app.extras.get("knowledge") is None or not app.extras["knowledge"].stats().get("chunks"):
+    while app.knowledge is None or not app.knowledge.stats().get("chunks"):
         if time.monotonic() > deadline:
             raise RuntimeError("the knowledge index did not open")
         await asyncio.sleep(0.5)

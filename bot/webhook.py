@@ -64,15 +64,11 @@ async def _check_redis(redis: Any) -> str:
     return "ok"
 
 
-def _knowledge(app: "App") -> Any:
-    return app.extras.get("knowledge")
-
-
 async def _check_index(app: "App") -> str:
     """The index answers (the Chroma server with CHROMA_HOST, the local files otherwise)."""
-    engine = _knowledge(app)
+    engine = app.knowledge
     if engine is None:
-        task = app.extras.get("knowledge_task")
+        task = app.knowledge_task
         if task is not None and task.done() and not task.cancelled() and task.exception() is not None:
             raise RuntimeError(f"the index failed to open: {task.exception()!r}")
         return "starting"

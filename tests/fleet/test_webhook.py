@@ -111,10 +111,10 @@ async def test_healthz_is_503_while_the_index_opens_and_200_once_every_part_answ
             status, body = await http_status(url)
             assert (status, body["status"], body["checks"]["index"]) == (503, "starting", "starting")
             assert body["checks"]["database"] == "ok"
-            app.extras["knowledge"] = _IndexThatAnswers()
+            app.knowledge = _IndexThatAnswers()
             status, body = await http_status(url)
             assert (status, body["status"]) == (200, "ok")
-            app.extras["knowledge"] = _IndexThatFails()
+            app.knowledge = _IndexThatFails()
             status, body = await http_status(url)
             assert status == 503 and body["checks"]["index"].startswith("error: ConnectionError")
         finally:
