@@ -41,7 +41,7 @@ from sqlalchemy import text
 if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
 
-    from bot.app import App
+    from bot.context import App
 
 log = logging.getLogger("fieldmate.webhook")
 
@@ -192,7 +192,7 @@ async def serve_webhook(app: "App", dp: "Dispatcher", bot: "Bot") -> None:
     if redis is not None and settings.chroma_host:
         from bot.knowledge_engine.fleet import watch_version
 
-        watcher = asyncio.create_task(watch_version(redis, lambda: _knowledge(app)), name="index version")
+        watcher = asyncio.create_task(watch_version(redis, lambda: app.knowledge), name="index version")
     try:
         await stop.wait()
     finally:
