@@ -125,7 +125,7 @@ def _member_line(member: Member) -> str:
     if not member.reachable:
         flags.append(_("unreachable"))
     suffix = f" ({', '.join(flags)})" if flags else ""
-    branch = escape(member.branch.name) if member.branch else "—"
+    branch = escape(member.branch.name) if member.branch else _("no branch")
     return f"{member.id}. {escape(member.real_name)} — {ROLE_NAMES.get(member.role, member.role)} — {branch}{suffix}"
 
 

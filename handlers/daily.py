@@ -22,8 +22,8 @@ from bot.services.errors import DomainError
 from bot.services.membership import Actor
 from handlers.ui.access import IsAdmin, IsMember, IsStaff
 from handlers.ui.callbacks import DailyButton
-from handlers.ui.daily_view import item_buttons, item_text
-from handlers.ui.render import answer_long, error_text
+from handlers.ui.daily_view import KIND_LABELS, item_buttons, item_text
+from handlers.ui.render import answer_long, error_text, name_list
 
 BTN_TODAY = __("📘 Today's item")
 
@@ -149,7 +149,8 @@ def _ack_text(board: daily.AckBoard, app: App) -> str:
     if board.item is None:
         lines.append(_("Not sent yet today."))
     else:
-        lines.append(f"[{escape(board.item.kind)}] " + escape(board.item.text[:60]) + ("…" if len(board.item.text) > 60 else ""))
+        kind = KIND_LABELS.get(board.item.kind, board.item.kind)
+        lines.append(f"[{escape(str(kind))}] " + escape(board.item.text[:60]) + ("…" if len(board.item.text) > 60 else ""))
     done = daily.members_by_state(board, ["acked", "late"])
     waiting = daily.members_by_state(board, ["waiting", "failed"])
     unreachable = daily.members_by_state(board, ["unreachable"])
@@ -168,7 +169,7 @@ def _ack_text(board: daily.AckBoard, app: App) -> str:
         lines.append(_("Unreachable (blocked the bot or never started it):"))
         lines += [f"🚫 {escape(line.member.real_name)}" for line in unreachable]
     if new:
-        lines.append(_("Joined today, start tomorrow: {names}").format(names="、".join(escape(l.member.real_name) for l in new)))
+        lines.append(_("Joined today, start tomorrow: {names}").format(names=name_list(escape(line.member.real_name) for line in new)))
     return "\n".join(lines)
 
 

@@ -33,6 +33,7 @@ from handlers.ui.photos import save_photo
 from handlers.ui.render import answer_long, error_text
 from handlers.ui.report_text import (
     STATUS_NAMES,
+    URGENCY_NAMES,
     month_label,
     render_report,
 )
@@ -260,7 +261,8 @@ async def actions_command(message: Message, session: AsyncSession, actor: Actor,
         hazards = await reports.hazards_without_action(session, actor)
         lines.append(_("<b>Hazards without an action</b>: {count}").format(count=len(hazards)))
         for hazard in hazards:
-            lines.append(f"#{hazard.id} [{hazard.urgency}] {escape(hazard.description[:60])}")
+            urgency = URGENCY_NAMES.get(hazard.urgency, hazard.urgency)
+            lines.append(f"#{hazard.id} [{urgency}] {escape(hazard.description[:60])}")
             rows.append([InlineKeyboardButton(text=_("🛠 Assign #{id}").format(id=hazard.id),
                                               callback_data=ActionButton(action="hazard", hazard_id=hazard.id).pack())])
     await answer_long(message, "\n".join(lines), reply_markup=_kb(rows) if rows else None)

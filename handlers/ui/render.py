@@ -1,6 +1,7 @@
 """Rendering helpers shared by the routers: escaping, long replies, domain errors in the user's language."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from html import escape
 
 from aiogram.types import CallbackQuery, Message
@@ -35,6 +36,11 @@ ERRORS: dict[str, LazyProxy] = {
     "question_empty": __("Please type your question."),
     "question_gone": __("That question is no longer available. Please ask again."),
 }
+
+
+def name_list(names: Iterable[str]) -> str:
+    """Names in a sentence: 「李海波、王强」 in Chinese, "Li Haibo, Wang Qiang" in English."""
+    return _("、").join(names)
 
 
 def install_error_messages(table: dict[str, LazyProxy]) -> None:

@@ -90,8 +90,9 @@ def hazard_line(index: int, hazard: dict[str, Any]) -> str:
     else:
         place = "—"
     urgency = URGENCY_NAMES.get(hazard.get("urgency") or "一般", hazard.get("urgency"))
-    photos = len(hazard.get("photos") or [])
-    return _("{index}. [{urgency}] {text} — place: {place}, photos: {photos}").format(
+    count = len(hazard.get("photos") or [])
+    photos = _("{count} photos").format(count=count) if count else _("no photos")
+    return _("{index}. [{urgency}] {text} — place: {place}, {photos}").format(
         index=index, urgency=urgency, text=escape(hazard["description"]), place=place, photos=photos
     )
 

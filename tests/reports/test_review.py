@@ -138,7 +138,7 @@ async def test_corrective_action_assigned_done_and_overdue(harness, app, world):
     app.clock.advance(timedelta(days=8))
     assert "逾期整改</b>：1项" in (await harness.send(SEC_A, "/actions"))[0]
     done = notice.buttons[0][0]["callback_data"]
-    assert "不归你负责" in (await harness.press(ZHAO, done))[0]
+    assert "不归您负责" in (await harness.press(ZHAO, done))[0]
     await harness.press(WANG, done)
     await harness.send(WANG, "已紧固拉线")
     finished = await harness.send(WANG, None, photo=photo())
