@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 from sqlalchemy import select
 
 from bot.app import build_bot, build_dispatcher
@@ -26,11 +25,6 @@ async def running_bot(app, server):
     """One bot process: a fresh Dispatcher and Bot on the same database, plus the delivery sender."""
     bot = build_bot(app.settings, server.base_url)
     dp = build_dispatcher(app, background=False)
-    # Updates of one chat must be handled one after another *including the commit*, or a quick second
-    # message (or a photo album) reads the form before the first answer is committed. The FSM middleware's
-    # event isolation does that (it wraps the session middleware); build_dispatcher passes None today —
-    # reported to the lead, see test_album_photos_are_all_kept in test_form.py.
-    dp.fsm.events_isolation = SimpleEventIsolation()
     async with polling(server, dp, bot):
         sender = start_delivery(app, bot)
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 
 from bot.app import build_bot, build_dispatcher
 from bot.simulator.driver import SimDriver
@@ -24,7 +23,6 @@ async def test_report_review_script(app, monkeypatch):
     app.settings.admin_ids = sorted(set(app.settings.admin_ids) | set(script.admin_ids))
     async with FakeTelegramServer() as server:
         dp = build_dispatcher(app, background=False)
-        dp.fsm.events_isolation = SimpleEventIsolation()  # see tests/reports/test_e2e.py
         async with polling(server, dp, bot=build_bot(app.settings, server.base_url)):
             transcript: list[str] = []
             ok = await run_script(script, SimDriver(server, quiet=0.05), out=transcript.append)
