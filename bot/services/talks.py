@@ -103,7 +103,8 @@ class TalkInput:
 
 
 def clean_text(raw: str | None) -> str:
-    return re.sub(r"[ \t]+", " ", unicodedata.normalize("NFKC", raw or "")).strip()
+    """Trimmed text; Chinese punctuation is kept as typed (no NFKC: it would turn ， into ,)."""
+    return re.sub(r"[ \t]+", " ", raw or "").strip()
 
 
 def check_length(text: str | None, limit: int = MAX_NOTE) -> None:
@@ -113,7 +114,7 @@ def check_length(text: str | None, limit: int = MAX_NOTE) -> None:
 
 def clean_outside_name(raw: str) -> str:
     """A typed name of someone outside the bot: 2–20 letters (a name, not a sentence)."""
-    name = clean_text(raw)
+    name = clean_text(unicodedata.normalize("NFKC", raw or ""))
     if not 2 <= len(name) <= NAME_MAX or any(ch in name for ch in "<>/\\@#") or any(ch.isdigit() for ch in name):
         raise DomainError("talk_name_invalid", max=NAME_MAX)
     return name

@@ -81,8 +81,7 @@ def follow_up_line(item: dict[str, Any] | TalkFollowUp, owner: str | None = None
         what, due, done = item["what"], item["due"], False
         owner = owner or item.get("owner_name")
     mark = "✅ " if done else ""
-    return _("{mark}{what} — owner: {owner}, due {due}").format(mark=mark, what=escape(what), owner=escape(owner or "—"),
-                                                                due=due)
+    return mark + _("{what} — owner: {owner}, due {due}").format(what=escape(what), owner=escape(owner or "—"), due=due)
 
 
 def concern_line(concern: dict[str, Any]) -> str:
