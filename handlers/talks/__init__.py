@@ -13,7 +13,7 @@ from datetime import date
 from html import escape
 
 from aiogram import F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from aiogram.utils.i18n import gettext as _
@@ -55,8 +55,8 @@ def router() -> Router:
     r.message.filter(IsMember())
     r.callback_query.filter(IsMember())
     r.message.register(only_private, Command("talk", "talks"), ~PRIVATE)
-    r.callback_query.register(only_private_button, TalkButton.filter() | TalkFormButton.filter(),
-                              F.message.chat.type != "private")
+    for button_filter in (TalkButton.filter(), TalkFormButton.filter()):
+        r.callback_query.register(only_private_button, button_filter, F.message.chat.type != "private")
     r.message.register(talk_command, Command("talk"), PRIVATE)
     r.message.register(talk_command, F.text == BTN_TALK, PRIVATE)
     r.message.register(talks_command, Command("talks"), PRIVATE)
@@ -419,11 +419,18 @@ async def _prompt(message: Message, session: AsyncSession, actor: Actor, app: Ap
 
 # --- /talks and its buttons -----------------------------------------------------------------------
 
-async def talks_command(message: Message, session: AsyncSession, actor: Actor, app: App) -> None:
+async def talks_command(message: Message, command: CommandObject, session: AsyncSession, actor: Actor, app: App
+                        ) -> None:
+    """/talks [2026Q4]: staff see coverage of the quarter (default: this one); members see their own talks."""
+    try:
+        quarter = talks.parse_quarter(command.args) if command.args else None
+    except DomainError as error:
+        await message.answer(error_text(error))
+        return
     if actor.is_admin:
-        text, rows = await _all_branches(session, app)
+        text, rows = await _all_branches(session, app, quarter)
     elif actor.is_secretary:
-        text, rows = await _branch_overview(session, app, actor.branch_id)
+        text, rows = await _branch_overview(session, app, actor.branch_id, quarter)
     else:
         text, rows = await _my_talks(session, actor)
     await answer_long(message, text, reply_markup=keyboard(rows) if rows else None)
@@ -439,10 +446,11 @@ async def _names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
     return dict((await session.execute(select(Member.id, Member.real_name).where(Member.id.in_(ids)))).all())
 
 
-async def _branch_overview(session: AsyncSession, app: App, branch_id: int) -> tuple[str, list]:
+async def _branch_overview(session: AsyncSession, app: App, branch_id: int, quarter: talks.Period | None = None
+                           ) -> tuple[str, list]:
     today, tz = _today(app), app.settings.tz
     branch = await session.get(Branch, branch_id)
-    quarter = talks.quarter_of(today)
+    quarter = quarter or talks.quarter_of(today)
     cover = await talks.coverage(session, branch_id, quarter, tz)
     party_covered, party_all = cover.party
     lines = [_("<b>谈心谈话 · {branch} · {quarter}</b>").format(branch=escape(branch.name), quarter=quarter.label),
@@ -475,9 +483,9 @@ async def _branch_overview(session: AsyncSession, app: App, branch_id: int) -> t
     return "\n".join(lines), rows
 
 
-async def _all_branches(session: AsyncSession, app: App) -> tuple[str, list]:
+async def _all_branches(session: AsyncSession, app: App, quarter: talks.Period | None = None) -> tuple[str, list]:
     today, tz = _today(app), app.settings.tz
-    quarter = talks.quarter_of(today)
+    quarter = quarter or talks.quarter_of(today)
     lines = [_("<b>谈心谈话 · all branches · {quarter}</b>").format(quarter=quarter.label)]
     rows = []
     for branch, _count in await membership.list_branches(session):

@@ -56,7 +56,7 @@ async def _to_owner(session: AsyncSession, app: App, item: TalkFollowUp, key: st
         else:
             text = _("⏰ A talk follow-up is due today ({due}):\n{what}\nWhen it is done, press the button and send a short note.").format(
                 due=item.due_date.isoformat(), what=escape(item.what))
-        buttons = [[{"text": _("✅ Mark as done"), "callback_data": TalkButton(action="done", ref=item.id).pack()}]]
+        buttons = [[{"text": _("✅ Mark the follow-up done"), "callback_data": TalkButton(action="done", ref=item.id).pack()}]]
     return await outbox.enqueue(session, key=key, chat_id=owner.telegram_id, kind=KIND, text=text,
                                 member_id=owner.id, buttons=buttons)
 
