@@ -15,6 +15,7 @@ from bot.forms.engine import FormDraft, FormGraph, Redirect
 TEXT_STEPS = frozenset({"people", "date", "place", "topic", "c_note", "agreement", "f_what", "f_owner", "f_due"})
 ITEM_STEPS = {"c_tag": "concerns", "f_what": "follow_ups"}  # first step of adding an item -> its list
 PAST_DAYS = 6  # quick date buttons: today and the six days before
+HALF_YEAR = timedelta(days=183)
 
 
 class TalkDraft(FormDraft):
@@ -75,8 +76,10 @@ _SHORT = re.compile(r"(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
 def parse_day(text: str, today: date, future: bool = False) -> date | None:
     """A typed date: 2026-11-18, 2026/11/18, 2026年11月18日, 11-18, 11月18日, 今天, 昨天, 前天.
 
-    A date without a year is the nearest such date on the side the question asks about: the past (the day
-    a talk was held) or, with `future`, the days ahead (a due date). None when it is no date at all."""
+    A date without a year is this year's, except across New Year: more than half a year ahead is last year's
+    (in January, 12-30 is the talk of last week), more than half a year back is next year's when the question
+    asks for a day ahead (a due date). A day on the wrong side is kept, so the caller can say what is wrong
+    with it. None when it is no date at all."""
     text = (text or "").strip().lower()
     if text in _RELATIVE:
         return today - timedelta(days=_RELATIVE[text])
@@ -86,9 +89,9 @@ def parse_day(text: str, today: date, future: bool = False) -> date | None:
         if match := _SHORT.fullmatch(text):
             month, day = int(match.group(1)), int(match.group(2))
             guess = date(today.year, month, day)
-            if future and guess < today:
+            if future and guess < today - HALF_YEAR:
                 guess = date(today.year + 1, month, day)
-            elif not future and guess > today:
+            elif not future and guess > today + HALF_YEAR:
                 guess = date(today.year - 1, month, day)
             return guess
     except ValueError:  # 2026-02-30 and the like

@@ -247,5 +247,7 @@ def test_typed_dates():
     today = date(2026, 1, 3)
     assert parse_day("昨天", today) == date(2026, 1, 2)
     assert parse_day("12-30", today) == date(2025, 12, 30)  # a talk's date: the past
-    assert parse_day("1月2日", today, future=True) == date(2027, 1, 2)  # a due date: ahead
+    assert parse_day("12-30", today, future=True) == date(2026, 12, 30)  # a due date: ahead
+    assert parse_day("1月2日", today, future=True) == date(2026, 1, 2)  # yesterday: refused by the caller
+    assert parse_day("1-2", date(2026, 12, 28), future=True) == date(2027, 1, 2)  # across New Year
     assert parse_day("2026/02/30", today) is None and parse_day("明年", today) is None
