@@ -5,19 +5,16 @@ with two missed reports and the one with a violation, with reasons; what each ro
 talk reaches a group chat."""
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime, timedelta
 
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 from sqlalchemy import select
 
-from bot.app import build_bot, build_dispatcher
-from bot.delivery import start_delivery
 from bot.services import talks
 from bot.simulator.driver import SimDriver
 from bot.simulator.fake_api import FakeTelegramServer, SimUser
 from schedulers.talks import scan_follow_ups
 from storage.models import AuditEntry, Delivery, Report, TalkFollowUp, Violation
+from tests.reports.test_e2e import running_bot, step  # one bot process with the sender; act, then wait
 from tests.support.waiting import wait_until
 from tests.talks.helpers import ADMIN, LI, SEC_A, SEC_B, WANG, XIAO, ZHAO
 
@@ -26,32 +23,10 @@ li = SimUser(id=LI, first_name="海波", last_name="李")
 PRIVATE_NOTE, OPEN_NOTE = "家里老人住院想调班", "安全带老化需要更换"
 
 
-@contextlib.asynccontextmanager
-async def running_bot(app, server):
-    bot = build_bot(app.settings, server.base_url)
-    dp = build_dispatcher(app, background=False)
-    dp.fsm.events_isolation = SimpleEventIsolation()  # see tests/reports/test_e2e.py
-    from bot.simulator.harness import polling
-
-    async with polling(server, dp, bot):
-        sender = start_delivery(app, bot)
-        try:
-            yield
-        finally:
-            await sender.stop()
-            app.delivery = None
-
-
 async def answer(driver) -> str:
     """The text of the bot's answer to the latest button press, once it came (the toast or alert)."""
     await wait_until(lambda: driver.callback_answer() is not None, 15, message="the button press was never answered")
     return driver.callback_answer().get("text") or ""
-
-
-async def step(driver, chat_id, action, expect):
-    since = driver.mark()
-    await action
-    return await driver.wait_for(chat_id, expect, since=since)
 
 
 async def reports_for_the_due_list(app, world):
@@ -127,6 +102,17 @@ async def test_talk_follow_up_reminder_done_coverage_due_list_and_privacy(app, w
             await driver.press(li, "确认参加")  # a second tap changes nothing
             assert "已经确认过" in await answer(driver)
 
+            # 「待谈」 with reasons (before the clock moves: later a new quarter may begin); one tap starts /talk prefilled
+            await step(driver, SEC_A, driver.send(secretary, "/talks"), "覆盖")
+            listing = await step(driver, SEC_A, driver.press(secretary, "待谈"), "目前有")
+            lines = {line.split(":")[0].strip("• "): line for line in listing.text.splitlines()}
+            assert "入职，尚未进行入职谈话" in lines["肖新"]
+            assert "最近3个月中有2个月未提交月度报告" in lines["王强"]
+            assert "报告中有违章" in lines["魏委员"]
+            assert "李海波" not in lines  # talked with this quarter, the secretary's talk of the year done
+            await step(driver, SEC_A, driver.press(secretary, "与肖新谈话"), "第3/8步")  # kind and person chosen
+            await step(driver, SEC_A, driver.send(secretary, "/cancel"), "已取消")
+
             # the clock moves to the due date: the owner is reminded once
             assert await scan_follow_ups(app) == (0, 0)
             app.clock.set(datetime.combine(due, datetime.min.time(), tzinfo=app.settings.tz) + timedelta(hours=9))
@@ -142,18 +128,6 @@ async def test_talk_follow_up_reminder_done_coverage_due_list_and_privacy(app, w
             overview = await step(driver, SEC_A, driver.send(secretary, f"/talks {quarter}"), "覆盖")
             assert "覆盖：2/5人已谈话（2人已确认）" in overview.text and "党员2/3人" in overview.text
             assert "开展谈话：1次（1次已全部确认）" in overview.text and "未完成的跟进事项：0项" in overview.text
-
-            # 「待谈」 with reasons; one tap starts /talk prefilled
-            listing = await step(driver, SEC_A, driver.press(secretary, "待谈"), "目前有")
-            lines = {line.split(":")[0].strip("• "): line for line in listing.text.splitlines()}
-            assert "入职，尚未进行入职谈话" in lines["肖新"]
-            assert "最近3个月中有2个月未提交月度报告" in lines["王强"]
-            assert "报告中有违章" in lines["魏委员"]
-            assert "李海波" not in lines  # talked with this quarter, the secretary's talk of the year done
-            await step(driver, SEC_A, driver.press(secretary, "与肖新谈话"), "第3/8步")
-            prefilled = driver.last(SEC_A)
-            assert "第3/8步" in prefilled.text
-            await step(driver, SEC_A, driver.send(secretary, "/cancel"), "已取消")
 
             await check_privacy(app, driver, talk_id)
             await check_nothing_in_groups(app, driver, group, talk_id)
