@@ -62,6 +62,17 @@ class Settings(BaseSettings):
     points_report_on_time: int = 5  # filing the monthly 四不伤害 report before the deadline
     points_hazard: int = 2  # each hazard (隐患) raised in a report
 
+    # Talk check-ins (谈心谈话, issue 14): who needs a talk now (knowledge/谈心谈话制度.md 2–3) and points.
+    talk_new_hire_days: int = 30  # a member who joined this many days ago or less needs an entry talk (3.3)
+    talk_event_days: int = 30  # a violation or a returned report in this many past days asks for a talk (3.1, 3.2)
+    talk_missed_reports: int = 2  # this many missing monthly reports …
+    talk_report_months: int = 3  # … among this many past months ask for a talk (3.4)
+    talk_missed_daily: int = 5  # the daily item left unacknowledged on this many …
+    talk_daily_workdays: int = 10  # … of the last this many workdays it was sent asks for a talk (3.4)
+    talk_reminder_hour: int = 9  # local hour of the follow-up reminder scan (owners on the due date)
+    points_talk_logged: int = 3  # the author of a logged talk
+    points_follow_up_on_time: int = 2  # the owner of a follow-up marked done by its due date
+
     # Daily safety item and the delivery path (bot/delivery/).
     daily_default_time: str = "07:30"  # branch push time (TIMEZONE) when no /schedule was set
     daily_late_cutoff: str = "12:00"  # after downtime, today's item is still sent until this local time

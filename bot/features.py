@@ -24,12 +24,15 @@ from aiogram import Router
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
-from handlers import admin, ask, common, daily, fallback, gate, reports, review, start
+from bot.services.talks import may_log
+from handlers import admin, ask, common, daily, fallback, gate, reports, review, start, talks
 from handlers.ui.menu import CommandSpec, Menu, MenuButton
 from handlers.ui.render import install_error_messages
 from handlers.ui.report_text import REPORT_ERRORS
+from handlers.ui.talk_text import TALK_ERRORS
 from schedulers import daily as daily_jobs
 from schedulers import reports as report_jobs
+from schedulers import talks as talk_jobs
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -93,6 +96,14 @@ FEATURES: tuple[Feature, ...] = (
         buttons=(MenuButton(daily.BTN_TODAY),),
         errors=daily.DAILY_ERRORS,
         jobs=daily_jobs.register,
+    ),
+    Feature(
+        "talks", talks.router,  # 谈心谈话: the /talk form (free text in its FSM state), /talks, follow-ups
+        commands=(_command("talk", __("Log a talk (谈心谈话)")),
+                  _command("talks", __("Talks: coverage, follow-ups, who needs a talk"))),
+        buttons=(MenuButton(talks.BTN_TALK, shown_to=may_log),),  # secretaries, committee and party members
+        errors=TALK_ERRORS,
+        jobs=talk_jobs.register,
     ),
     Feature(
         "ask", ask.router,  # free text: questions to the knowledge folder

@@ -66,3 +66,20 @@ class ActionButton(CallbackData, prefix="ac"):
     owner_id: int = 0
     days: int = 0
     action_id: int = 0
+
+
+class TalkFormButton(CallbackData, prefix="tf"):
+    """A /talk form button; `step` is the step it belongs to, so a button from an earlier screen is refused."""
+
+    action: str
+    step: str = ""
+    value: str = ""
+
+
+class TalkButton(CallbackData, prefix="tk"):
+    """Buttons outside the form: "confirm" (「确认参加」, talk id), "open" (a talk), "done" (a follow-up id),
+    "due" (the 「待谈」 list of a branch), "start" (/talk prefilled with member `ref`), "branch" (admins: a
+    branch's overview). Ownership and branch are checked again on every press."""
+
+    action: str
+    ref: int = 0

@@ -7,7 +7,7 @@ its button there, and the composition root builds one `Menu` from them and injec
 feature's router for its filter, so the two never drift apart."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from aiogram.types import BotCommand, KeyboardButton, ReplyKeyboardMarkup
@@ -32,6 +32,10 @@ class MenuButton:
     text: LazyProxy
     who: str = "member"
     row: int = 0  # buttons of one feature with the same row number share a keyboard row
+    shown_to: Callable[[Actor], bool] | None = None  # further narrows `who` (e.g. party members only)
+
+    def visible(self, actor: Actor, role: str) -> bool:
+        return allowed(self.who, role) and (self.shown_to is None or self.shown_to(actor))
 
 
 def role_of(actor: Actor) -> str:
@@ -61,7 +65,7 @@ class Menu:
         role = role_of(actor)
         rows: list[list[KeyboardButton]] = []
         for group in self.button_groups:
-            visible = [button for button in group if allowed(button.who, role)]
+            visible = [button for button in group if button.visible(actor, role)]
             for row in sorted({button.row for button in visible}):
                 rows.append([KeyboardButton(text=str(b.text)) for b in visible if b.row == row])
         return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)

@@ -20,3 +20,11 @@ class ReviewForm(StatesGroup):
 class ActionDoneForm(StatesGroup):
     note = State()
     photo = State()
+
+
+class TalkForm(StatesGroup):
+    filling = State()
+
+
+class TalkFollowUpDone(StatesGroup):
+    note = State()

@@ -34,6 +34,7 @@ class Member(Base):
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"), index=True)
     role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
     is_party_member: Mapped[bool] = mapped_column(default=False)
+    is_committee: Mapped[bool] = mapped_column(default=False)  # 支部委员 (talk rules, knowledge/谈心谈话制度.md 2.1)
     locale: Mapped[str | None] = mapped_column(String(8))
     active: Mapped[bool] = mapped_column(default=True)
     reachable: Mapped[bool] = mapped_column(default=True)
