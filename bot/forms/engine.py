@@ -138,6 +138,12 @@ class FormGraph(Generic[D]):
         self.advance(draft, target)
         return True
 
+    def finish_item(self, draft: D, list_step: str) -> None:
+        """The item being added (`draft.item`) joins its list (`draft.<list_step>`), and the list is shown again."""
+        setattr(draft, list_step, [*getattr(draft, list_step), draft.item])
+        draft.item = None
+        self.return_to(draft, list_step)
+
     def return_to(self, draft: D, list_step: str) -> None:
         """After an item (a hazard, a follow-up…) is complete, show its list again as if the item's steps had
         never been visited: 「上一步」 from the list goes to what came before the list."""

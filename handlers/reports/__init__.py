@@ -26,9 +26,10 @@ from bot.services import reports
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
 from bot.services.reports import MAX_ANSWER, MAX_HAZARD_PHOTOS
-from handlers.reports.screens import button, keyboard, overflow_keyboard, redirect_notice, resume_or_discard, screen
+from handlers.reports.screens import button, overflow_keyboard, redirect_notice, resume_or_discard, screen
 from handlers.ui.access import IsMember
 from handlers.ui.callbacks import ReportFormButton
+from handlers.ui.form_screens import keyboard
 from handlers.ui.menu import Menu
 from handlers.ui.notices import report_submitted
 from handlers.ui.photos import save_photo
@@ -214,7 +215,7 @@ async def _photo_answer(message: Message, state: FSMContext, draft: ReportDraft,
                       {"file_id": photo.file_id, "file_unique_id": photo.file_unique_id, "local_path": local}]
     draft.item = item
     if draft.step == "vi_photo":
-        _finish_item(draft, "violations")
+        REPORT_FORM.finish_item(draft, "violations")
     await _save_and_prompt(message, state, draft, actor)
 
 
@@ -285,7 +286,7 @@ def _on_skip(draft: ReportDraft, value: str) -> list[str] | None:
         REPORT_FORM.advance(draft, "hz_urgency")
         return []
     if step == "vi_photo":
-        _finish_item(draft, "violations")
+        REPORT_FORM.finish_item(draft, "violations")
         return []
     setattr(draft, step, None)
     if step.endswith("_did"):
@@ -318,7 +319,7 @@ def _on_urgency(draft: ReportDraft, value: str) -> list[str] | None:
     if value not in tuple(Urgency) or draft.item is None or draft.step != "hz_urgency":
         return None
     draft.item = {**draft.item, "urgency": value}
-    _finish_item(draft, "hazards")
+    REPORT_FORM.finish_item(draft, "hazards")
     return []
 
 
@@ -328,12 +329,6 @@ def _on_edit(draft: ReportDraft, value: str) -> list[str] | None:
 
 _BUTTONS = {"back": _on_back, "skip": _on_skip, "add": _on_add, "drop": _on_drop, "next": _on_next,
             "urgency": _on_urgency, "edit": _on_edit}
-
-
-def _finish_item(draft: ReportDraft, list_step: str) -> None:
-    getattr(draft, list_step).append(draft.item)
-    draft.item = None
-    REPORT_FORM.return_to(draft, list_step)
 
 
 def _next(draft: ReportDraft) -> list[str]:

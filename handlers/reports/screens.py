@@ -3,44 +3,20 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.forms.report import REPORT_FORM, SECTION_STEPS, ReportDraft
 from bot.services.membership import Actor
 from bot.services.reports import MAX_ANSWER, MAX_HAZARD_PHOTOS, MIN_SECTIONS
 from handlers.ui.callbacks import ReportFormButton
+from handlers.ui.form_screens import FormButtons, Rows, current_answer
 from handlers.ui.report_text import SECTION_TITLES, hazard_line, month_label, render_report
 from storage.models.reports import SECTIONS, Urgency
 
-Rows = list[list[InlineKeyboardButton]]
-
-
-def button(text: str, action: str, step: str = "", value: str = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=ReportFormButton(action=action, step=step, value=value).pack())
-
-
-def keyboard(rows: Rows) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def resume_or_discard() -> InlineKeyboardMarkup:
-    return keyboard([[button(_("▶️ Continue"), "resume"), button(_("🗑 Discard"), "discard")]])
-
-
-def navigation(draft: ReportDraft, skip: str | None = None) -> Rows:
-    """Skip (where the step allows it), back (except on the first step) and cancel."""
-    step = draft.step
-    rows = [[button(skip, "skip", step)]] if skip else []
-    last = [button(_("✖️ Cancel"), "cancel", step)]
-    if not REPORT_FORM.is_first(draft):
-        last.insert(0, button(_("⬅️ Back"), "back", step))
-    rows.append(last)
-    return rows
-
-
-def _current(value: str | None) -> str:
-    return "\n" + _("Current answer: {text}").format(text=escape(value)) if value else ""
+_buttons = FormButtons(ReportFormButton, REPORT_FORM)
+button, navigation, resume_or_discard = _buttons.button, _buttons.navigation, _buttons.resume_or_discard
+_current = current_answer
 
 
 def screen(draft: ReportDraft, actor: Actor | None) -> tuple[str, Rows]:
@@ -134,8 +110,7 @@ def confirm_screen(draft: ReportDraft, actor: Actor | None) -> tuple[str, Rows]:
 
 
 def overflow_keyboard(draft: ReportDraft) -> InlineKeyboardMarkup:
-    trim = button(_("✂️ Keep the first {max} characters").format(max=MAX_ANSWER), "trim", draft.step)
-    return keyboard([[trim]] + navigation(draft))
+    return _buttons.overflow(draft, MAX_ANSWER)
 
 
 def redirect_notice(reason: str, params: dict) -> str:

@@ -29,7 +29,6 @@ from bot.services.membership import Actor
 from handlers.talks.screens import (
     LIMITS,
     Context,
-    keyboard,
     overflow_keyboard,
     redirect_notice,
     resume_or_discard,
@@ -37,6 +36,7 @@ from handlers.talks.screens import (
 )
 from handlers.ui.access import IsMember
 from handlers.ui.callbacks import TalkButton, TalkFormButton
+from handlers.ui.form_screens import keyboard
 from handlers.ui.menu import Menu
 from handlers.ui.render import answer_long, error_text
 from handlers.ui.states import TalkFollowUpDone, TalkForm
@@ -200,7 +200,7 @@ def _set_day(draft: TalkDraft, day: date, today: date) -> list[str]:
     if day < today or (draft.held_on and day.isoformat() < draft.held_on):
         raise DomainError("talk_due_past")
     draft.item = {**(draft.item or {}), "due": day.isoformat()}
-    _finish_item(draft, "follow_ups")
+    TALK_FORM.finish_item(draft, "follow_ups")
     return []
 
 
@@ -346,7 +346,7 @@ def _on_private(draft: TalkDraft, value: str) -> list[str] | None:
     if draft.step != "c_private" or draft.item is None:
         return None
     draft.item = {**draft.item, "secretary_only": value == "1"}
-    _finish_item(draft, "concerns")
+    TALK_FORM.finish_item(draft, "concerns")
     return []
 
 
@@ -364,12 +364,6 @@ def _on_edit(draft: TalkDraft, value: str) -> list[str] | None:
 _SIMPLE = {"kind": _on_kind, "page": _on_page, "clear": _on_clear, "back": _on_back, "skip": _on_skip,
            "add": _on_add, "drop": _on_drop, "tag": _on_tag, "private": _on_private, "next": _on_next,
            "edit": _on_edit}
-
-
-def _finish_item(draft: TalkDraft, list_step: str) -> None:
-    setattr(draft, list_step, [*getattr(draft, list_step), draft.item])
-    draft.item = None
-    TALK_FORM.return_to(draft, list_step)
 
 
 def _next(draft: TalkDraft) -> list[str]:

@@ -5,16 +5,16 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html import escape
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.forms.talk import PAST_DAYS, TALK_FORM, TalkDraft
 from bot.services.talks import MAX_NOTE, MAX_PLACE, MAX_TOPIC
 from handlers.ui.callbacks import TalkFormButton
+from handlers.ui.form_screens import FormButtons, Rows, current_answer
 from handlers.ui.talk_text import KIND_NAMES, TAG_NAMES, concern_line, follow_up_line, people_names, render_record
 from storage.models import Member
 
-Rows = list[list[InlineKeyboardButton]]
 PAGE = 8  # names per page of the people list
 LIMITS = {"place": MAX_PLACE, "topic": MAX_TOPIC, "c_note": MAX_NOTE, "agreement": MAX_NOTE, "f_what": MAX_NOTE}
 DUE_DAYS = (3, 7, 14, 30)
@@ -28,30 +28,9 @@ class Context:
     members: list[Member] = field(default_factory=list)
 
 
-def button(text: str, action: str, step: str = "", value: str = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=TalkFormButton(action=action, step=step, value=value).pack())
-
-
-def keyboard(rows: Rows) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def resume_or_discard() -> InlineKeyboardMarkup:
-    return keyboard([[button(_("▶️ Continue"), "resume"), button(_("🗑 Discard"), "discard")]])
-
-
-def navigation(draft: TalkDraft, skip: str | None = None) -> Rows:
-    step = draft.step
-    rows = [[button(skip, "skip", step)]] if skip else []
-    last = [button(_("✖️ Cancel"), "cancel", step)]
-    if not TALK_FORM.is_first(draft):
-        last.insert(0, button(_("⬅️ Back"), "back", step))
-    rows.append(last)
-    return rows
-
-
-def _current(value: str | None) -> str:
-    return "\n" + _("Current answer: {text}").format(text=escape(value)) if value else ""
+_buttons = FormButtons(TalkFormButton, TALK_FORM)
+button, navigation, resume_or_discard = _buttons.button, _buttons.navigation, _buttons.resume_or_discard
+_current = current_answer
 
 
 def _limit(step: str) -> str:
@@ -168,9 +147,7 @@ def confirm_screen(draft: TalkDraft) -> tuple[str, Rows]:
 
 
 def overflow_keyboard(draft: TalkDraft) -> InlineKeyboardMarkup:
-    limit = LIMITS[draft.step]
-    trim = button(_("✂️ Keep the first {max} characters").format(max=limit), "trim", draft.step)
-    return keyboard([[trim]] + navigation(draft))
+    return _buttons.overflow(draft, LIMITS[draft.step])
 
 
 def redirect_notice(reason: str, params: dict) -> str:
