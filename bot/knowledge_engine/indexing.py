@@ -137,8 +137,8 @@ class Indexer:
     def _read_changed(self, files: dict[str, Path], manifest: dict, rechunk: bool, report: SyncReport, tell: Progress) -> list[_Prepared]:
         prepared = []
         for done, (rel, path) in enumerate(files.items()):
-            self._check_cancel()
             tell(done, len(files), rel)
+            self._check_cancel()
             item = self._read(rel, path, manifest, rechunk, report)
             if item is not None:
                 prepared.append(item)
@@ -217,16 +217,16 @@ class Indexer:
         missing = self.store.cache.missing([d.page_content for item in prepared for d in item.docs])
         missing.sort(key=len)
         for start in range(0, len(missing), EMBED_BATCH):
-            self._check_cancel()
             tell(start, len(missing), f"embedding passages {start}/{len(missing)}")
+            self._check_cancel()
             self.store.cache.embeddings.embed_documents(missing[start : start + EMBED_BATCH])
         return len(missing)
 
     # ------------------------------------------------------------------ step 4
     def _write_all(self, prepared: list[_Prepared], manifest: dict, report: SyncReport, tell: Progress) -> None:
         for done, item in enumerate(prepared):
-            self._check_cancel()
             tell(done, len(prepared), item.rel)
+            self._check_cancel()
             self._write(item, manifest, report)
 
     def _write(self, item: _Prepared, manifest: dict, report: SyncReport) -> None:
