@@ -26,16 +26,31 @@ async def open_knowledge(app: "App") -> None:
     if stats.get("chunks"):
         app.extras["knowledge"] = engine
     if app.settings.knowledge_sync_on_start and app.settings.knowledge_dir.is_dir():
+        app.extras["knowledge_sync"] = engine  # stop_background stops a long sync at its next safe point
         report = await asyncio.to_thread(engine.sync)
+        app.extras.pop("knowledge_sync", None)
         log.info(
             "knowledge synced: +%d ~%d -%d failed %d, %d chunks in %.1fs",
             len(report.added), len(report.changed), len(report.removed), len(report.failed), report.chunks, report.seconds,
         )
         for name, reason in report.failed:
             log.warning("knowledge file not indexed: %s: %s", name, reason)
+        await tell_admins_about_failed_files(app, report.failed)
     await asyncio.to_thread(engine.warm_up)
     app.extras["knowledge"] = engine
     app.extras["daily_clause_source"] = clause_source(engine)
+
+
+async def tell_admins_about_failed_files(app: "App", failed: list[tuple[str, str]]) -> None:
+    if not failed:
+        return
+    from handlers.knowledge_notices import files_not_indexed
+    from schedulers import kick_delivery
+
+    async with app.sessionmaker() as session:
+        await files_not_indexed(session, app, failed)
+        await session.commit()
+    kick_delivery(app)
 
 
 DAILY_CLAUSE_CHARS = (30, 600)  # a clause short enough to read out at the morning meeting
@@ -75,6 +90,9 @@ async def stop_background(app: "App") -> None:
     delivery = app.extras.pop("delivery", None)
     if delivery is not None:
         await delivery.stop()
+    syncing = app.extras.pop("knowledge_sync", None)
+    if syncing is not None:
+        syncing.cancel_sync()  # the sync runs in a thread: ask it to stop so the process can exit
     task = app.extras.pop("knowledge_task", None)
     if task is not None and not task.done():
         task.cancel()
