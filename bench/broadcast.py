@@ -34,8 +34,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter, defaultdict
-from datetime import date, datetime, time as dtime, timezone
+from collections import Counter
+from datetime import date, datetime
+from datetime import time as dtime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,7 +177,7 @@ async def child_main(args: argparse.Namespace) -> None:
     # the production path: the sender runs once this process holds the sending turn, which the killed
     # first process held (bot/delivery/turn.py)
     delivery = TurnTakingSender(turn_for(app.engine), make_sender, retry_interval=1.0)
-    app.extras["delivery"] = delivery
+    app.delivery = delivery
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stopping.set)  # graceful: drain in-flight sends, then exit

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -15,33 +13,20 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.commands import set_default_commands, set_staff_commands
 from bot.config import Settings
-from bot.fsm_storage import SqlStorage, TrackedRedisStorage
+from bot.context import App
+from bot.features import build_menu, build_routers, install_errors
 from bot.i18n import DOMAIN, compile_catalogs
 from bot.middlewares import ActorI18nMiddleware, ActorMiddleware, DbSessionMiddleware
-from handlers import build_routers
+from handlers.ui.menu import Menu
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import upgrade
 
 log = logging.getLogger("fieldmate")
 SIMULATOR_TOKEN = "123456789:SIMULATOR-fieldmate-local-token-000"
-
-
-@dataclass
-class App:
-    """What handlers and jobs need, built once and injected through the dispatcher's workflow_data."""
-
-    settings: Settings
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
-    i18n: I18n
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    async def close(self) -> None:
-        await self.engine.dispose()
 
 
 async def create_app(settings: Settings, migrate: bool = True, engine: AsyncEngine | None = None) -> App:
@@ -69,22 +54,14 @@ def build_event_isolation(app: App) -> BaseEventIsolation:
     return SimpleEventIsolation()
 
 
-def build_fsm_storage(app: App) -> BaseStorage:
-    """The FSM storage of this app, made once: the dispatcher and the idle-form scan share it."""
-    if "fsm_storage" not in app.extras:
-        if app.settings.redis_url:
-            app.extras["fsm_storage"] = TrackedRedisStorage.from_url(app.settings.redis_url)
-        else:
-            app.extras["fsm_storage"] = SqlStorage(app.sessionmaker)
-    return app.extras["fsm_storage"]
-
-
 def build_dispatcher(app: App, storage: BaseStorage | None = None, background: bool = True) -> Dispatcher:
     """All routers and middlewares; with `background`, starting polling also starts the knowledge
     engine, the delivery sender and the scheduler (tests that drive updates directly leave it off)."""
-    dp = Dispatcher(storage=storage or build_fsm_storage(app), events_isolation=build_event_isolation(app))
+    dp = Dispatcher(storage=storage or app.form_storage(), events_isolation=build_event_isolation(app))
     dp["app"] = app
     dp["settings"] = app.settings
+    dp["menu"] = build_menu()
+    install_errors()
     dp.update.outer_middleware(DbSessionMiddleware(app.sessionmaker))
     dp.update.outer_middleware(ActorMiddleware(set(app.settings.admin_ids)))
     ActorI18nMiddleware(app.i18n).setup(dp)
@@ -97,15 +74,15 @@ def build_dispatcher(app: App, storage: BaseStorage | None = None, background: b
     return dp
 
 
-async def on_startup(bot: Bot, app: App) -> None:
+async def on_startup(bot: Bot, app: App, menu: Menu) -> None:
     from sqlalchemy import select
 
     from storage.models import Member
 
-    await set_default_commands(bot, app.i18n)
+    await set_default_commands(bot, app.i18n, menu)
     async with app.sessionmaker() as session:
         staff = (await session.scalars(select(Member).where(Member.role != "member", Member.active.is_(True)))).all()
-    await set_staff_commands(bot, app.i18n, staff, app.settings.admin_ids)
+    await set_staff_commands(bot, app.i18n, staff, app.settings.admin_ids, menu)
 
 
 async def start_background(bot: Bot, app: App) -> None:

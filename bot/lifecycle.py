@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from aiogram import Bot
 
-if TYPE_CHECKING:
-    from bot.app import App
+from bot.context import App
+from bot.features import register_jobs
+from schedulers import new_scheduler
 
 log = logging.getLogger("fieldmate.lifecycle")
 
 
-async def open_knowledge(app: "App") -> None:
+async def open_knowledge(app: App) -> None:
     """Open the index; sync the knowledge folder first when asked (in a thread: embedding is CPU work).
 
     An index that already has chunks answers at once while the sync runs; an empty one waits for it."""
@@ -24,11 +24,13 @@ async def open_knowledge(app: "App") -> None:
     engine = await asyncio.to_thread(KnowledgeEngine.from_settings, app.settings)
     stats = await asyncio.to_thread(engine.stats)
     if stats.get("chunks"):
-        app.extras["knowledge"] = engine
+        app.knowledge = engine
     if app.settings.knowledge_sync_on_start and app.settings.knowledge_dir.is_dir():
-        app.extras["knowledge_sync"] = engine  # stop_background stops a long sync at its next safe point
-        report = await asyncio.to_thread(engine.sync)
-        app.extras.pop("knowledge_sync", None)
+        try:
+            report = await asyncio.to_thread(engine.sync)
+        except asyncio.CancelledError:  # stop_background: the thread stops at its next safe point
+            engine.cancel_sync()
+            raise
         log.info(
             "knowledge synced: +%d ~%d -%d failed %d, %d chunks in %.1fs",
             len(report.added), len(report.changed), len(report.removed), len(report.failed), report.chunks, report.seconds,
@@ -37,20 +39,19 @@ async def open_knowledge(app: "App") -> None:
             log.warning("knowledge file not indexed: %s: %s", name, reason)
         await tell_admins_about_failed_files(app, report.failed)
     await asyncio.to_thread(engine.warm_up)
-    app.extras["knowledge"] = engine
-    app.extras["daily_clause_source"] = clause_source(engine)
+    app.knowledge = engine
+    app.daily_clause_source = clause_source(engine)
 
 
-async def tell_admins_about_failed_files(app: "App", failed: list[tuple[str, str]]) -> None:
+async def tell_admins_about_failed_files(app: App, failed: list[tuple[str, str]]) -> None:
     if not failed:
         return
-    from handlers.knowledge_notices import files_not_indexed
-    from schedulers import kick_delivery
+    from handlers.ui.knowledge_notices import files_not_indexed
 
     async with app.sessionmaker() as session:
         await files_not_indexed(session, app, failed)
         await session.commit()
-    kick_delivery(app)
+    app.kick_delivery()
 
 
 DAILY_CLAUSE_CHARS = (30, 600)  # a clause short enough to read out at the morning meeting
@@ -72,28 +73,24 @@ def clause_source(engine):
     return draw
 
 
-async def start_background(app: "App", bot: Bot) -> None:
-    app.extras["knowledge_task"] = asyncio.create_task(_logged(open_knowledge(app), "knowledge engine"))
+async def start_background(app: App, bot: Bot) -> None:
+    app.knowledge_task = asyncio.create_task(_logged(open_knowledge(app), "knowledge engine"))
     from bot.delivery import start_delivery
-    from schedulers import build_scheduler
 
-    app.extras["delivery"] = start_delivery(app, bot)
-    scheduler = build_scheduler(app, bot)
-    scheduler.start()
-    app.extras["scheduler"] = scheduler
+    app.delivery = start_delivery(app, bot)
+    app.scheduler = new_scheduler(app.settings.tz)
+    register_jobs(app.scheduler, app, bot)
+    app.scheduler.start()
 
 
-async def stop_background(app: "App") -> None:
-    scheduler = app.extras.pop("scheduler", None)
+async def stop_background(app: App) -> None:
+    scheduler, app.scheduler = app.scheduler, None
     if scheduler is not None:
         scheduler.shutdown(wait=False)
-    delivery = app.extras.pop("delivery", None)
+    delivery, app.delivery = app.delivery, None
     if delivery is not None:
         await delivery.stop()
-    syncing = app.extras.pop("knowledge_sync", None)
-    if syncing is not None:
-        syncing.cancel_sync()  # the sync runs in a thread: ask it to stop so the process can exit
-    task = app.extras.pop("knowledge_task", None)
+    task, app.knowledge_task = app.knowledge_task, None
     if task is not None and not task.done():
         task.cancel()
 

@@ -7,6 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bot.clock import ManualClock
 from bot.config import Settings
 
 KNOWLEDGE_WAIT_S = 600  # first run on a new machine embeds the sample knowledge folder
@@ -31,6 +32,8 @@ async def simulate_main(settings: Settings, *, fresh: bool, script: Path | None,
     settings = settings.model_copy(update={**overrides, "admin_ids": sorted(admin_ids), "bot_token": None})
 
     app = await create_app(settings)
+    if loaded is not None and loaded.clock is not None:
+        app.clock = ManualClock(loaded.clock.replace(tzinfo=settings.tz))
     users = {"admin": SimUser(id=1, first_name="管理员"), "guest": SimUser(id=5000, first_name="新同事")}
     if loaded is None:
         async with app.sessionmaker() as session:
@@ -76,7 +79,7 @@ def _confirm(question: str) -> bool:
 
 
 async def _wait_for_knowledge(app, verbose: bool) -> None:
-    task = app.extras.get("knowledge_task")
+    task = app.knowledge_task
     if task is None or task.done():
         return
     if verbose and await asyncio.to_thread(knowledge_needs_indexing, app.settings):

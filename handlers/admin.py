@@ -5,27 +5,28 @@ from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import refresh_member_commands
+from bot.context import App
 from bot.services import membership
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
-from handlers.access import IsAdmin, IsStaff
-from handlers.render import answer_long, reply_error
+from handlers.ui.access import IsAdmin, IsStaff
+from handlers.ui.callbacks import MemberAction
+from handlers.ui.menu import Menu
+from handlers.ui.render import answer_long, reply_error
 from storage.models import Member, Role
 
 ROLE_NAMES = {Role.MEMBER: __("member"), Role.SECRETARY: __("secretary"), Role.ADMIN: __("admin")}
-
-
-class MemberAction(CallbackData, prefix="mem"):
-    action: str  # "role", "move", "active", "pick_branch"
-    member_id: int
-    value: str = ""
 
 
 def router() -> Router:
@@ -65,7 +66,7 @@ async def branch_command(message: Message, command: CommandObject, session: Asyn
 
 
 async def invite_command(
-    message: Message, command: CommandObject, session: AsyncSession, actor: Actor, bot: Bot
+    message: Message, command: CommandObject, session: AsyncSession, actor: Actor, bot: Bot, app: App
 ) -> None:
     """/invite [BRANCH] [member|secretary] [USES] [DAYS]; a secretary's invites are for their own branch."""
     args = (command.args or "").split()
@@ -87,7 +88,8 @@ async def invite_command(
             await message.answer(_("Usage: /invite BRANCH member|secretary [USES] [DAYS]"))
             return
         uses, days = (numbers + [50, 14][len(numbers):])[:2]
-        invite = await membership.create_invite(session, branch, role, uses, days, actor.member)
+        invite = await membership.create_invite(session, branch, role, uses, days, actor.member,
+                                                 now=app.clock.utc_naive())
     except DomainError as error:
         await reply_error(message, error)
         return
@@ -156,7 +158,7 @@ def _card_keyboard(member: Member) -> InlineKeyboardMarkup:
 
 
 async def member_action(
-    query: CallbackQuery, callback_data: MemberAction, session: AsyncSession, actor: Actor, bot: Bot
+    query: CallbackQuery, callback_data: MemberAction, session: AsyncSession, actor: Actor, bot: Bot, menu: Menu
 ) -> None:
     """Every press is re-authorized by the service: the callback data is never trusted."""
     try:
@@ -185,6 +187,6 @@ async def member_action(
     except (DomainError, ValueError) as error:
         await reply_error(query, error if isinstance(error, DomainError) else DomainError("forbidden"))
         return
-    await refresh_member_commands(bot, member)
+    await refresh_member_commands(bot, member, menu)
     await query.answer(_("Saved."))
     await query.message.edit_text(_member_line(member), reply_markup=_card_keyboard(member))

@@ -6,39 +6,29 @@ from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, Filter
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.context import App
 from bot.services import questions
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
-from handlers.access import IsAdmin, IsMember
-from handlers.render import answer_long, reply_error
+from handlers.ui.access import IsAdmin, IsMember
+from handlers.ui.callbacks import AskFeedback, AskFull, AskMore
+from handlers.ui.render import answer_long, reply_error
 
 if TYPE_CHECKING:
-    from bot.app import App
     from bot.knowledge_engine import Answer, KnowledgeEngine, Source
 
 PAGE = 3  # clauses per answer; 「更多」 shows the next ones
 SNIPPET = 600  # characters of a clause shown in an answer; 「原文」 shows all of it
-
-
-class AskMore(CallbackData, prefix="ask"):
-    question_id: int
-    offset: int
-
-
-class AskFull(CallbackData, prefix="full"):
-    question_id: int
-    index: int
-
-
-class AskFeedback(CallbackData, prefix="fb"):
-    question_id: int
-    value: int
 
 
 class AddressedInGroup(Filter):
@@ -72,23 +62,23 @@ def router() -> Router:
     return r
 
 
-def _engine(app: "App") -> "KnowledgeEngine | None":
-    return app.extras.get("knowledge")
+def _engine(app: App) -> "KnowledgeEngine | None":
+    return app.knowledge
 
 
-async def ask_command(message: Message, command: CommandObject, session: AsyncSession, actor: Actor, app: "App", bot: Bot) -> None:
+async def ask_command(message: Message, command: CommandObject, session: AsyncSession, actor: Actor, app: App, bot: Bot) -> None:
     await answer_question(message, command.args or "", session, actor, app, bot)
 
 
-async def ask_private(message: Message, session: AsyncSession, actor: Actor, app: "App", bot: Bot) -> None:
+async def ask_private(message: Message, session: AsyncSession, actor: Actor, app: App, bot: Bot) -> None:
     await answer_question(message, message.text, session, actor, app, bot)
 
 
-async def ask_in_group(message: Message, question: str, session: AsyncSession, actor: Actor, app: "App", bot: Bot) -> None:
+async def ask_in_group(message: Message, question: str, session: AsyncSession, actor: Actor, app: App, bot: Bot) -> None:
     await answer_question(message, question, session, actor, app, bot)
 
 
-async def answer_question(message: Message, text: str, session: AsyncSession, actor: Actor, app: "App", bot: Bot) -> None:
+async def answer_question(message: Message, text: str, session: AsyncSession, actor: Actor, app: App, bot: Bot) -> None:
     try:
         question = questions.clean_question(text)
     except DomainError:
@@ -152,7 +142,7 @@ def _answer_keyboard(question_id: int, shown: int, start: int = 0) -> InlineKeyb
     return InlineKeyboardMarkup(inline_keyboard=[full, *keyboard.inline_keyboard])
 
 
-async def _logged_question(query: CallbackQuery, question_id: int, session: AsyncSession, actor: Actor, app: "App"):
+async def _logged_question(query: CallbackQuery, question_id: int, session: AsyncSession, actor: Actor, app: App):
     """The logged question and the engine a follow-up button needs, or (None, None) after telling why not."""
     try:
         row = await questions.get_question(session, actor, question_id)
@@ -166,7 +156,7 @@ async def _logged_question(query: CallbackQuery, question_id: int, session: Asyn
     return row, engine
 
 
-async def more_pressed(query: CallbackQuery, callback_data: AskMore, session: AsyncSession, actor: Actor, app: "App") -> None:
+async def more_pressed(query: CallbackQuery, callback_data: AskMore, session: AsyncSession, actor: Actor, app: App) -> None:
     row, engine = await _logged_question(query, callback_data.question_id, session, actor, app)
     if row is None:
         return
@@ -182,7 +172,7 @@ async def more_pressed(query: CallbackQuery, callback_data: AskMore, session: As
                       reply_markup=_answer_keyboard(row.id, row.shown, start=callback_data.offset))
 
 
-async def full_pressed(query: CallbackQuery, callback_data: AskFull, session: AsyncSession, actor: Actor, app: "App") -> None:
+async def full_pressed(query: CallbackQuery, callback_data: AskFull, session: AsyncSession, actor: Actor, app: App) -> None:
     row, engine = await _logged_question(query, callback_data.question_id, session, actor, app)
     if row is None:
         return

@@ -3,23 +3,27 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import membership
 from bot.services.membership import Actor
-from handlers.access import IsMember
-from handlers.menu import BTN_HELP, BTN_LANGUAGE, COMMANDS, _allowed, main_keyboard, role_of
+from handlers.ui.access import IsMember
+from handlers.ui.callbacks import LanguageChoice
+from handlers.ui.menu import Menu
 
+BTN_HELP = __("❔ Help")
+BTN_LANGUAGE = __("🌐 Language")
 LANGUAGE_NAMES = {"zh": "简体中文", "en": "English"}
-
-
-class LanguageChoice(CallbackData, prefix="lang"):
-    code: str
 
 
 def router() -> Router:
@@ -35,16 +39,8 @@ def router() -> Router:
     return r
 
 
-def help_text(actor: Actor) -> str:
-    role = role_of(actor)
-    lines = [_("<b>What I can do for you</b>")]
-    lines.append(_("• Ask me any safety-rule or policy question in plain words; I answer with the exact clause and its source."))
-    lines += [f"/{name} — {text}" for name, text, who in COMMANDS if _allowed(who, role)]
-    return "\n".join(lines)
-
-
-async def show_help(message: Message, actor: Actor) -> None:
-    await message.answer(help_text(actor), reply_markup=main_keyboard(actor))
+async def show_help(message: Message, actor: Actor, menu: Menu) -> None:
+    await message.answer(menu.help_text(actor), reply_markup=menu.keyboard(actor))
 
 
 async def ask_language(message: Message) -> None:
@@ -58,7 +54,7 @@ async def ask_language(message: Message) -> None:
 
 
 async def language_chosen(
-    query: CallbackQuery, callback_data: LanguageChoice, session: AsyncSession, actor: Actor, i18n: I18n
+    query: CallbackQuery, callback_data: LanguageChoice, session: AsyncSession, actor: Actor, i18n: I18n, menu: Menu
 ) -> None:
     if callback_data.code not in LANGUAGE_NAMES or actor.member is None:
         await query.answer()
@@ -67,12 +63,12 @@ async def language_chosen(
     with i18n.use_locale(callback_data.code):
         await query.answer()
         await query.message.edit_text(_("Language set to English.") if callback_data.code == "en" else _("Language set to Chinese."))
-        await query.message.answer(help_text(actor), reply_markup=main_keyboard(actor))
+        await query.message.answer(menu.help_text(actor), reply_markup=menu.keyboard(actor))
 
 
-async def cancel(message: Message, state: FSMContext, actor: Actor) -> None:
+async def cancel(message: Message, state: FSMContext, actor: Actor, menu: Menu) -> None:
     if await state.get_state() is None:
-        await message.answer(_("Nothing to cancel."), reply_markup=main_keyboard(actor))
+        await message.answer(_("Nothing to cancel."), reply_markup=menu.keyboard(actor))
         return
     await state.clear()
-    await message.answer(_("Cancelled. Nothing was saved."), reply_markup=main_keyboard(actor))
+    await message.answer(_("Cancelled. Nothing was saved."), reply_markup=menu.keyboard(actor))

@@ -6,18 +6,24 @@ from html import escape
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import App
+from bot.context import App
 from bot.services import daily, membership
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
-from handlers.access import IsAdmin, IsMember, IsStaff
-from handlers.daily_view import DailyCb, item_buttons, item_text
-from handlers.render import answer_long, error_text
+from handlers.ui.access import IsAdmin, IsMember, IsStaff
+from handlers.ui.callbacks import DailyButton
+from handlers.ui.daily_view import item_buttons, item_text
+from handlers.ui.render import answer_long, error_text
 
 BTN_TODAY = __("📘 Today's item")
 
@@ -34,23 +40,13 @@ def router() -> Router:
     r = Router(name="daily")
     r.message.filter(IsMember())
     r.callback_query.filter(IsMember())
-    r.callback_query.register(pressed, DailyCb.filter())
+    r.callback_query.register(pressed, DailyButton.filter())
     r.message.register(today, Command("today"))
     r.message.register(today, F.text == BTN_TODAY)
     r.message.register(acks, Command("acks"), IsStaff())
     r.message.register(schedule, Command("schedule"), IsAdmin())
     return r
 
-
-def _error(error: DomainError) -> str:
-    template = DAILY_ERRORS.get(error.code)
-    if template is None:
-        return error_text(error)
-    return str(template).format(**{key: escape(str(value)) for key, value in error.params.items()})
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _local(app: App, naive_utc: datetime) -> datetime:
@@ -59,8 +55,8 @@ def _local(app: App, naive_utc: datetime) -> datetime:
 
 # ------------------------------------------------------------------------------- buttons
 
-async def pressed(query: CallbackQuery, callback_data: DailyCb, session: AsyncSession, actor: Actor, app: App) -> None:
-    now, tz, points = _now(), app.settings.tz, app.settings.points_daily_ack
+async def pressed(query: CallbackQuery, callback_data: DailyButton, session: AsyncSession, actor: Actor, app: App) -> None:
+    now, tz, points = app.clock.now(), app.settings.tz, app.settings.points_daily_ack
     try:
         if callback_data.action == "q":
             quiz = await daily.answer_quiz(session, actor.member, callback_data.ack, callback_data.choice,
@@ -71,7 +67,7 @@ async def pressed(query: CallbackQuery, callback_data: DailyCb, session: AsyncSe
             outcome = await daily.acknowledge(session, actor.member, callback_data.ack, now=now, tz=tz,
                                               points_per_ack=points)
     except DomainError as error:
-        await query.answer(_error(error), show_alert=True)
+        await query.answer(error_text(error), show_alert=True)
         return
     at = _local(app, outcome.ack.acked_at).strftime("%H:%M")
     if outcome.status == "already":
@@ -105,7 +101,7 @@ async def today(message: Message, session: AsyncSession, actor: Actor, app: App)
     if actor.member is None:
         await message.answer(_("Today's item goes to branch members. Admins can see a branch with /acks <branch>."))
         return
-    day = _now().astimezone(app.settings.tz).date()
+    day = app.local_now().date()
     found = await daily.today_for(session, actor.member, day)
     if found is None:
         schedule = await daily.get_schedule(session, actor.member.branch_id, app.settings.daily_default_time) \
@@ -129,10 +125,10 @@ async def today(message: Message, session: AsyncSession, actor: Actor, app: App)
 async def acks(message: Message, command: CommandObject, session: AsyncSession, actor: Actor, app: App) -> None:
     try:
         branch = await _branch_for(session, actor, command.args)
-        day = _now().astimezone(app.settings.tz).date()
+        day = app.local_now().date()
         board = await daily.ack_board(session, branch, day, app.settings.tz)
     except DomainError as error:
-        await message.answer(_error(error))
+        await message.answer(error_text(error))
         return
     await answer_long(message, _ack_text(board, app))
 
@@ -222,11 +218,11 @@ async def schedule(message: Message, command: CommandObject, session: AsyncSessi
         audit.record(session, actor.member, "daily.schedule", "branch", branch.id, args=" ".join(rest))
         await message.answer(await _describe(session, app, branch))
     except DomainError as error:
-        await message.answer(_error(error))
+        await message.answer(error_text(error))
 
 
 async def _describe(session: AsyncSession, app: App, branch) -> str:
-    today = _now().astimezone(app.settings.tz).date()
+    today = app.local_now().date()
     plan = await daily.get_schedule(session, branch.id, app.settings.daily_default_time)
     days = _("every day") if plan.everyday else _("workdays (Mon–Fri)")
     text = _("<b>{branch}</b>: {time}, {days}").format(branch=escape(branch.name), time=plan.at.strftime("%H:%M"), days=days)

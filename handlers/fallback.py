@@ -5,11 +5,8 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from handlers.access import IsMember
-from handlers.menu import COMMANDS
-
-# Commands that exist for some role; "member" is the command-card detail view, not in the menu.
-KNOWN_COMMANDS = {name for name, _text, _who in COMMANDS} | {"member", "start"}
+from handlers.ui.access import IsMember
+from handlers.ui.menu import Menu
 
 
 def router() -> Router:
@@ -21,10 +18,10 @@ def router() -> Router:
     return r
 
 
-async def unknown_command(message: Message) -> None:
+async def unknown_command(message: Message, menu: Menu) -> None:
     """A command no router took: either it exists for a higher role (refuse) or it does not exist."""
     name = message.text.split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
-    if name in KNOWN_COMMANDS:
+    if name in menu.known_commands:
         await message.answer(_("Sorry, you are not allowed to do that."))
     else:
         await message.answer(_("I don't know that command. Send /help to see what you can do."))

@@ -6,8 +6,8 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.membership import Actor
-from handlers.access import IsNotMember
-from handlers.start import how_to_join
+from handlers.ui.access import IsNotMember
+from handlers.ui.menu import how_to_join
 
 
 def router() -> Router:

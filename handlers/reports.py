@@ -10,27 +10,39 @@ import logging
 import uuid
 from html import escape
 from pathlib import Path
-from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.context import App
 from bot.services import reports
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
 from bot.services.reports import MAX_ANSWER, MAX_HAZARD_PHOTOS, MIN_SECTIONS
-from handlers import report_notices
-from handlers.access import IsMember
-from handlers.menu import main_keyboard
-from handlers.render import answer_long
-from handlers.reports_text import STATUS_NAMES, SECTION_TITLES, hazard_line, local_now, month_label, render_report, report_error
+from handlers.ui.access import IsMember
+from handlers.ui.callbacks import ReportFormButton
+from handlers.ui.menu import Menu
+from handlers.ui.notices import report_submitted
+from handlers.ui.photos import save_photo
+from handlers.ui.render import answer_long, error_text
+from handlers.ui.report_text import (
+    SECTION_TITLES,
+    STATUS_NAMES,
+    hazard_line,
+    month_label,
+    render_report,
+)
+from handlers.ui.states import ReportForm
 from storage.models.reports import SECTIONS, ReportStatus, Urgency
 
 log = logging.getLogger(__name__)
@@ -46,25 +58,13 @@ EDITABLE = {"month": "month", "summary": "summary", "sections": "self_did", "haz
             "violations": "violations", "suggestions": "suggestions"}
 
 
-class ReportForm(StatesGroup):
-    filling = State()
-
-
-class RF(CallbackData, prefix="rf"):
-    """A form button. `step` is the step it belongs to, so a button from an earlier screen is refused."""
-
-    action: str
-    step: str = ""
-    value: str = ""
-
-
 def router() -> Router:
     r = Router(name="reports")
     r.message.filter(IsMember(), F.chat.type == "private")
     r.callback_query.filter(IsMember())
     r.message.register(report_command, Command("report"))
     r.message.register(report_command, F.text == BTN_REPORT)
-    r.callback_query.register(form_button, RF.filter())
+    r.callback_query.register(form_button, ReportFormButton.filter())
     # Commands are not answers: they go on to their own routers (/review, /help, /cancel…) while the form waits.
     r.message.register(form_input, ReportForm.filling, ~F.text.startswith("/"))
     return r
@@ -72,7 +72,7 @@ def router() -> Router:
 
 # --- entry ----------------------------------------------------------------------------------------
 
-async def report_command(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: Any) -> None:
+async def report_command(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App) -> None:
     if await state.get_state() == ReportForm.filling.state:
         await message.answer(
             _("You have a report form that is not finished yet. Continue it, or discard it and start again?"),
@@ -85,11 +85,11 @@ async def report_command(message: Message, state: FSMContext, session: AsyncSess
     await _start(message, state, session, actor, app)
 
 
-async def _start(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: Any) -> None:
+async def _start(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App) -> None:
     if actor.member is None or actor.member.branch_id is None:
         await message.answer(_("Reports are filed by members of a branch; you do not belong to one."))
         return
-    today = local_now(app).date()
+    today = app.local_now().date()
     open_months: list[str] = []
     notes: list[str] = []
     for month in reports.month_choices(today):
@@ -106,7 +106,8 @@ async def _start(message: Message, state: FSMContext, session: AsyncSession, act
             "hazards": [], "violations": []}
     await state.set_state(ReportForm.filling)
     await state.set_data(data)
-    # The current month is preselected; early in a month step 1 also offers the previous one as a button
+    # The first open month is preselected (early in a month the previous one, usually still missing); step 1
+    # offers the other as a button
     # (one tap less than a separate month question, and the same first step every time).
     await _choose_month(message, state, session, actor, open_months[0], intro="\n".join(notes))
 
@@ -181,7 +182,7 @@ def _go_next(data: dict, step: str) -> list[str]:
 # --- prompts --------------------------------------------------------------------------------------
 
 def _btn(text: str, action: str, step: str = "", value: str = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=RF(action=action, step=step, value=value).pack())
+    return InlineKeyboardButton(text=text, callback_data=ReportFormButton(action=action, step=step, value=value).pack())
 
 
 def _kb(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
@@ -284,7 +285,7 @@ def _confirm_screen(data: dict, actor: Actor | None) -> tuple[str, list[list[Inl
 
 # --- input ----------------------------------------------------------------------------------------
 
-async def form_input(message: Message, state: FSMContext, actor: Actor, app: Any, bot: Bot) -> None:
+async def form_input(message: Message, state: FSMContext, actor: Actor, app: App, bot: Bot) -> None:
     data = await state.get_data()
     step = data.get("step")
     if step in TEXT_STEPS and message.text is not None:
@@ -344,7 +345,7 @@ async def _accept_text(message: Message, state: FSMContext, data: dict, step: st
     await _save_and_prompt(message, state, data, actor, notices)
 
 
-async def _photo_answer(message: Message, state: FSMContext, data: dict, step: str, actor: Actor, app: Any,
+async def _photo_answer(message: Message, state: FSMContext, data: dict, step: str, actor: Actor, app: App,
                         bot: Bot) -> None:
     draft = data.setdefault("draft", {"photos": []})
     if step == "hz_photos" and len(draft.get("photos", [])) >= MAX_HAZARD_PHOTOS:
@@ -362,20 +363,6 @@ async def _photo_answer(message: Message, state: FSMContext, data: dict, step: s
     await _save_and_prompt(message, state, data, actor)
 
 
-async def save_photo(bot: Bot, media_dir: Path, month: str, file_id: str, unique_id: str) -> str | None:
-    """Keep our own copy (exports and reviews must not depend on Telegram keeping the file). Best effort:
-    a failed download keeps the file_id and the form goes on; returns the path relative to media_dir."""
-    relative = Path("reports") / month / f"{unique_id}.jpg"
-    target = media_dir / relative
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        await bot.download(file_id, destination=target)
-    except Exception:  # noqa: BLE001 - a missing copy must not lose the member's answer
-        log.warning("could not download photo %s", unique_id, exc_info=True)
-        return None
-    return relative.as_posix()
-
-
 async def _save_and_prompt(message: Message, state: FSMContext, data: dict, actor: Actor,
                            notices: list[str] | None = None) -> None:
     await state.set_data(data)
@@ -386,8 +373,8 @@ async def _save_and_prompt(message: Message, state: FSMContext, data: dict, acto
 
 # --- buttons --------------------------------------------------------------------------------------
 
-async def form_button(query: CallbackQuery, callback_data: RF, state: FSMContext, session: AsyncSession,
-                      actor: Actor, app: Any) -> None:
+async def form_button(query: CallbackQuery, callback_data: ReportFormButton, state: FSMContext, session: AsyncSession,
+                      actor: Actor, app: App, menu: Menu) -> None:
     action = callback_data.action
     if action == "revise":
         await _revise(query, callback_data, state, session, actor, app)
@@ -411,12 +398,15 @@ async def form_button(query: CallbackQuery, callback_data: RF, state: FSMContext
     if action in ("discard", "cancel"):
         await state.clear()
         await query.answer()
-        await message.answer(_("The report form was discarded. Nothing was submitted."), reply_markup=main_keyboard(actor))
+        await message.answer(_("The report form was discarded. Nothing was submitted."), reply_markup=menu.keyboard(actor))
         return
     if callback_data.step != data.get("step"):
         await query.answer(_("That button belongs to an earlier step; please use the latest message."), show_alert=True)
         return
     await query.answer()
+    if action == "submit":
+        await _on_submit(query, callback_data, state, session, actor, app, menu, data)
+        return
     handler = _BUTTONS.get(action)
     if handler is None:
         return
@@ -503,27 +493,27 @@ async def _on_edit(query, cb, state, session, actor, app, data) -> None:
     await _save_and_prompt(query.message, state, data, actor)
 
 
-async def _on_submit(query, cb, state, session, actor, app, data) -> None:
+async def _on_submit(query, cb, state, session, actor, app, menu, data) -> None:
     try:
         result = await reports.submit(session, actor.member, reports.ReportInput.from_form(data),
-                                      form_token=data["token"])
+                                      form_token=data["token"], now=app.clock.utc_naive())
     except DomainError as error:
-        await query.message.answer(report_error(error))
+        await query.message.answer(error_text(error))
         return
     await state.clear()
     report = result.report
     if result.duplicate:
         await query.message.answer(_("This report was already submitted."))
         return
-    await report_notices.report_submitted(session, app, report, actor.member)
+    await report_submitted(session, app, report, actor.member)
     branch = actor.member.branch.name if actor.member.branch else ""
     text = _("Submitted. Your report for {month} went to {branch} for review; you will be told the result.").format(
         month=month_label(report.month), branch=escape(branch))
-    await query.message.answer(text, reply_markup=main_keyboard(actor))
+    await query.message.answer(text, reply_markup=menu.keyboard(actor))
 
 
-async def _revise(query: CallbackQuery, cb: RF, state: FSMContext, session: AsyncSession, actor: Actor,
-                  app: Any) -> None:
+async def _revise(query: CallbackQuery, cb: ReportFormButton, state: FSMContext, session: AsyncSession, actor: Actor,
+                  app: App) -> None:
     """「Edit and resubmit」 from the return notification: loads that report into a new form."""
     try:
         report = await reports.get_report_for(session, actor, int(cb.value or 0))
@@ -551,7 +541,7 @@ async def _revise(query: CallbackQuery, cb: RF, state: FSMContext, session: Asyn
 
 _BUTTONS = {
     "back": _on_back, "month": _on_month, "skip": _on_skip, "trim": _on_trim, "add": _on_add, "drop": _on_drop,
-    "next": _on_next, "urgency": _on_urgency, "edit": _on_edit, "submit": _on_submit,
+    "next": _on_next, "urgency": _on_urgency, "edit": _on_edit,
 }
 
 

@@ -11,49 +11,36 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+)
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.context import App
 from bot.services import reports
 from bot.services.errors import DomainError
 from bot.services.membership import Actor, list_members
-from handlers import report_notices
-from handlers.access import IsMember, IsStaff
-from handlers.render import answer_long
-from handlers.reports import save_photo
-from handlers.reports_text import STATUS_NAMES, local_now, month_label, render_report, report_error
+from handlers.ui.access import IsMember, IsStaff
+from handlers.ui.callbacks import ActionButton, ReviewButton
+from handlers.ui.notices import action_assigned, report_reviewed
+from handlers.ui.photos import save_photo
+from handlers.ui.render import answer_long, error_text
+from handlers.ui.report_text import (
+    STATUS_NAMES,
+    month_label,
+    render_report,
+)
+from handlers.ui.states import ActionDoneForm, ReviewForm
 from storage.models import Member
 from storage.models.reports import Report, ReportStatus
 
 DUE_CHOICES = (3, 7, 14, 30)  # days from today offered as due dates
-
-
-class RV(CallbackData, prefix="rv"):
-    action: str  # "page", "open", "approve", "return"
-    report_id: int = 0
-    version: int = 0
-    page: int = 0
-
-
-class AC(CallbackData, prefix="ac"):
-    action: str  # "hazard", "owner", "due", "done"
-    hazard_id: int = 0
-    owner_id: int = 0
-    days: int = 0
-    action_id: int = 0
-
-
-class ReviewForm(StatesGroup):
-    comment = State()
-
-
-class ActionDoneForm(StatesGroup):
-    note = State()
-    photo = State()
 
 
 def router() -> Router:
@@ -62,11 +49,11 @@ def router() -> Router:
     r.callback_query.filter(IsMember())
     r.message.register(review_command, Command("review"), IsStaff())
     r.message.register(not_allowed, Command("review"))
-    r.callback_query.register(review_button, RV.filter())
+    r.callback_query.register(review_button, ReviewButton.filter())
     r.message.register(return_comment, ReviewForm.comment, F.text, ~F.text.startswith("/"))
     r.message.register(comment_not_text, ReviewForm.comment, ~F.text)
     r.message.register(actions_command, Command("actions"))
-    r.callback_query.register(action_button, AC.filter())
+    r.callback_query.register(action_button, ActionButton.filter())
     r.message.register(done_note, ActionDoneForm.note, F.text, ~F.text.startswith("/"))
     r.message.register(done_photo, ActionDoneForm.photo, F.photo)
     r.message.register(done_skip_photo, ActionDoneForm.photo, F.text == "0")
@@ -102,12 +89,12 @@ async def _pending_page(session: AsyncSession, actor: Actor, page: int) -> tuple
     rows = [[InlineKeyboardButton(
         text=f"{names[r.member_id].real_name if r.member_id in names else '?'} · {month_label(r.month)}"
              + (f" · v{r.version}" if r.version > 1 else ""),
-        callback_data=RV(action="open", report_id=r.id).pack())] for r in items]
+        callback_data=ReviewButton(action="open", report_id=r.id).pack())] for r in items]
     nav = []
     if page > 0:
-        nav.append(InlineKeyboardButton(text=_("⬅️ Previous"), callback_data=RV(action="page", page=page - 1).pack()))
+        nav.append(InlineKeyboardButton(text=_("⬅️ Previous"), callback_data=ReviewButton(action="page", page=page - 1).pack()))
     if page < pages - 1:
-        nav.append(InlineKeyboardButton(text=_("Next ➡️"), callback_data=RV(action="page", page=page + 1).pack()))
+        nav.append(InlineKeyboardButton(text=_("Next ➡️"), callback_data=ReviewButton(action="page", page=page + 1).pack()))
     if nav:
         rows.append(nav)
     text = _("<b>Reports waiting for review</b>: {total} (page {page}/{pages})").format(
@@ -115,10 +102,10 @@ async def _pending_page(session: AsyncSession, actor: Actor, page: int) -> tuple
     return text, _kb(rows)
 
 
-async def review_button(query: CallbackQuery, callback_data: RV, state: FSMContext, session: AsyncSession,
-                        actor: Actor, app: Any, bot: Bot) -> None:
+async def review_button(query: CallbackQuery, callback_data: ReviewButton, state: FSMContext, session: AsyncSession,
+                        actor: Actor, app: App, bot: Bot) -> None:
     if not (actor.is_admin or actor.is_secretary):
-        await query.answer(report_error(DomainError("report_not_found")), show_alert=True)
+        await query.answer(error_text(DomainError("report_not_found")), show_alert=True)
         return
     try:
         if callback_data.action == "page":
@@ -145,7 +132,7 @@ async def review_button(query: CallbackQuery, callback_data: RV, state: FSMConte
         else:
             await query.answer()
     except DomainError as error:
-        await query.answer(report_error(error), show_alert=True)
+        await query.answer(error_text(error), show_alert=True)
 
 
 async def _state_free(query: CallbackQuery, state: FSMContext) -> bool:
@@ -158,7 +145,7 @@ async def _state_free(query: CallbackQuery, state: FSMContext) -> bool:
     return False
 
 
-async def _reviewable(session: AsyncSession, actor: Actor, cb: RV) -> Report:
+async def _reviewable(session: AsyncSession, actor: Actor, cb: ReviewButton) -> Report:
     report = await session.get(Report, cb.report_id)
     if report is None or not actor.can_manage_branch(report.branch_id):
         raise DomainError("report_not_found")
@@ -170,14 +157,14 @@ async def _reviewable(session: AsyncSession, actor: Actor, cb: RV) -> Report:
 
 
 async def show_report(message: Message, session: AsyncSession, bot: Bot, report: Report, actor: Actor,
-                      app: Any) -> None:
+                      app: App) -> None:
     """The full report, then its photos (albums of up to 10), then the decision buttons."""
     member = await session.get(Member, report.member_id)
     branch = member.branch.name if member and member.branch and member.branch_id == report.branch_id else None
     data = reports.report_to_form(report)
     text = render_report(data, member_name=member.real_name if member else "?", branch_name=branch,
                          status=report.status, comment=report.review_comment)
-    offset = local_now(app).utcoffset() or timedelta(0)  # history is stored in UTC, read in local time
+    offset = app.local_now().utcoffset() or timedelta(0)  # history is stored in UTC, read in local time
     history = [
         _("{at} · {who}: {old} → {new}").format(
             at=(h.at + offset).strftime("%m-%d %H:%M"), who=escape(h.actor_label),
@@ -199,33 +186,33 @@ async def show_report(message: Message, session: AsyncSession, bot: Bot, report:
             await bot.send_media_group(message.chat.id, [InputMediaPhoto(media=f, caption=c) for c, f in chunk])
     if report.status == ReportStatus.SUBMITTED and actor.can_manage_branch(report.branch_id):
         buttons = [[
-            InlineKeyboardButton(text=_("✅ Approve"), callback_data=RV(action="approve", report_id=report.id,
+            InlineKeyboardButton(text=_("✅ Approve"), callback_data=ReviewButton(action="approve", report_id=report.id,
                                                                        version=report.version).pack()),
-            InlineKeyboardButton(text=_("↩️ Return"), callback_data=RV(action="return", report_id=report.id,
+            InlineKeyboardButton(text=_("↩️ Return"), callback_data=ReviewButton(action="return", report_id=report.id,
                                                                       version=report.version).pack()),
         ]]
         await message.answer(_("Your decision on this report:"), reply_markup=_kb(buttons))
 
 
-async def _decide(query: CallbackQuery, session: AsyncSession, actor: Actor, app: Any, cb: RV, *, approve: bool,
+async def _decide(query: CallbackQuery, session: AsyncSession, actor: Actor, app: App, cb: ReviewButton, *, approve: bool,
                   comment: str | None = None) -> None:
     settings = app.settings
-    offset = local_now(app).utcoffset() or timedelta(0)
+    offset = app.local_now().utcoffset() or timedelta(0)
     result = await reports.review(
         session, actor, cb.report_id, approve=approve, comment=comment, version=cb.version or None,
         points_on_time=settings.points_report_on_time, points_hazard=settings.points_hazard,
-        deadline_day=settings.report_deadline_day, tz_offset=offset,
+        deadline_day=settings.report_deadline_day, tz_offset=offset, now=app.clock.utc_naive(),
     )
     if not result.changed:
         await query.answer(_("Already approved.") if approve else _("Already returned."), show_alert=True)
         return
-    await report_notices.report_reviewed(session, app, result.report)
+    await report_reviewed(session, app, result.report)
     await query.answer(_("Approved.") if approve else _("Returned."))
     await query.message.edit_text(_("✅ Approved. The member has been told.") if approve
                                   else _("↩️ Returned. The member has been told."))
 
 
-async def return_comment(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: Any) -> None:
+async def return_comment(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App) -> None:
     data = await state.get_data()
     comment = message.text.strip()
     if len(comment) > reports.MAX_ANSWER:
@@ -234,14 +221,14 @@ async def return_comment(message: Message, state: FSMContext, session: AsyncSess
         return
     try:
         result = await reports.review(session, actor, int(data.get("report_id", 0)), approve=False, comment=comment,
-                                      version=data.get("version"))
+                                      version=data.get("version"), now=app.clock.utc_naive())
     except DomainError as error:
         await state.clear()
-        await message.answer(report_error(error))
+        await message.answer(error_text(error))
         return
     await state.clear()
     if result.changed:
-        await report_notices.report_reviewed(session, app, result.report)
+        await report_reviewed(session, app, result.report)
         await message.answer(_("↩️ Returned. The member has been told."))
     else:
         await message.answer(_("This report was already returned."))
@@ -253,8 +240,8 @@ async def comment_not_text(message: Message) -> None:
 
 # --- corrective actions ---------------------------------------------------------------------------
 
-async def actions_command(message: Message, session: AsyncSession, actor: Actor, app: Any) -> None:
-    today = local_now(app).date()
+async def actions_command(message: Message, session: AsyncSession, actor: Actor, app: App) -> None:
+    today = app.local_now().date()
     lines: list[str] = []
     rows: list[list[InlineKeyboardButton]] = []
     staff = actor.is_admin or actor.is_secretary
@@ -268,14 +255,14 @@ async def actions_command(message: Message, session: AsyncSession, actor: Actor,
         lines.append(await _action_line(session, action))
         if actor.member is not None and action.owner_id == actor.member.id:
             rows.append([InlineKeyboardButton(text=_("✅ Done: #{id}").format(id=action.id),
-                                              callback_data=AC(action="done", action_id=action.id).pack())])
+                                              callback_data=ActionButton(action="done", action_id=action.id).pack())])
     if staff:
         hazards = await reports.hazards_without_action(session, actor)
         lines.append(_("<b>Hazards without an action</b>: {count}").format(count=len(hazards)))
         for hazard in hazards:
             lines.append(f"#{hazard.id} [{hazard.urgency}] {escape(hazard.description[:60])}")
             rows.append([InlineKeyboardButton(text=_("🛠 Assign #{id}").format(id=hazard.id),
-                                              callback_data=AC(action="hazard", hazard_id=hazard.id).pack())])
+                                              callback_data=ActionButton(action="hazard", hazard_id=hazard.id).pack())])
     await answer_long(message, "\n".join(lines), reply_markup=_kb(rows) if rows else None)
 
 
@@ -286,8 +273,8 @@ async def _action_line(session: AsyncSession, action: Any) -> str:
         hazard=escape(action.hazard.description[:60]))
 
 
-async def action_button(query: CallbackQuery, callback_data: AC, state: FSMContext, session: AsyncSession,
-                        actor: Actor, app: Any) -> None:
+async def action_button(query: CallbackQuery, callback_data: ActionButton, state: FSMContext, session: AsyncSession,
+                        actor: Actor, app: App) -> None:
     try:
         if callback_data.action == "done":
             action = await reports.get_action_for(session, actor, callback_data.action_id)
@@ -305,25 +292,25 @@ async def action_button(query: CallbackQuery, callback_data: AC, state: FSMConte
         report = await session.get(Report, hazard.report_id)
         if callback_data.action == "hazard":
             members = [m for m in await list_members(session, actor, report.branch_id) if m.active]
-            rows = [[InlineKeyboardButton(text=m.real_name, callback_data=AC(
+            rows = [[InlineKeyboardButton(text=m.real_name, callback_data=ActionButton(
                 action="owner", hazard_id=hazard.id, owner_id=m.id).pack())] for m in members[:30]]
             await query.answer()
             await query.message.answer(_("Who will fix hazard #{id}?\n{text}").format(
                 id=hazard.id, text=escape(hazard.description)), reply_markup=_kb(rows))
         elif callback_data.action == "owner":
-            rows = [[InlineKeyboardButton(text=_("in {days} days").format(days=days), callback_data=AC(
+            rows = [[InlineKeyboardButton(text=_("in {days} days").format(days=days), callback_data=ActionButton(
                 action="due", hazard_id=hazard.id, owner_id=callback_data.owner_id, days=days).pack())
                 for days in DUE_CHOICES]]
             await query.answer()
             await query.message.answer(_("By when?"), reply_markup=_kb(rows))
         elif callback_data.action == "due" and callback_data.days in DUE_CHOICES:
-            today = local_now(app).date()
+            today = app.local_now().date()
             action, created = await reports.create_action(
                 session, actor, hazard.id, callback_data.owner_id, today + timedelta(days=callback_data.days),
                 today=today)
             await query.answer()
             if created:
-                await report_notices.action_assigned(session, app, action)
+                await action_assigned(session, app, action)
                 await query.message.edit_text(_("Corrective action #{id} created, due {due}. The owner has been told.")
                                               .format(id=action.id, due=action.due_date.isoformat()))
             else:
@@ -331,7 +318,7 @@ async def action_button(query: CallbackQuery, callback_data: AC, state: FSMConte
         else:
             await query.answer()
     except DomainError as error:
-        await query.answer(report_error(error), show_alert=True)
+        await query.answer(error_text(error), show_alert=True)
 
 
 async def done_note(message: Message, state: FSMContext) -> None:
@@ -344,26 +331,27 @@ async def done_note(message: Message, state: FSMContext) -> None:
     await message.answer(_("Now send a photo of the fixed site, or send 0 to finish without one."))
 
 
-async def done_photo(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: Any,
+async def done_photo(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App,
                      bot: Bot) -> None:
     photo = message.photo[-1]
     local = await save_photo(bot, Path(app.settings.media_dir), "actions", photo.file_id, photo.file_unique_id)
-    await _finish_action(message, state, session, actor, reports.PhotoInput(photo.file_id, photo.file_unique_id, local))
+    await _finish_action(message, state, session, actor, app, reports.PhotoInput(photo.file_id, photo.file_unique_id, local))
 
 
-async def done_skip_photo(message: Message, state: FSMContext, session: AsyncSession, actor: Actor) -> None:
-    await _finish_action(message, state, session, actor, None)
+async def done_skip_photo(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App) -> None:
+    await _finish_action(message, state, session, actor, app, None)
 
 
-async def _finish_action(message: Message, state: FSMContext, session: AsyncSession, actor: Actor,
+async def _finish_action(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App,
                          photo: reports.PhotoInput | None) -> None:
     data = await state.get_data()
     await state.clear()
     try:
         action, changed = await reports.complete_action(session, actor, int(data.get("action_id", 0)),
-                                                        data.get("note", ""), photo)
+                                                        data.get("note", ""), photo,
+                                                        now=app.clock.utc_naive())
     except DomainError as error:
-        await message.answer(report_error(error))
+        await message.answer(error_text(error))
         return
     await message.answer(_("✅ Action #{id} marked as done. Thank you!").format(id=action.id) if changed
                          else _("This action is already done."))

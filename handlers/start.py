@@ -5,37 +5,25 @@ from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject, CommandStart
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import refresh_member_commands
+from bot.context import App
 from bot.services import membership
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
-from handlers.common import help_text
-from handlers.menu import main_keyboard
-from handlers.render import reply_error
-
-
-class JoinForm(StatesGroup):
-    name = State()
-    confirm = State()
-
-
-class JoinChoice(CallbackData, prefix="join"):
-    accept: bool
-
-
-def how_to_join() -> str:
-    return _(
-        "Hello! I am the safety assistant of the power-supply branches.\n"
-        "To use me you need an invite link from your branch secretary or the administrator. "
-        "Open the link on this phone and I will guide you through joining."
-    )
+from handlers.ui.callbacks import JoinChoice
+from handlers.ui.menu import Menu, how_to_join
+from handlers.ui.render import reply_error
+from handlers.ui.states import JoinForm
 
 
 def router() -> Router:
@@ -50,10 +38,10 @@ def router() -> Router:
     return r
 
 
-async def start_plain(message: Message, state: FSMContext, actor: Actor) -> None:
+async def start_plain(message: Message, state: FSMContext, actor: Actor, menu: Menu) -> None:
     await state.clear()
     if actor.is_member:
-        await message.answer(help_text(actor), reply_markup=main_keyboard(actor))
+        await message.answer(menu.help_text(actor), reply_markup=menu.keyboard(actor))
     elif actor.member is not None:
         await message.answer(_("Your account has been deactivated. Please contact the administrator."))
     else:
@@ -61,7 +49,7 @@ async def start_plain(message: Message, state: FSMContext, actor: Actor) -> None
 
 
 async def start_with_code(
-    message: Message, command: CommandObject, state: FSMContext, session: AsyncSession, actor: Actor
+    message: Message, command: CommandObject, state: FSMContext, session: AsyncSession, actor: Actor, app: App
 ) -> None:
     if actor.member is not None and not actor.is_admin:
         if not actor.member.active:
@@ -73,7 +61,7 @@ async def start_with_code(
         await message.answer(_("You are an administrator; invite links are for new members."))
         return
     try:
-        invite = await membership.check_invite(session, command.args or "")
+        invite = await membership.check_invite(session, command.args or "", app.clock.utc_naive())
     except DomainError as error:
         await reply_error(message, error)
         return
@@ -115,7 +103,8 @@ async def confirm_pending(message: Message) -> None:
 
 
 async def confirm_pressed(
-    query: CallbackQuery, callback_data: JoinChoice, state: FSMContext, session: AsyncSession, actor: Actor, bot: Bot
+    query: CallbackQuery, callback_data: JoinChoice, state: FSMContext, session: AsyncSession, actor: Actor, bot: Bot,
+    app: App, menu: Menu,
 ) -> None:
     data = await state.get_data()
     if await state.get_state() != JoinForm.confirm.state or "code" not in data:
@@ -127,7 +116,8 @@ async def confirm_pressed(
         await query.message.edit_text(_("Please send your real name again."))
         return
     try:
-        member = await membership.join(session, query.from_user.id, data["code"], data["name"])
+        member = await membership.join(session, query.from_user.id, data["code"], data["name"],
+                                          now=app.clock.utc_naive())
     except DomainError as error:
         await state.clear()
         await reply_error(query, error)
@@ -139,6 +129,6 @@ async def confirm_pressed(
             name=escape(member.real_name), branch=escape(member.branch.name)
         )
     )
-    await refresh_member_commands(bot, member)
+    await refresh_member_commands(bot, member, menu)
     joined = Actor(telegram_id=actor.telegram_id, member=member, is_admin=False)
-    await query.message.answer(help_text(joined), reply_markup=main_keyboard(joined))
+    await query.message.answer(menu.help_text(joined), reply_markup=menu.keyboard(joined))

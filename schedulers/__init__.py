@@ -1,6 +1,6 @@
 """The in-process scheduler: APScheduler 3.11 AsyncIOScheduler with a few periodic scans.
 
-Each module here with jobs exposes `register(scheduler, app, bot)`. Jobs open their own sessions from
+Each module here with jobs exposes `register(scheduler, app, bot)`, named in the feature registry. Jobs open their own sessions from
 app.sessionmaker, pass only ids, and take an optional explicit `now` so tests call them directly.
 With several bot processes on PostgreSQL, each scan runs under an advisory lock (`scan_lock`), so only
 one process does a given scan at a time; the delivery rows' unique keys still guard against duplicates.
@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import zlib
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import AsyncIterator
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-if TYPE_CHECKING:
-    from aiogram import Bot
-
-    from bot.app import App
 
 JOB_DEFAULTS = {
     "coalesce": True,  # after downtime run a missed scan once, not once per missed interval
@@ -27,14 +23,10 @@ JOB_DEFAULTS = {
 }
 
 
-def build_scheduler(app: "App", bot: "Bot") -> AsyncIOScheduler:
-    """Build (not start) the scheduler with every module's jobs; the composition root starts it."""
-    from schedulers import daily, reports
-
-    scheduler = AsyncIOScheduler(timezone=app.settings.tz, job_defaults=dict(JOB_DEFAULTS))
-    for module in (daily, reports):
-        module.register(scheduler, app, bot)
-    return scheduler
+def new_scheduler(tz) -> AsyncIOScheduler:
+    """An empty scheduler with the house defaults; the composition root adds every feature's jobs
+    (bot/features.py `register_jobs`) and starts it."""
+    return AsyncIOScheduler(timezone=tz, job_defaults=dict(JOB_DEFAULTS))
 
 
 @contextlib.asynccontextmanager
@@ -54,9 +46,3 @@ async def scan_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
             if got:
                 await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
                 await connection.commit()
-
-
-def kick_delivery(app: Any) -> None:
-    sender = app.extras.get("delivery") if hasattr(app, "extras") else None
-    if sender is not None:
-        sender.kick()

@@ -11,10 +11,12 @@ from typing import Any
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy import select
 
+from bot.context import App
 from bot.services import outbox, reports
-from schedulers import kick_delivery, scan_lock  # scan_lock: one process per scan on PostgreSQL
+from handlers.ui.callbacks import ReportFormButton
+from handlers.ui.report_text import in_locale, month_label
+from schedulers import scan_lock  # scan_lock: one process per scan on PostgreSQL
 from storage.models import Member
-from storage.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,7 @@ KIND = "report_reminder"
 IDLE_REMINDER_BEFORE = timedelta(days=2)  # remind this long before an idle form is discarded
 
 
-def register(scheduler: Any, app: Any, bot: Any) -> None:
+def register(scheduler: Any, app: App, bot: Any) -> None:
     """Add the report jobs to the shared AsyncIOScheduler (schedulers/__init__.py builds and starts it).
 
     The jobs get the App object (an in-memory job store; nothing is pickled) and look everything else up."""
@@ -34,11 +36,11 @@ def register(scheduler: Any, app: Any, bot: Any) -> None:
     scheduler.add_job(scan_idle_forms, "cron", minute=23, args=[app], id="reports:idle-forms", **common)
 
 
-def _local(app: Any, now: datetime | None) -> datetime:
-    return (now or datetime.now(app.settings.tz)).astimezone(app.settings.tz)
+def _local(app: App, now: datetime | None) -> datetime:
+    return (now or app.clock.now()).astimezone(app.settings.tz)
 
 
-async def send_report_reminders(app: Any, now: datetime | None = None) -> int:
+async def send_report_reminders(app: App, now: datetime | None = None) -> int:
     """From `report_reminder_day` to the deadline, once a day: remind members whose report is missing or
     returned. Returns how many reminders were newly queued (the key holds one per member and day)."""
     settings = app.settings
@@ -52,14 +54,11 @@ async def send_report_reminders(app: Any, now: datetime | None = None) -> int:
         if mine:
             queued = await _queue_reminders(app, today, month, due)
     if queued:
-        kick_delivery(app)
+        app.kick_delivery()
     return queued
 
 
-async def _queue_reminders(app: Any, today: Any, month: str, due: Any) -> int:
-    from handlers.reports import RF
-    from handlers.reports_text import in_locale, month_label
-
+async def _queue_reminders(app: App, today: Any, month: str, due: Any) -> int:
     queued = 0
     async with app.sessionmaker() as session, session.begin():
         for member in await reports.members_without_report(session, month):
@@ -68,7 +67,7 @@ async def _queue_reminders(app: Any, today: Any, month: str, due: Any) -> int:
             with in_locale(app, member.locale):
                 text = _("⏰ Please file your 四不伤害 report for {month}; it is due on {due}.").format(
                     month=month_label(month), due=due.isoformat())
-                buttons = [[{"text": _("📝 Fill it in now"), "callback_data": RF(action="start").pack()}]]
+                buttons = [[{"text": _("📝 Fill it in now"), "callback_data": ReportFormButton(action="start").pack()}]]
             if await outbox.enqueue(session, key=f"report-reminder:{member.id}:{today.isoformat()}",
                                     chat_id=member.telegram_id, kind=KIND, text=text, member_id=member.id,
                                     buttons=buttons):
@@ -76,23 +75,20 @@ async def _queue_reminders(app: Any, today: Any, month: str, due: Any) -> int:
     return queued
 
 
-async def scan_idle_forms(app: Any, now: datetime | None = None, storage: Any = None) -> tuple[int, int]:
+async def scan_idle_forms(app: App, now: datetime | None = None, storage: Any = None) -> tuple[int, int]:
     """Half-filled report forms in the FSM storage (SQL or Redis): one reminder when close to the limit,
     discarded after `report_form_keep_days` idle days. Returns (reminded, discarded)."""
-    from bot.app import build_fsm_storage
-
     keep = timedelta(days=app.settings.report_form_keep_days)
-    now_utc = now.astimezone(timezone.utc).replace(tzinfo=None) if now and now.tzinfo else (now or utcnow())
+    now = now or app.clock.now()
+    now_utc = now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now
     async with scan_lock(app.engine, "reports:idle-forms") as mine:
-        counts = await _scan_idle_forms(app, storage or build_fsm_storage(app), now_utc, keep) if mine else (0, 0)
+        counts = await _scan_idle_forms(app, storage or app.form_storage(), now_utc, keep) if mine else (0, 0)
     if any(counts):
-        kick_delivery(app)
+        app.kick_delivery()
     return counts
 
 
-async def _scan_idle_forms(app: Any, storage: Any, now_utc: datetime, keep: timedelta) -> tuple[int, int]:
-    from handlers.reports_text import in_locale
-
+async def _scan_idle_forms(app: App, storage: Any, now_utc: datetime, keep: timedelta) -> tuple[int, int]:
     reminded = discarded = 0
     for form in await storage.idle(FORM_STATE, touched_before=now_utc - keep + IDLE_REMINDER_BEFORE):
         chat, token = form.data.get("chat"), form.data.get("token") or form.key

@@ -6,15 +6,26 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from datetime import datetime
 
 import pytest
 
+from bot.clock import ManualClock
 from bot.config import load_settings
 from storage.db import create_engine
 from storage.migrate import upgrade
 
+# The bot's clock in tests: a fixed local time, so no test depends on the day it runs. CI runs the
+# date-sensitive tests again with this set to awkward days (see .ci/run): a month's first and last day,
+# New Year's Eve 23:59, a Sunday. Format: "YYYY-MM-DD HH:MM" in the bot's time zone.
+TEST_NOW = os.environ.get("FIELDMATE_TEST_NOW", "2026-11-20 10:00")
 PG_URL = os.environ.get("FIELDMATE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def test_now(tz) -> datetime:
+    """TEST_NOW as an aware local time."""
+    return datetime.strptime(TEST_NOW, "%Y-%m-%d %H:%M").replace(tzinfo=tz)
 
 
 async def _postgres_available() -> str | None:
@@ -94,6 +105,7 @@ async def app(settings, engine):
     from bot.app import create_app
 
     application = await create_app(settings, migrate=False, engine=engine)
+    application.clock = ManualClock(test_now(settings.tz))
     yield application
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.services import membership
-from handlers.admin import MemberAction
-from handlers.ask import AskFeedback
-from handlers.menu import COMMANDS
+from bot.features import build_menu
+from handlers.ui.callbacks import AskFeedback, MemberAction
 from storage.models import AuditEntry, Member
 from tests.test_handlers_join import join, make_invite
 
@@ -24,8 +22,9 @@ async def people(harness, app):
         return {m.telegram_id: m.id for m in (await session.scalars(select(Member))).all()}
 
 
-STAFF_COMMANDS = [f"/{name}" for name, _text, who in COMMANDS if who != "member"]
-ADMIN_COMMANDS = [f"/{name}" for name, _text, who in COMMANDS if who == "admin"]
+COMMANDS = [c for c in build_menu().commands if c.in_menu]
+STAFF_COMMANDS = [f"/{c.name}" for c in COMMANDS if c.who != "member"]
+ADMIN_COMMANDS = [f"/{c.name}" for c in COMMANDS if c.who == "admin"]
 
 
 async def test_unknown_user_gets_only_the_join_explanation_for_every_command(harness, people):

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.config import SettingsError, load_settings
-from handlers.render import split_text
+from handlers.ui.render import split_text
 
 
 @pytest.mark.parametrize(

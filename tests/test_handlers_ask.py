@@ -34,7 +34,7 @@ class StubEngine:
 
 
 async def member(harness, app, user_id=1001, name="李海波"):
-    app.extras["knowledge"] = app.extras.get("knowledge") or StubEngine()
+    app.knowledge = app.knowledge or StubEngine()
     await join(harness, app, user_id, name, await make_invite(app))
 
 
@@ -78,7 +78,7 @@ async def test_feedback_belongs_to_the_asker(harness, app):
 
 async def test_in_groups_only_mentions_replies_and_ask_are_answered(harness, app):
     await member(harness, app)
-    engine = app.extras["knowledge"]
+    engine = app.knowledge
     assert await harness.send(1001, "大家早上好", chat_id=-100, chat_type="group") == []
     assert await harness.send(1001, "@fieldmate_bot 登杆前查什么", chat_id=-100, chat_type="group")
     assert engine.asked[-1][0] == "登杆前查什么"
@@ -92,11 +92,11 @@ async def test_in_groups_only_mentions_replies_and_ask_are_answered(harness, app
 async def test_empty_ask_and_missing_engine_get_clear_messages(harness, app):
     await member(harness, app)
     assert "/ask 后面" in (await harness.send(1001, "/ask"))[0]
-    app.extras.pop("knowledge")
+    app.knowledge = None
     assert "知识库还在准备" in (await harness.send(1001, "接地线怎么装"))[0]
 
 
 async def test_unknown_user_questions_reach_no_engine(harness, app):
-    app.extras["knowledge"] = engine = StubEngine()
+    app.knowledge = engine = StubEngine()
     replies = await harness.send(7777, "爬杆之前要查哪些地方")
     assert "邀请链接" in replies[0] and engine.asked == []

@@ -84,7 +84,7 @@ def test_indexing_message_only_when_something_must_be_indexed(folder, capsys):
         release = asyncio.Event()
 
         class App:
-            extras = {"knowledge_task": asyncio.create_task(release.wait())}
+            knowledge_task = asyncio.create_task(release.wait())
 
         App.settings = settings
         asyncio.get_running_loop().call_later(0, release.set)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+
 @pytest.mark.redis
 async def test_join_form_state_lives_in_redis_across_dispatchers(app, redis_storage):
     from bot.app import build_dispatcher

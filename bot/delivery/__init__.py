@@ -9,17 +9,17 @@ from bot.delivery.turn import TurnTakingSender, turn_for
 if TYPE_CHECKING:
     from aiogram import Bot
 
-    from bot.app import App
+    from bot.context import App
 
 __all__ = ["DeliverySender", "TurnTakingSender", "counts_by_status", "start_delivery"]
 
 
 def start_delivery(app: "App", bot: "Bot") -> TurnTakingSender:
-    """Start this process's delivery path in the background and put it in app.extras["delivery"]: the
+    """Start this process's delivery path in the background (the caller keeps it as app.delivery): the
     sender runs while this process holds the database's sending turn (bot/delivery/turn.py), so several
     bot processes together still keep to DELIVERY_RATE.
 
-    Stop it on shutdown with `await app.extras["delivery"].stop()` (drains in-flight sends)."""
+    Stop it on shutdown with `await app.delivery.stop()` (drains in-flight sends)."""
     settings = app.settings
 
     def make_sender() -> DeliverySender:
@@ -34,5 +34,4 @@ def start_delivery(app: "App", bot: "Bot") -> TurnTakingSender:
 
     sender = TurnTakingSender(turn_for(app.engine), make_sender)
     sender.start()
-    app.extras["delivery"] = sender
     return sender

@@ -142,6 +142,8 @@ class DeliverySender:
         self._next_maintenance = 0.0
         self._feeding: asyncio.Task | None = None
         self.sent = 0  # counters for logs and benchmarks
+        self.feed_passes = 0  # claim/maintenance passes done: what "it had its chance" means in tests
+        self._fed = asyncio.Event()
         self.errors: dict[str, int] = {}
 
     @contextlib.asynccontextmanager
@@ -230,6 +232,15 @@ class DeliverySender:
             self._next_claim = self._next_maintenance = self.clock() + max(1.0, self.poll_interval)
         finally:
             self._feeding = None
+            self.feed_passes += 1
+            self._fed.set()
+
+    async def wait_fed(self, passes: int = 1) -> None:
+        """Wait until `passes` more claim/maintenance passes have finished."""
+        target = self.feed_passes + passes
+        while self.feed_passes < target:
+            self._fed.clear()
+            await self._fed.wait()
 
     async def _drain(self) -> None:
         if self._feeding is not None:

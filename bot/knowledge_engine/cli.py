@@ -88,7 +88,7 @@ def ingest_cmd(
         f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
         f"{len(report.unchanged)} unchanged, {len(report.failed)} failed, {len(report.skipped)} skipped; "
         f"{report.chunks} chunks ({report.embedded} passages embedded) in {report.seconds:.1f} s",
-        highlight=False,
+        highlight=False, soft_wrap=True,
     )
     if report.interrupted:
         console.print("Interrupted: the index holds every file finished so far; run `ingest` again to continue.")

@@ -157,13 +157,15 @@ async def check_invite(session: AsyncSession, code: str, now: datetime | None = 
     return invite
 
 
-async def join(session: AsyncSession, telegram_id: int, code: str, real_name: str, locale: str | None = None) -> Member:
+async def join(session: AsyncSession, telegram_id: int, code: str, real_name: str, locale: str | None = None,
+               now: datetime | None = None) -> Member:
     """Create the member and spend one use of the invite, atomically (the use counter is guarded in SQL)."""
     name = clean_name(real_name)
     existing = await member_by_telegram_id(session, telegram_id)
     if existing is not None:
         raise DomainError("already_member", branch=existing.branch.name if existing.branch else "")
-    invite = await check_invite(session, code)
+    now = now or utcnow()
+    invite = await check_invite(session, code, now)
     spent = await session.execute(
         update(Invite)
         .where(Invite.id == invite.id, Invite.uses < Invite.max_uses)
@@ -171,7 +173,8 @@ async def join(session: AsyncSession, telegram_id: int, code: str, real_name: st
     )
     if spent.rowcount != 1:
         raise DomainError("invite_used_up")
-    member = Member(telegram_id=telegram_id, real_name=name, branch_id=invite.branch_id, role=invite.role, locale=locale)
+    member = Member(telegram_id=telegram_id, real_name=name, branch_id=invite.branch_id, role=invite.role, locale=locale,
+                    joined_at=now)
     session.add(member)
     await session.flush()
     await session.refresh(member, ["branch"])

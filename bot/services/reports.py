@@ -125,11 +125,12 @@ def month_of(day: date) -> str:
 
 
 def month_choices(today: date) -> list[str]:
-    """The months a member may report now: the current one, plus the previous one early in the month."""
+    """The months a member may report now, the one to preselect first: early in a month the previous month
+    (whose report is usually the one still missing) comes before the current one."""
     current = month_of(today)
     if today.day <= EARLY_DAYS:
         previous = month_of(today.replace(day=1) - timedelta(days=1))
-        return [current, previous]
+        return [previous, current]
     return [current]
 
 

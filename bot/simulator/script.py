@@ -8,6 +8,8 @@ Format (extend, don't break)::
     groups:                      # optional; a step's `group:` may also name an undeclared group
       crew: {title: 余山供电所班组, members: [admin, li]}
     timeout: 10                  # optional default seconds per expectation
+    clock: "2026-11-20 10:00"    # optional: the bot's clock starts here (local time) and stands still;
+                                 # without it the bot runs on the real time
     steps:
       - {as: admin, send: "/invite 余山供电所 member", expect: "start=", save: {code: "start=(\\\\w+)"}}
       - {as: li, send: "/start {code}", expect_re: "姓名|名字"}
@@ -33,12 +35,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
-from .driver import BotMessage, ExpectationTimeout, SimDriver
+from .driver import BotMessage, SimDriver
 from .fake_api import SimChat, SimUser
 
 ACTIONS = ("send", "press", "photo", "document", "location", "sticker", "voice", "contact")
@@ -109,6 +112,7 @@ class Script:
     steps: list[Step]
     groups: dict[str, ScriptGroup] = field(default_factory=dict)
     timeout: float = 10.0
+    clock: datetime | None = None  # local (naive) start time of the bot's clock, when the script sets one
 
     @property
     def admin_ids(self) -> list[int]:
@@ -136,7 +140,7 @@ def parse_script(data: Any, path: str = "<script>") -> Script:
     """Validate a loaded YAML document and build a :class:`Script`."""
     if not isinstance(data, dict):
         raise ScriptError(f"{path}: the script must be a mapping with `users` and `steps`")
-    unknown = set(data) - {"users", "steps", "groups", "timeout", "name", "description"}
+    unknown = set(data) - {"users", "steps", "groups", "timeout", "name", "description", "clock"}
     if unknown:
         raise ScriptError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
     users_raw = data.get("users") or {}
@@ -182,11 +186,17 @@ def parse_script(data: Any, path: str = "<script>") -> Script:
     default_timeout = data.get("timeout", 10.0)
     if not isinstance(default_timeout, (int, float)) or default_timeout <= 0:
         raise ScriptError(f"{path}: `timeout` must be a positive number")
+    clock = data.get("clock")
+    if clock is not None:
+        try:
+            clock = datetime.strptime(str(clock), "%Y-%m-%d %H:%M")
+        except ValueError:
+            raise ScriptError(f"{path}: `clock` must be a local time like \"2026-11-20 10:00\"") from None
     steps = [_parse_step(i, raw, path, users) for i, raw in enumerate(steps_raw, start=1)]
     for step in steps:
         if step.group and step.group not in groups:
             groups[step.group] = ScriptGroup(step.group, step.group, list(users))
-    return Script(path=path, users=users, steps=steps, groups=groups, timeout=float(default_timeout))
+    return Script(path=path, users=users, steps=steps, groups=groups, timeout=float(default_timeout), clock=clock)
 
 
 def _parse_step(number: int, raw: Any, path: str, users: dict[str, ScriptUser]) -> Step:

@@ -1,16 +1,16 @@
 """Fixtures for delivery and daily tests: a fake Bot API server and a bot talking to it."""
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
 
+from bot.delivery import counts_by_status
 from bot.services import outbox
 from bot.simulator import FakeTelegramServer
 from bot.simulator.harness import make_bot
 from storage.db import create_sessionmaker
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -33,16 +33,13 @@ def sessionmaker(engine):
 
 async def wait_drained(sessionmaker, timeout: float = 20.0) -> None:
     """Wait (condition, with a timeout) until no delivery is pending, claimed or being sent."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        async with sessionmaker() as session:
-            if await outbox.pending_count(session) == 0:
-                return
-        if loop.time() > deadline:
-            from bot.delivery import counts_by_status
 
-            async with sessionmaker() as session:
-                counts = await counts_by_status(session)
-            raise AssertionError(f"deliveries still pending after {timeout:.0f} s: {counts}")
-        await asyncio.sleep(0.05)
+    async def drained() -> bool:
+        async with sessionmaker() as session:
+            return await outbox.pending_count(session) == 0
+
+    async def still_pending() -> str:
+        async with sessionmaker() as session:
+            return f"deliveries still pending: {await counts_by_status(session)}"
+
+    await wait_until(drained, timeout, interval=0.05, message=still_pending)

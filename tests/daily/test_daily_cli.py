@@ -36,7 +36,6 @@ def test_schedule_set_holiday_show(tmp_path, monkeypatch):
     monkeypatch.setenv("KNOWLEDGE_DIR", str(tmp_path / "knowledge"))
     app = cli()
     from bot.cli import app as main_app  # noqa: F401  (the real CLI registers the same commands)
-
     from bot.cli import run_with_session, settings_or_exit
     from bot.services import membership
 

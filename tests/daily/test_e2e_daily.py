@@ -4,7 +4,7 @@ duplicates nor loses a message."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 
 from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
@@ -38,7 +38,7 @@ async def _branch(app, server, members: int):
 
 
 def _branch_time(app, hhmm: str) -> datetime:
-    today = datetime.now(app.settings.tz).date()
+    today = app.local_now().date()
     return datetime.combine(today, time.fromisoformat(hhmm), tzinfo=app.settings.tz)
 
 
@@ -53,7 +53,7 @@ async def test_branch_time_reached_each_member_gets_it_once_acks_then_acks_board
         bot = make_bot(server, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
         async with polling(server, build_dispatcher(app, background=False), bot):
             sender = DeliverySender(app.sessionmaker, bot, **FAST)
-            app.extras["delivery"] = sender
+            app.delivery = sender
             sender.start()
             try:
                 assert await daily_scan(app, now=_branch_time(app, "07:29")) == []  # not yet

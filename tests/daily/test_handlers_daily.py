@@ -1,14 +1,13 @@
 """「已学习」 and quiz buttons, /today, /acks and /schedule through the real dispatcher (feed_update)."""
 from __future__ import annotations
 
-import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from bot.services import daily, points
-from storage.models import DailyAck, Delivery, Member
 from schedulers.daily import daily_scan
+from storage.models import DailyAck, Delivery, Member
 from tests.daily.helpers import make_branch, make_members
 
 ADMIN = 1
@@ -42,7 +41,7 @@ async def setup_branch(app, members: int = 2, secretary: bool = True):
 
 
 def now_local(app, hhmm="08:00", days=0):
-    today = datetime.now(app.settings.tz).date() + timedelta(days=days)
+    today = app.local_now().date() + timedelta(days=days)
     return datetime.combine(today, datetime.strptime(hhmm, "%H:%M").time(), tzinfo=app.settings.tz)
 
 
@@ -107,7 +106,7 @@ async def test_a_press_a_day_later_is_recorded_as_late_with_its_time(harness, ap
         from schedulers.daily import sync_daily_files
         await sync_daily_files(app)
         yesterday = now_local(app, days=-1).date()
-        from handlers.daily_view import render_for
+        from handlers.ui.daily_view import render_for
         await daily.push_branch(session, branch.id, yesterday, tz=app.settings.tz,
                                 render=render_for(app.i18n, "zh"))
         await session.commit()

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bot.services import daily
 from bot.services.daily_items import Item, sync_items
 from bot.services.errors import DomainError
-from storage.models import BranchDaily, DailyAck, Delivery, Member
+from storage.models import BranchDaily, DailyAck, Delivery
 from tests.daily.helpers import make_branch, make_members
 
 TZ = ZoneInfo("Asia/Shanghai")

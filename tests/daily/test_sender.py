@@ -1,6 +1,7 @@
 """DeliverySender against the fake Bot API server: pacing, faults, exactly-once across senders and restarts.
 
-Timing is checked from the server's recorded call times, never by sleeping in the test."""
+Timing is checked from recorded call times (the bot's departures, the server's arrivals), never by sleeping in
+the test."""
 from __future__ import annotations
 
 import asyncio
@@ -43,6 +44,19 @@ def _sends(server, outcome: str | None = "ok"):
     return [c for c in server.calls if c.method == "sendMessage" and (outcome is None or c.outcome == outcome)]
 
 
+def record_departures(sender: DeliverySender) -> list[float]:
+    """The pacer's clock at each real departure (the moment right before the HTTP request)."""
+    departures: list[float] = []
+    departed = sender.pacer.departed
+
+    def record() -> None:
+        departed()
+        departures.append(sender.pacer.clock())
+
+    sender.pacer.departed = record
+    return departures
+
+
 async def _run_until_drained(sender: DeliverySender, sessionmaker) -> None:
     sender.start()
     try:
@@ -68,12 +82,14 @@ async def test_each_row_sent_once_and_each_chat_paced_one_second(sessionmaker, s
 async def test_overall_rate_is_respected(sessionmaker, server, api_bot):
     await _setup(sessionmaker, server, n_members=30)
     sender = DeliverySender(sessionmaker, api_bot, rate=20, chat_interval=1.0, poll_interval=0.05)
+    departures = record_departures(sender)
     await _run_until_drained(sender, sessionmaker)
     times = sorted(c.t for c in _sends(server))
-    assert len(times) == 30
-    # no window of one second at the server holds more than the hard ceiling (1.1 × rate), and the
-    # 30 calls were spread out at about the nominal rate, not sent in one burst
-    assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 22
+    assert len(times) == 30 and len(departures) == 30
+    # No 1 s window of the bot's departures holds more than the hard ceiling (1.1 × rate). Counted where the
+    # bot decides, not at the server: on a shared runner a stalled event loop bunches arrivals (see bench/).
+    assert max(sum(1 for t in departures if start <= t < start + 1.0) for start in departures) <= 22
+    # and the 30 calls were spread out at about the nominal rate, not sent in one burst
     assert times[-1] - times[0] >= (30 - 4) / 20 * 0.9
 
 
@@ -142,7 +158,7 @@ async def test_two_senders_on_one_database_never_send_the_same_row(sessionmaker,
     one = DeliverySender(sessionmaker, api_bot, batch_size=5, **{**FAST, "rate": 100.0})
     two = DeliverySender(sessionmaker, api_bot, batch_size=5, **{**FAST, "rate": 100.0})
     one.start(), two.start()
-    await asyncio.sleep(0.3)  # both connected and idle, so both compete for the rows from the start
+    await asyncio.gather(one.wait_fed(2), two.wait_fed(2))  # both idle, so both compete from the start
     await _setup(sessionmaker, server, n_members=40, per_member=2)
     one.kick(), two.kick()
     try:
@@ -182,12 +198,14 @@ async def test_rows_of_a_dead_sender_are_recovered_claimed_resent_in_flight_neve
             status="sending", claimed_by="otherhost:42:dead", claimed_at=utcnow()))
         await session.commit()
 
-    # its lease has not expired yet: nothing is touched
+    # its lease has not expired yet: after a maintenance pass and a claim pass nothing is touched
     young = DeliverySender(sessionmaker, api_bot, lease_seconds=60, **FAST)
     young.start()
-    await asyncio.sleep(0.3)
+    await young.wait_fed(2)
     await young.stop()
     assert _sends(server) == []
+    assert [(r.status, r.claimed_by) for r in await _rows(sessionmaker)] == [
+        ("claimed", "otherhost:42:dead"), ("sending", "otherhost:42:dead")]
 
     later = DeliverySender(sessionmaker, api_bot, lease_seconds=60,
                            utc_now=lambda: utcnow() + timedelta(minutes=5), **FAST)

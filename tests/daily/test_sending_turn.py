@@ -7,10 +7,16 @@ import subprocess
 import sys
 
 import pytest
-
 from sqlalchemy import text
 
-from bot.delivery.turn import ADVISORY_CLASS, FileTurn, OwnTurn, TurnTakingSender, turn_for
+from bot.delivery.turn import (
+    ADVISORY_CLASS,
+    FileTurn,
+    OwnTurn,
+    TurnTakingSender,
+    turn_for,
+)
+from tests.support.waiting import wait_until
 
 
 class CountingTurn:
@@ -51,25 +57,17 @@ def process_on(engine) -> tuple[TurnTakingSender, CountingTurn]:
     return TurnTakingSender(turn, IdleSender, retry_interval=0.01, check_interval=0.01), turn
 
 
-async def until(condition, timeout: float = 10.0) -> None:
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)
-
-
 async def test_only_one_process_sends_and_the_other_takes_over_when_it_stops(engine):
     first, _ = process_on(engine)
     first.start()
-    await until(lambda: first.sending)
+    await wait_until(lambda: first.sending)
     second, second_turn = process_on(engine)
     second.start()
-    await until(lambda: second_turn.asked >= 3)  # asked three times and refused each time
+    await wait_until(lambda: second_turn.asked >= 3)  # asked three times and refused each time
     assert first.sending and not second.sending
 
     await first.stop()
-    await until(lambda: second.sending)
+    await wait_until(lambda: second.sending)
     await second.stop()
 
 
@@ -78,7 +76,7 @@ async def test_a_holder_that_loses_its_database_connection_stops_sending(engine)
         pytest.skip("SQLite has no server connection to lose; the killed-process test covers SQLite")
     first, _ = process_on(engine)
     first.start()
-    await until(lambda: first.sending)
+    await wait_until(lambda: first.sending)
     second, _ = process_on(engine)
     second.start()
 
@@ -87,7 +85,7 @@ async def test_a_holder_that_loses_its_database_connection_stops_sending(engine)
             "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = :cls"),
             {"cls": ADVISORY_CLASS})
         await admin.commit()
-    await until(lambda: second.sending and not first.sending)
+    await wait_until(lambda: second.sending and not first.sending)
     await asyncio.gather(first.stop(), second.stop())
 
 
@@ -129,7 +127,7 @@ async def test_a_crashed_sender_is_reported_and_started_again(caplog):
 
     delivery = TurnTakingSender(OwnTurn(), make, check_interval=0.01)
     delivery.start()
-    await until(lambda: len(made) >= 2)
+    await wait_until(lambda: len(made) >= 2)
     await delivery.stop()
     assert "delivery sender crashed; restarting it" in caplog.text
     assert "sender bug" in caplog.text

@@ -1,7 +1,6 @@
 """The facade's question handling: bad input, paging, full clause, reranker hook."""
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge_engine import Answer, Source
-from bot.knowledge_engine.query import MAX_QUERY_CHARS, clean_question, expand
 from bot.knowledge_engine.normalize import match_form
+from bot.knowledge_engine.query import MAX_QUERY_CHARS, clean_question, expand
 
 
 @pytest.fixture
@@ -75,7 +74,6 @@ def test_offset_pages_through_results(engine, monkeypatch):
 
 
 def test_get_chunk_joins_parts_of_a_split_clause(kdir, make_engine):
-    from bot.knowledge_engine import engine as engine_mod
 
     long = "".join(f"第{i}项：验电器每半年试验一次，不合格的立即停用并登记。" for i in range(1, 30))
     (kdir / "长条款.txt").write_text(f"验电器管理\n\n3.1 {long}\n\n3.2 其他。\n", "utf-8")

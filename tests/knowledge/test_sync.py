@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import docx
-import pytest
 
 from bot.knowledge_engine.engine import KnowledgeEngine
 

@@ -3,12 +3,10 @@ a report with two hazards and three photos, a bot restart in the middle of the f
 return with a comment, edit and resubmit, approval, and the history that results."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
-from sqlalchemy import select
-
 from aiogram.fsm.storage.memory import SimpleEventIsolation
+from sqlalchemy import select
 
 from bot.app import build_bot, build_dispatcher
 from bot.delivery import start_delivery
@@ -39,7 +37,7 @@ async def running_bot(app, server):
             yield
         finally:
             await sender.stop()
-            app.extras.pop("delivery", None)
+            app.delivery = None
 
 
 async def step(driver, chat_id, action, expect):

@@ -6,7 +6,13 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from storage.models import FsmRecord, Report
-from tests.reports.form_steps import add_hazard, fill_until_hazards, finish_after_hazards, photo, press
+from tests.reports.form_steps import (
+    add_hazard,
+    fill_until_hazards,
+    finish_after_hazards,
+    photo,
+    press,
+)
 from tests.reports.helpers import LI, SEC_A
 
 STICKER = {"file_id": "st", "file_unique_id": "st", "type": "regular", "width": 1, "height": 1,
@@ -141,16 +147,16 @@ async def test_report_while_a_form_is_open_offers_resume_or_discard(harness, wor
     assert "第1/6步" in (await harness.send(LI, "/report"))[-1]
 
 
-async def test_previous_month_is_offered_during_the_first_days(harness, app, world):
-    app.extras["clock"] = lambda: datetime(2026, 12, 3, 9, 0, tzinfo=app.settings.tz)
+async def test_previous_month_is_preselected_during_the_first_days_while_it_is_still_open(harness, app, world):
+    app.clock.set(datetime(2026, 12, 3, 9, 0, tzinfo=app.settings.tz))
     first = await harness.send(LI, "/report")
-    assert "2026年12月" in first[-1] and "第1/6步" in first[-1]
-    switched = await press(harness, LI, "2026年11月")
-    assert "报告月份：2026年11月" in switched[-1] and "第1/6步" in switched[-1]
-    await harness.send(LI, "十一月小结")
+    assert "报告月份：2026年11月" in first[-1] and "第1/6步" in first[-1]
+    switched = await press(harness, LI, "2026年12月")
+    assert "报告月份：2026年12月" in switched[-1] and "第1/6步" in switched[-1]
+    await harness.send(LI, "十二月小结")
     await press(harness, LI, "上一步")
     labels = [button.text for row in harness.last_keyboard().inline_keyboard for button in row]
-    assert "✓ 2026年11月" in labels and "📅 2026年12月" in labels  # the choice is kept when going back
+    assert "✓ 2026年12月" in labels and "📅 2026年11月" in labels  # the choice is kept when going back
 
 
 async def test_stale_button_from_an_earlier_step_is_refused(harness, world):

@@ -5,13 +5,12 @@ from datetime import datetime, timedelta
 from functools import partial
 
 import pytest
-
 from sqlalchemy import func, select
 
+from bot.app import build_dispatcher
 from bot.services import reports
 from schedulers.reports import register, scan_idle_forms, send_report_reminders
 from storage.models import Delivery, FsmRecord
-from bot.app import build_dispatcher
 from tests.reports.helpers import LI, sample_input
 from tests.support.harness import Harness
 from tests.support.mocked_bot import MockedBot

@@ -1,13 +1,20 @@
 """Review, return/resubmit, corrective actions and access control through the real dispatcher."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from bot.services import outbox, points
+from bot.services.reports import deadline
 from storage.models import CorrectiveAction, Report, ReportStatusChange
-from tests.reports.form_steps import add_hazard, fill_until_hazards, finish_after_hazards, photo, press
+from tests.reports.form_steps import (
+    add_hazard,
+    fill_until_hazards,
+    finish_after_hazards,
+    photo,
+    press,
+)
 from tests.reports.helpers import LI, SEC_A, SEC_B, WANG, ZHAO
 
 
@@ -47,8 +54,9 @@ async def test_secretary_reviews_with_photos_and_approves(harness, app, world):
     assert report.status == "approved"
     notice = await delivery(app, f"report-approved:{report.id}:1")
     assert notice.chat_id == LI and "审核通过" in notice.text
+    on_time = app.local_now().date() <= deadline(report.month)  # filed late early in a month: no on-time points
     async with app.sessionmaker() as session:
-        assert await points.total(session, world.li.id) == 5 + 2 * 2
+        assert await points.total(session, world.li.id) == (5 if on_time else 0) + 2 * 2
 
 
 async def test_return_with_comment_then_member_edits_and_resubmits_the_same_record(harness, app, world):
@@ -121,12 +129,13 @@ async def test_corrective_action_assigned_done_and_overdue(harness, app, world):
     await press(harness, SEC_A, "安排整改")
     await press(harness, SEC_A, "王强")
     created = await press(harness, SEC_A, "7天内")
-    assert "已创建整改" in created[0] and "2026-11-27" in created[0]
+    due = (app.local_now().date() + timedelta(days=7)).isoformat()
+    assert "已创建整改" in created[0] and due in created[0]
     async with app.sessionmaker() as session:
         action = await session.scalar(select(CorrectiveAction))
     notice = await delivery(app, f"action-assigned:{action.id}")
-    assert notice.chat_id == WANG and "2026-11-27" in notice.text
-    app.extras["clock"] = lambda: datetime(2026, 11, 28, 9, 0, tzinfo=app.settings.tz)
+    assert notice.chat_id == WANG and due in notice.text
+    app.clock.advance(timedelta(days=8))
     assert "逾期整改</b>：1项" in (await harness.send(SEC_A, "/actions"))[0]
     done = notice.buttons[0][0]["callback_data"]
     assert "不归你负责" in (await harness.press(ZHAO, done))[0]

@@ -20,6 +20,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "report_review.yaml"
 async def test_report_review_script(app, monkeypatch):
     monkeypatch.chdir(Path(__file__).resolve().parents[2])  # photo paths in the script are repo-relative
     script = load_script(SCRIPT)
+    app.clock.set(script.clock.replace(tzinfo=app.settings.tz))
     app.settings.admin_ids = sorted(set(app.settings.admin_ids) | set(script.admin_ids))
     async with FakeTelegramServer() as server:
         dp = build_dispatcher(app, background=False)

@@ -10,6 +10,7 @@ from bot.services import points, reports
 from bot.services.errors import DomainError
 from storage.models import Report, ReportPhoto, ReportStatusChange
 from tests.reports.helpers import actor, make_world, sample_input
+from tests.support.waiting import wait_until
 
 NOV_20 = datetime(2026, 11, 20, 2, 0)
 
@@ -163,9 +164,9 @@ async def test_late_report_gets_hazard_points_only(session):
 
 
 def test_month_choices_and_deadline():
-    assert reports.month_choices(date(2026, 12, 3)) == ["2026-12", "2026-11"]
+    assert reports.month_choices(date(2026, 12, 3)) == ["2026-11", "2026-12"]
     assert reports.month_choices(date(2026, 12, 6)) == ["2026-12"]
-    assert reports.month_choices(date(2027, 1, 1)) == ["2027-01", "2026-12"]
+    assert reports.month_choices(date(2027, 1, 1)) == ["2026-12", "2027-01"]
     assert reports.deadline("2026-02") == date(2026, 2, 28)
     assert reports.deadline("2026-11", 25) == date(2026, 11, 25)
     assert reports.deadline("2026-02", 31) == date(2026, 2, 28)
@@ -253,17 +254,15 @@ async def test_concurrent_confirms_of_one_form_make_one_record(engine):
 
 
 async def _until_a_lock_is_awaited(engine, timeout: float = 10.0) -> None:
-    import asyncio
-
     from sqlalchemy import text
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
     async with engine.connect() as watcher:
-        while not await watcher.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
-            assert loop.time() < deadline, "the second transaction never waited for the first"
+        async def waiting() -> bool:
+            found = await watcher.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
             await watcher.rollback()
-            await asyncio.sleep(0.01)
+            return bool(found)
+
+        await wait_until(waiting, timeout, message="the second transaction never waited for the first")
 
 
 async def test_reviewers_are_the_secretaries_or_the_admins_when_a_branch_has_none(session):

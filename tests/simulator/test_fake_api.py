@@ -7,11 +7,16 @@ import struct
 import zlib
 
 import pytest
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramRetryAfter,
+)
 from aiogram.types import BotCommand, BotCommandScopeChat
 from aiohttp import ClientSession
 
 from bot.simulator import Faults, SimUser
+from tests.support.waiting import wait_until
 
 LI = SimUser(id=1001, first_name="海波", last_name="李", username="lihaibo")
 
@@ -188,11 +193,7 @@ async def test_a_call_whose_client_disconnects_is_still_delivered(server):
     server.add_user(LI)
     server.faults = Faults(methods={"sendMessage"}, latency=0.3)
     call = asyncio.create_task(api(server, "sendMessage", chat_id=str(LI.id), text="在途消息"))
-    async def reached_server() -> None:
-        while server.inflight == 0:
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(reached_server(), 5)
+    await wait_until(lambda: server.inflight > 0, 5)
     call.cancel()  # the client goes away: its connection is closed mid-call
     with pytest.raises(asyncio.CancelledError):
         await call
@@ -256,8 +257,13 @@ async def test_reply_keyboard_press_sends_text(bot_env):
 
 async def test_media_group_and_edits(bot_env):
     server, driver, bot = bot_env
-    from aiogram.types import (BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup,
-                               InputMediaDocument, InputMediaPhoto)
+    from aiogram.types import (
+        BufferedInputFile,
+        InlineKeyboardButton,
+        InlineKeyboardMarkup,
+        InputMediaDocument,
+        InputMediaPhoto,
+    )
     server.add_user(LI)
     msgs = await bot.send_media_group(LI.id, [
         InputMediaPhoto(media=BufferedInputFile(tiny_png(), "a.png"), caption="<b>一</b>"),

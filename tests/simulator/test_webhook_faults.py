@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 from aiogram.client.default import DefaultBotProperties
-from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    TelegramForbiddenError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
@@ -32,10 +36,10 @@ async def test_webhook_delivery_with_secret(server):
         info = await bot.get_webhook_info()
         assert info.url.endswith("/hook")
         driver = SimDriver(server, quiet=0.1, timeout=5)
-        out = await driver.send(LI, "/start hook")
+        await driver.send(LI, "/start hook")
         await driver.wait_for(LI.id, "start=hook")
-        out = await driver.send(LI, "/menu")
-        out = await driver.press(LI, "已学习")
+        await driver.send(LI, "/menu")
+        await driver.press(LI, "已学习")
         await driver.wait_for(LI.id, lambda m: m.edited and "✅" in m.text)
         # getUpdates is refused while a webhook is set, like Telegram
         from aiogram.exceptions import TelegramConflictError

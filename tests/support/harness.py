@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from aiogram import Dispatcher
-from aiogram.types import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update, User
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
 
 from tests.support.mocked_bot import MockedBot
 

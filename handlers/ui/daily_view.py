@@ -6,23 +6,14 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
+from handlers.ui.callbacks import DailyButton
 from storage.models import DailyAck, DailyItem, Member
 
 KIND_LABELS = {"禁令": __("Prohibition"), "安规": __("Safety rule"), "案例": __("Case"), "提示": __("Tip")}
-
-
-class DailyCb(CallbackData, prefix="dly"):
-    """`a`: 「已学习」; `q`: a quiz option (`choice` 0–3). `ack` is the acknowledgement row's id; the handler
-    re-checks that it belongs to whoever pressed, so a forged or forwarded button does nothing."""
-
-    action: str
-    ack: int
-    choice: int = -1
 
 
 def item_text(item: DailyItem, day_label: str | None = None) -> str:
@@ -44,10 +35,10 @@ def item_buttons(item: DailyItem, ack: DailyAck | None) -> list[list[dict]] | No
         return None
     rows: list[list[dict]] = []
     if item.quiz and ack.quiz_choice is None:
-        rows.append([{"text": "ABCD"[n], "callback_data": DailyCb(action="q", ack=ack.id, choice=n).pack()}
+        rows.append([{"text": "ABCD"[n], "callback_data": DailyButton(action="q", ack=ack.id, choice=n).pack()}
                      for n in range(len(item.quiz["options"]))])
     if ack.acked_at is None:
-        rows.append([{"text": _("✅ Studied"), "callback_data": DailyCb(action="a", ack=ack.id).pack()}])
+        rows.append([{"text": _("✅ Studied"), "callback_data": DailyButton(action="a", ack=ack.id).pack()}])
     return rows or None
 
 

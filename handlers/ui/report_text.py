@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from html import escape
 from typing import Any
 
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
-from bot.services.errors import DomainError
-from handlers.render import ERRORS
+from bot.context import App
 from storage.models.reports import SECTIONS
 
 SECTION_TITLES = {
@@ -32,14 +30,8 @@ STATUS_NAMES = {
 URGENCY_NAMES = {"一般": __("normal"), "较大": __("serious"), "重大": __("major")}
 
 
-def local_now(app: Any) -> datetime:
-    """Local time from settings; tests put a fixed `clock` into app.extras instead of waiting for a date."""
-    clock = app.extras.get("clock")
-    return clock() if clock else datetime.now(app.settings.tz)
-
-
 @contextmanager
-def in_locale(app: Any, locale: str | None) -> Iterator[None]:
+def in_locale(app: App, locale: str | None) -> Iterator[None]:
     """Render for a recipient other than the current user (notifications, scheduler jobs)."""
     chosen = locale if locale in app.i18n.available_locales else app.i18n.default_locale
     with app.i18n.context(), app.i18n.use_locale(chosen):
@@ -122,10 +114,3 @@ REPORT_ERRORS = {
     "action_note_required": __("Please describe what was done."),
 }
 
-
-def report_error(error: DomainError) -> str:
-    """A DomainError of this capability (or a shared one) in the user's language."""
-    template = REPORT_ERRORS.get(error.code) or ERRORS.get(error.code)
-    if template is None:
-        return _("Sorry, that did not work ({code}).").format(code=escape(error.code))
-    return str(template).format(**{key: escape(str(value)) for key, value in error.params.items()})

@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import hashlib
 from html import escape
-from typing import Any
 
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.context import App
 from bot.services import membership, outbox
-from handlers.reports_text import in_locale
+from handlers.ui.report_text import in_locale
 
 KIND = "knowledge"
 MAX_LISTED = 15  # the message stays well under Telegram's 4,096 characters
 
 
-async def files_not_indexed(session: AsyncSession, app: Any, failed: list[tuple[str, str]]) -> int:
+async def files_not_indexed(session: AsyncSession, app: App, failed: list[tuple[str, str]]) -> int:
     """Tell every admin which knowledge files failed to index; returns how many messages were queued."""
     if not failed:
         return 0

@@ -6,12 +6,15 @@ from html import escape
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
 from bot.services.errors import DomainError
 
 TELEGRAM_TEXT_LIMIT = 4096
 
-ERRORS = {
+# Every DomainError code's message. The shared ones are here; each feature adds its own table through the
+# feature registry (bot/features.py `install_error_messages`), so there is one table to look in.
+ERRORS: dict[str, LazyProxy] = {
     "forbidden": __("Sorry, you are not allowed to do that."),
     "name_empty": __("Please send your real name as text."),
     "name_too_long": __("That name is too long: at most {max} characters. Please send it again."),
@@ -32,6 +35,14 @@ ERRORS = {
     "question_empty": __("Please type your question."),
     "question_gone": __("That question is no longer available. Please ask again."),
 }
+
+
+def install_error_messages(table: dict[str, LazyProxy]) -> None:
+    """Add a feature's error messages (at start-up, by the registry); a code may not be claimed twice."""
+    clashes = {code for code, text in table.items() if ERRORS.get(code, text) is not text}
+    if clashes:
+        raise ValueError(f"error codes defined twice: {sorted(clashes)}")
+    ERRORS.update(table)
 
 
 def error_text(error: DomainError) -> str:

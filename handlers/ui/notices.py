@@ -7,46 +7,36 @@ over batching because reports trickle in over days and each message leads straig
 from __future__ import annotations
 
 from html import escape
-from typing import Any
 
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.context import App
 from bot.services import outbox, reports
-from handlers.reports_text import in_locale, month_label
+from handlers.ui.callbacks import ActionButton, ReportFormButton, ReviewButton
+from handlers.ui.report_text import in_locale, month_label
 from storage.models import Member
 from storage.models.reports import CorrectiveAction, Report
 
 KIND = "report"
 
 
-def kick(app: Any) -> None:
-    """Wake the sender (when running) so a notice does not wait for its next scan."""
-    sender = app.extras.get("delivery")
-    if sender is not None:
-        sender.kick()
-
-
-async def report_submitted(session: AsyncSession, app: Any, report: Report, member: Member) -> int:
-    from handlers.review import RV  # callback data of the routers that import this module
-
+async def report_submitted(session: AsyncSession, app: App, report: Report, member: Member) -> int:
     sent = 0
     for secretary in await reports.reviewers_for(session, report.branch_id):
         with in_locale(app, secretary.locale):
             text = _("📝 New 四不伤害 report from {name} for {month} (version {version}), waiting for your review.").format(
                 name=escape(member.real_name), month=month_label(report.month), version=report.version)
-            buttons = [[{"text": _("Open"), "callback_data": RV(action="open", report_id=report.id).pack()}]]
+            buttons = [[{"text": _("Open"), "callback_data": ReviewButton(action="open", report_id=report.id).pack()}]]
         if await outbox.enqueue(session, key=f"report-submitted:{report.id}:{report.version}:{secretary.id}",
                                 chat_id=secretary.telegram_id, kind=KIND, text=text, member_id=secretary.id,
                                 buttons=buttons):
             sent += 1
-    kick(app)
+    app.kick_delivery()
     return sent
 
 
-async def report_reviewed(session: AsyncSession, app: Any, report: Report) -> bool:
-    from handlers.reports import RF  # callback data of the router that imports this module
-
+async def report_reviewed(session: AsyncSession, app: App, report: Report) -> bool:
     member = await session.get(Member, report.member_id)
     if member is None:
         return False
@@ -58,16 +48,15 @@ async def report_reviewed(session: AsyncSession, app: Any, report: Report) -> bo
             text = _("↩️ Your 四不伤害 report for {month} was returned: {comment}\nPlease edit it and submit it again.").format(
                 month=month_label(report.month), comment=escape(report.review_comment or ""))
             buttons = [[{"text": _("✏️ Edit and resubmit"),
-                         "callback_data": RF(action="revise", value=str(report.id)).pack()}]]
+                         "callback_data": ReportFormButton(action="revise", value=str(report.id)).pack()}]]
     created = await outbox.enqueue(session, key=f"report-{report.status}:{report.id}:{report.version}",
                                    chat_id=member.telegram_id, kind=KIND, text=text, member_id=member.id,
                                    buttons=buttons)
-    kick(app)
+    app.kick_delivery()
     return created
 
 
-async def action_assigned(session: AsyncSession, app: Any, action: CorrectiveAction) -> bool:
-    from handlers.review import AC
+async def action_assigned(session: AsyncSession, app: App, action: CorrectiveAction) -> bool:
 
     owner = await session.get(Member, action.owner_id)
     if owner is None:
@@ -75,8 +64,8 @@ async def action_assigned(session: AsyncSession, app: Any, action: CorrectiveAct
     with in_locale(app, owner.locale):
         text = _("🛠 Corrective action for you, due {due}:\n{hazard}\nWhen it is fixed, press the button and send a note and a photo.").format(
             due=action.due_date.isoformat(), hazard=escape(action.hazard.description))
-        buttons = [[{"text": _("✅ Mark as done"), "callback_data": AC(action="done", action_id=action.id).pack()}]]
+        buttons = [[{"text": _("✅ Mark as done"), "callback_data": ActionButton(action="done", action_id=action.id).pack()}]]
     created = await outbox.enqueue(session, key=f"action-assigned:{action.id}", chat_id=owner.telegram_id,
                                    kind=KIND, text=text, member_id=owner.id, buttons=buttons)
-    kick(app)
+    app.kick_delivery()
     return created

@@ -1,0 +1,62 @@
+"""What the running bot holds, typed: built once by the composition root (bot/app.py) and injected into
+handlers (dispatcher workflow_data "app") and jobs. Everything a handler or job needs is a named field here;
+the background parts (knowledge engine, delivery, scheduler) are None until `lifecycle` starts them."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.fsm_storage import SqlStorage, TrackedRedisStorage
+from bot.services.daily import ClauseSource
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from bot.delivery.turn import TurnTakingSender
+    from bot.knowledge_engine import KnowledgeEngine
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    i18n: I18n
+    clock: Clock = field(default_factory=Clock)
+    fsm_storage: BaseStorage | None = None
+    knowledge: KnowledgeEngine | None = None  # set once the index is open (answers wait for it)
+    knowledge_task: asyncio.Task[None] | None = None  # opening/syncing the index in the background
+    daily_clause_source: ClauseSource | None = None  # regulation clauses as daily items, from the engine
+    delivery: TurnTakingSender | None = None
+    scheduler: AsyncIOScheduler | None = None
+    daily_files_signature: tuple[tuple[str, int, int], ...] | None = None  # knowledge/daily/*.yaml as last loaded
+
+    def form_storage(self) -> BaseStorage:
+        """The FSM storage of this app, made once: the dispatcher and the idle-form scan share it
+        (Redis when scaled out, else the SQL database)."""
+        if self.fsm_storage is None:
+            if self.settings.redis_url:
+                self.fsm_storage = TrackedRedisStorage.from_url(self.settings.redis_url)
+            else:
+                self.fsm_storage = SqlStorage(self.sessionmaker)
+        return self.fsm_storage
+
+    def local_now(self) -> datetime:
+        """Now in the bot's time zone (settings.timezone), from the injected clock."""
+        return self.clock.local(self.settings.tz)
+
+    def kick_delivery(self) -> None:
+        """Wake the sender after rows were queued (no-op where no sender runs, e.g. CLI and tests)."""
+        if self.delivery is not None:
+            self.delivery.kick()
+
+    async def close(self) -> None:
+        await self.engine.dispose()

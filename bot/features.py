@@ -1,0 +1,124 @@
+"""The feature registry: every capability of the bot, declared once, in one place.
+
+A feature names its router factory, its commands (and who may use them), its menu buttons, its error
+messages, its scheduled jobs and (for the digests) its digest section. Building the dispatcher, the command
+menus, the reply keyboard, the error table and the scheduler is a loop over `FEATURES`.
+
+Adding a capability = one module per layer it needs (a router in handlers/, a service in bot/services/,
+models in storage/, jobs in schedulers/) + one `Feature(...)` entry below.
+
+Order matters, and it is the order of `FEATURES`:
+1. joining, then the gate that stops everyone who is not an active member;
+2. features whose FSM states take free text (forms) before anything else that takes free text;
+3. free-text questions (ask) — every message no feature claimed is a question;
+4. the fallback, which answers whatever is left.
+Keyboard rows and command lists follow the same order.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiogram import Router
+from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.i18n.lazy_proxy import LazyProxy
+
+from handlers import admin, ask, common, daily, fallback, gate, reports, review, start
+from handlers.ui.menu import CommandSpec, Menu, MenuButton
+from handlers.ui.render import install_error_messages
+from handlers.ui.report_text import REPORT_ERRORS
+from schedulers import daily as daily_jobs
+from schedulers import reports as report_jobs
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from bot.context import App
+
+# register(scheduler, app, bot): add the feature's jobs to the one scheduler (schedulers/__init__.py).
+RegisterJobs = Callable[["AsyncIOScheduler", "App", "Bot"], None]
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    router: Callable[[], Router]
+    commands: tuple[CommandSpec, ...] = ()
+    buttons: tuple[MenuButton, ...] = ()
+    errors: dict[str, LazyProxy] = field(default_factory=dict)
+    jobs: RegisterJobs | None = None
+    digest: Any = None  # the feature's section of the secretaries' digest (None: it has none)
+
+
+def _command(name: str, description: LazyProxy, who: str = "member", in_menu: bool = True) -> CommandSpec:
+    return CommandSpec(name, description, who, in_menu)
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("join", start.router),
+    Feature("gate", gate.router),
+    Feature(
+        "common", common.router,
+        commands=(_command("help", __("What I can do for you")),
+                  _command("language", __("Switch language")),
+                  _command("cancel", __("Cancel the current form"))),
+        buttons=(MenuButton(common.BTN_HELP, row=1), MenuButton(common.BTN_LANGUAGE, row=1)),
+    ),
+    Feature(
+        "admin", admin.router,
+        commands=(_command("members", __("Members of the branch"), "staff"),
+                  _command("member", __("One member's card"), "staff", in_menu=False),
+                  _command("invite", __("Create an invite link"), "staff"),
+                  _command("branch", __("Branches: list or add"), "admin")),
+    ),
+    Feature(
+        "reports", reports.router,  # the 四不伤害 form: its FSM state takes free text before questions do
+        commands=(_command("report", __("File the monthly 四不伤害 report")),),
+        buttons=(MenuButton(reports.BTN_REPORT),),
+        errors=REPORT_ERRORS,
+        jobs=report_jobs.register,
+    ),
+    Feature(
+        "review", review.router,  # report review and corrective actions
+        commands=(_command("review", __("Review the branch's reports"), "staff"),
+                  _command("actions", __("Corrective actions for hazards"))),  # owners mark their actions done
+    ),
+    Feature(
+        "daily", daily.router,  # the daily safety item: 已学习 / quiz buttons, /today, /acks, /schedule
+        commands=(_command("today", __("Today's safety item again")),
+                  _command("acks", __("Who studied today's item"), "staff"),
+                  _command("schedule", __("Daily item time and holidays per branch"), "admin")),
+        buttons=(MenuButton(daily.BTN_TODAY),),
+        errors=daily.DAILY_ERRORS,
+        jobs=daily_jobs.register,
+    ),
+    Feature(
+        "ask", ask.router,  # free text: questions to the knowledge folder
+        commands=(_command("ask", __("Ask a question (also in groups)")),
+                  _command("gaps", __("Questions the knowledge base could not answer"), "admin")),
+    ),
+    Feature("fallback", fallback.router),
+)
+
+
+def build_routers(features: Iterable[Feature] = FEATURES) -> list[Router]:
+    """Fresh routers each call (a Router can be attached to one parent only, and tests build many)."""
+    return [feature.router() for feature in features]
+
+
+def build_menu(features: Iterable[Feature] = FEATURES) -> Menu:
+    features = tuple(features)
+    return Menu([c for f in features for c in f.commands], [f.buttons for f in features if f.buttons])
+
+
+def install_errors(features: Iterable[Feature] = FEATURES) -> None:
+    for feature in features:
+        install_error_messages(feature.errors)
+
+
+def register_jobs(scheduler: AsyncIOScheduler, app: App, bot: Bot, features: Iterable[Feature] = FEATURES) -> None:
+    for feature in features:
+        if feature.jobs is not None:
+            feature.jobs(scheduler, app, bot)

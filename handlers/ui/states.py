@@ -1,0 +1,22 @@
+"""FSM states of the conversations (kept here so jobs can name a form's state without importing its router)."""
+from __future__ import annotations
+
+from aiogram.fsm.state import State, StatesGroup
+
+
+class JoinForm(StatesGroup):
+    name = State()
+    confirm = State()
+
+
+class ReportForm(StatesGroup):
+    filling = State()
+
+
+class ReviewForm(StatesGroup):
+    comment = State()
+
+
+class ActionDoneForm(StatesGroup):
+    note = State()
+    photo = State()
