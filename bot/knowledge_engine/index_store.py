@@ -69,11 +69,11 @@ class IndexStore:
     @property
     def records(self):
         if self._records is None:
-            from langchain_classic.indexes import SQLRecordManager
+            from .records import RecordManager
 
             self.index_dir.mkdir(parents=True, exist_ok=True)
             db = (self.index_dir / "records.sqlite").resolve()
-            rm = SQLRecordManager(f"chroma/{self.collection_name}", db_url=f"sqlite:///{db}")
+            rm = RecordManager(f"chroma/{self.collection_name}", db_url=f"sqlite:///{db}")
             rm.create_schema()
             self._records = rm
         return self._records

@@ -32,6 +32,7 @@ import os
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,6 @@ from langchain_core.documents import Document
 from .folder import scan_folder
 from .index_store import IndexStore
 from .loaders import MAX_FILE_BYTES, LoadError, load_file
-from .normalize import match_form
 from .splitter import Chunk, split_text
 from .types import SyncReport
 
@@ -322,4 +322,6 @@ def _sha256(path: Path) -> str:
 
 
 def _meaningful(text: str) -> bool:
-    return len(re.findall(r"[0-9A-Za-z\u3400-\u9fff]", match_form(text))) >= 2
+    """At least two letters, digits or Chinese characters (full-width forms count; NFKC, not the costlier
+    match_form: Traditional→Simplified conversion does not change the count)."""
+    return len(re.findall(r"[0-9A-Za-z\u3400-\u9fff]", unicodedata.normalize("NFKC", text))) >= 2
