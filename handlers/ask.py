@@ -94,17 +94,27 @@ async def answer_question(message: Message, text: str, session: AsyncSession, ac
         refused=answer.refused, top_score=answer.top_score, latency_ms=answer.latency_ms,
         source_ids=[source.chunk_id for source in answer.sources], shown=len(answer.sources),
     ))
-    if answer.refused:
-        await message.reply(refusal_text(), reply_markup=_feedback_row(row.id, more=False))
+    if answer.refused and not (answer.outcome == "related" and answer.sources):
+        await message.reply(offtopic_text(answer), reply_markup=_feedback_row(row.id, more=False))
         return
-    await answer_long(message, render_answer(answer), reply_markup=_answer_keyboard(row.id, len(answer.sources)))
+    text = render_answer(answer)
+    if answer.refused:  # related: the closest clauses, marked as not an answer
+        text = related_header() + "\n\n" + text
+    await answer_long(message, text, reply_markup=_answer_keyboard(row.id, len(answer.sources)))
 
 
-def refusal_text() -> str:
+def related_header() -> str:
     return _(
-        "I found no reliable basis for that in the knowledge base, so I will not guess on a safety question.\n"
-        "Please ask your branch safety officer. Your question has been recorded so the administrators can add the missing rule."
+        "<b>I found no rule that answers this directly; these clauses may be related (they are not an answer).</b>\n"
+        "For safety, check with your branch safety officer. Your question has been recorded so the administrators can add the missing rule."
     )
+
+
+def offtopic_text(answer: "Answer") -> str:
+    """The short reply to a question the knowledge folder is not about (the engine's outcome ``offtopic``)."""
+    if answer.reason == "not chinese":
+        return _("The knowledge base is in Chinese: please ask in Chinese, e.g. 登杆前要检查什么")
+    return _("That is outside what I can answer: I only answer questions on the safety rules and branch regulations in the knowledge base.")
 
 
 def render_source(source: "Source", number: int, full: bool = False) -> str:
@@ -161,7 +171,7 @@ async def more_pressed(query: CallbackQuery, callback_data: AskMore, session: As
     if row is None:
         return
     answer = await engine.aask(row.text, callback_data.offset, PAGE)
-    if answer.refused or not answer.sources:
+    if not answer.sources:  # an off-topic question has none; a related one pages on like an answer
         await query.answer(_("No more related clauses."), show_alert=True)
         return
     known = list(row.source_ids)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import Bot, F, Router
-from aiogram.filters import CommandObject, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
@@ -31,6 +31,8 @@ def router() -> Router:
     r.message.filter(F.chat.type == "private")
     r.message.register(start_with_code, CommandStart(deep_link=True))
     r.message.register(start_plain, CommandStart())
+    # /help, /language and /cancel always answer, also halfway through joining, and the form waits.
+    r.message.register(joining_command, StateFilter(JoinForm.name, JoinForm.confirm), Command("help", "language", "cancel"))
     r.message.register(name_given, JoinForm.name, F.text)
     r.message.register(name_not_text, JoinForm.name)
     r.message.register(confirm_pending, JoinForm.confirm)
@@ -92,6 +94,17 @@ async def name_given(message: Message, state: FSMContext) -> None:
         _("Please confirm: <b>{name}</b> joins <b>{branch}</b>.").format(name=escape(name), branch=escape(data["branch"])),
         reply_markup=keyboard,
     )
+
+
+async def joining_command(message: Message, command: CommandObject, state: FSMContext) -> None:
+    if command.command == "cancel":
+        await state.clear()
+        await message.answer(_("Joining cancelled. Open the invite link again whenever you want to join."))
+        return
+    step = (_("Please send your real name (2–20 characters).") if await state.get_state() == JoinForm.name.state
+            else _("Please press ✅ Confirm or ✏️ Change name above."))
+    text = _("You are joining a branch. {step}\nAfter joining, /help lists everything I can do and /language switches the language. Send /cancel to stop joining.")
+    await message.answer(text.format(step=step))
 
 
 async def name_not_text(message: Message) -> None:

@@ -26,7 +26,11 @@ class StubEngine:
     async def aask(self, question: str, offset: int = 0, limit: int = 3) -> Answer:
         self.asked.append((question, offset))
         if "天气" in question or "股票" in question:
-            return Answer(question, "", True, [], 0.1, 5.0, "refused")
+            return Answer(question, "", True, [], 0.1, 5.0, "refused", "off-topic", "offtopic")
+        if question.isascii():
+            return Answer(question, "", True, [], 0.1, 5.0, "refused", "not chinese", "offtopic")
+        if "绝缘手套" in question:  # on the folder's subject, but no clause answers it
+            return Answer(question, "", True, CLAUSES[offset:offset + limit], 0.3, 5.0, "refused", "weak", "related")
         return Answer(question, "", False, CLAUSES[offset:offset + limit], 0.9, 5.0)
 
     def get_chunk(self, chunk_id: str) -> Source | None:
@@ -57,12 +61,27 @@ async def test_more_shows_the_next_clauses_and_full_text_shows_one_clause(harnes
     assert "第4条" in full[0]
 
 
-async def test_off_topic_question_is_refused_politely_and_logged_for_admins(harness, app):
+async def test_off_topic_question_gets_a_short_reply_without_the_safety_wording_and_is_logged(harness, app):
     await member(harness, app)
     replies = await harness.send(1001, "明天天气怎么样")
-    assert "没有找到可靠依据" in replies[0] and "安全员" in replies[0]
+    assert "不在我的回答范围内" in replies[0] and "安全员" not in replies[0] and "《" not in replies[0]
     gap_list = await harness.send(1, "/gaps")
     assert "明天天气怎么样" in gap_list[-1]
+
+
+async def test_a_question_without_a_direct_rule_shows_related_clauses_marked_as_not_an_answer(harness, app):
+    await member(harness, app)
+    replies = await harness.send(1001, "绝缘手套多久送检")
+    assert replies[0].startswith("<b>没有找到直接规定，以下条款可能相关") and "不是答案" in replies[0]
+    assert "安全员" in replies[0] and "《登高与杆塔作业安全》" in replies[0]
+    async with app.sessionmaker() as session:
+        assert (await session.scalar(select(Question))).refused is True
+
+
+async def test_an_english_question_is_told_the_knowledge_base_is_chinese(harness, app):
+    await member(harness, app)
+    replies = await harness.send(1001, "What must be checked before climbing a pole?")
+    assert "知识库是中文的" in replies[0] and "请用中文提问" in replies[0]
 
 
 async def test_feedback_belongs_to_the_asker(harness, app):

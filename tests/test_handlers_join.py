@@ -12,7 +12,7 @@ ADMIN = 1  # in ADMIN_IDS (see the settings fixture)
 async def make_invite(app, branch_name="余山供电所", role="member", uses=50):
     async with app.sessionmaker() as session:
         branch = await membership.find_branch(session, branch_name) or await membership.add_branch(session, branch_name)
-        invite = await membership.create_invite(session, branch, role, uses=uses)
+        invite = await membership.create_invite(session, branch, role, uses=uses, now=app.clock.utc_naive())
         await session.commit()
         return invite.code
 
@@ -107,3 +107,26 @@ async def test_a_half_finished_join_survives_a_restart(harness, app):
     await harness.send(1001, f"/start {code}")
     restarted = Harness(build_dispatcher(app), MockedBot())
     assert "李海波" in (await restarted.send(1001, "李海波"))[0]
+
+
+async def test_help_language_and_cancel_answer_halfway_through_joining_and_the_form_waits(harness, app):
+    code = await make_invite(app)
+    await harness.send(1001, f"/start {code}")
+    helped = await harness.send(1001, "/help")
+    assert len(helped) == 1 and "真实姓名" in helped[0] and "/cancel" in helped[0]
+    confirm = await harness.send(1001, "李海波")  # /help was not taken as a name: the form still waits for it
+    assert "李海波" in confirm[0] and "余山供电所" in confirm[0]
+    for command in ("/help", "/language"):
+        replies = await harness.send(1001, command)
+        assert len(replies) == 1 and "确认" in replies[0], (command, replies)
+    welcome = await harness.press(1001, harness.button_data("确认"))
+    assert any("欢迎" in text for text in welcome)
+
+
+async def test_cancel_while_joining_stops_it_and_nothing_is_created(harness, app):
+    code = await make_invite(app)
+    await harness.send(1001, f"/start {code}")
+    assert "已取消加入" in (await harness.send(1001, "/cancel"))[0]
+    assert "邀请链接" in (await harness.send(1001, "李海波"))[0]  # no longer joining: the gate answers
+    async with app.sessionmaker() as session:
+        assert await session.scalar(select(Member).where(Member.telegram_id == 1001)) is None

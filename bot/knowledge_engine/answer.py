@@ -2,9 +2,18 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from .types import Source
+from .refusal import ANSWER, EMPTY, OFFTOPIC, RELATED, not_chinese
+from .types import Answer, Source
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .retrieval import Retrieval
+
+# Fixed texts of the engine itself (CLI, API); the bot renders its own through the i18n catalogs.
+RELATED_TEXT = "没有找到直接规定，以下条款可能相关（仅供参考，不是答案）。为安全起见，请咨询本支部安全员。"
+OFFTOPIC_TEXT = "这个问题不在知识库的范围内（知识库只收安全规程和支部制度）。"
+NOT_CHINESE_TEXT = "知识库是中文的，请用中文提问。The knowledge folder is in Chinese: please ask in Chinese."
 
 SYSTEM_PROMPT = (
     "你是供电所现场人员的安全规程助手。只能依据下面给出的条款回答，不得使用条款以外的知识，"
@@ -31,6 +40,25 @@ def format_extractive(sources: Sequence[Source], start: int = 0) -> str:
     for n, src in enumerate(sources, start + 1):
         blocks.append(f"{n}. {format_source_heading(src)}\n{src.text}")
     return "\n\n".join(blocks)
+
+
+def build_answer(
+    question: str, r: "Retrieval", ranked: list[Source], offset: int, limit: int, latency_ms: float
+) -> Answer:
+    """The engine's answer for a ranked retrieval: the page of clauses shown and the text for each outcome."""
+    outcome, reason = r.outcome, r.reason
+    if outcome != EMPTY and not_chinese(question):
+        # the signals are computed on Chinese bigrams: for another language they say nothing
+        outcome, reason = OFFTOPIC, "not chinese"
+    page = ranked[offset : offset + limit]
+    if outcome == ANSWER:
+        return Answer(question, format_extractive(page, start=offset), False, page, r.confidence, latency_ms,
+                      "extractive", "", ANSWER, ranked)
+    if outcome == RELATED:
+        text = RELATED_TEXT + "\n\n" + format_extractive(page, start=offset)
+        return Answer(question, text, True, page, r.confidence, latency_ms, "refused", reason, RELATED, ranked)
+    text = "" if outcome == EMPTY else NOT_CHINESE_TEXT if reason == "not chinese" else OFFTOPIC_TEXT
+    return Answer(question, text, True, [], r.confidence, latency_ms, "refused", reason, outcome, ranked)
 
 
 def build_messages(question: str, sources: Sequence[Source]) -> list[tuple[str, str]]:

@@ -30,15 +30,35 @@ def _engine(knowledge: Optional[Path], index: Optional[Path]):
 
 
 def answer_json(ans: Answer) -> dict[str, Any]:
+    """The JSON shape of ``ask --json`` (one object per question).
+
+    ``outcome`` is ``answer``, ``related`` (closest clauses shown, marked as not an answer), ``offtopic`` or
+    ``empty``; ``refused`` is true for every outcome but ``answer``.  ``p_answer`` is the refusal model's
+    probability that the folder answers the question (0–1).  ``sources`` is the ranked top 10 with their
+    fused scores, also when refused, so ranking and refusal can be measured apart; ``shown`` is how many of
+    them the answer shows."""
     return {
         "question": ans.question,
-        "answer": ans.answer,
+        "outcome": ans.outcome,
         "refused": ans.refused,
+        "reason": ans.reason,
+        "p_answer": round(ans.top_score, 4),
+        "answer": ans.answer,
+        "shown": len(ans.sources),
         "sources": [
-            {"title": s.title, "section": s.section, "clause": s.clause, "text": s.text, "score": round(s.score, 6)}
-            for s in ans.sources
+            {"rank": rank, "title": s.title, "section": s.section, "clause": s.clause, "text": s.text,
+             "file": s.file, "score": round(s.score, 6)}
+            for rank, s in enumerate(ans.ranked[:10], 1)
         ],
     }
+
+
+def status_line(ans: Answer) -> str:
+    """The line under a CLI answer: the outcome and what its number means."""
+    outcome = {"answer": "answered", "related": "not answered, related clauses shown",
+               "offtopic": "refused as off-topic", "empty": "empty question"}.get(ans.outcome, ans.outcome)
+    why = f"; {ans.reason}" if ans.reason else ""
+    return f"[{outcome}; estimated probability that the folder answers this: {ans.top_score:.2f}{why}; {ans.latency_ms:.0f} ms]"
 
 
 def _read_batch(path: Path) -> list[str]:
@@ -155,11 +175,8 @@ def ask_cmd(
     if as_json:
         typer.echo(json.dumps(answer_json(ans), ensure_ascii=False, indent=2))
         return
-    if ans.refused:
-        typer.echo(ans.answer or "（问题为空）")
-    else:
-        typer.echo(ans.answer)
-    typer.echo(f"\n[{'refused' if ans.refused else 'answered'}; confidence {ans.top_score:.3f}; {ans.latency_ms:.0f} ms]", err=True)
+    typer.echo(ans.answer or "（问题为空）")
+    typer.echo("\n" + status_line(ans), err=True)
 
 
 def eval_cmd(

@@ -17,19 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .answer import format_extractive, llm_answer
+from .answer import build_answer, llm_answer
+from .folder import inside
 from .index_store import COLLECTION, IndexStore
 from .indexing import Indexer, Progress
+from .lexical import LexicalIndex, query_tokens
+from .normalize import index_form
 from .query import prepare
 from .retrieval import Reranker, Retrieval, hybrid_search
-from .lexical import LexicalIndex, query_tokens
 from .splitter import SPLITTER_VERSION, Chunk
+from .terms import TERM_FILE, TermFileError, TermMap, load_terms
 from .types import Answer, Source, SyncReport
 
 log = logging.getLogger(__name__)
 
 DENSE_QUERY_CHARS = 64
-REFUSAL_TEXT = "知识库中没有找到可靠依据，无法回答这个问题。为安全起见，请咨询本支部安全员或查阅正式规程。"
 
 
 @dataclass
@@ -47,12 +49,13 @@ def _strip_number(heading: str) -> str:
 def embed_text(title: str, chunk: Chunk) -> str:
     """Text given to the embedding model and the lexical index: a short heading
     prefix (names of the last headings, without numbers), the lead-in of a split
-    clause, then the clause verbatim."""
+    clause, then the clause, in Simplified Chinese without pinyin readings
+    (normalize.index_form; the original text is kept for display)."""
     names = [n for n in (_strip_number(h) for h in chunk.headings[-2:]) if n]
     prefix = " / ".join(names)
     head = f"【{prefix}】" if prefix else ""
     lead = f"{chunk.lead} …\n" if chunk.lead else ""
-    return f"{head}{lead}{chunk.text}"
+    return index_form(f"{head}{lead}{chunk.text}")
 
 
 class KnowledgeEngine:
@@ -83,6 +86,7 @@ class KnowledgeEngine:
         self.indexer = Indexer(self.knowledge_dir, self.index, self.chunking_fingerprint(), embed_text, self._forget_chunks)
         self._cache: dict[str, Any] | None = None
         self._llm: Any = None
+        self._terms: TermMap | None = None  # the folder's 术语.yaml, read at sync (terms.py)
         self._sync_lock = threading.Lock()  # one sync at a time
         self._cache_lock = threading.RLock()  # questions keep flowing during a sync
 
@@ -136,7 +140,9 @@ class KnowledgeEngine:
     def sync(self, progress: Progress | None = None) -> SyncReport:
         """Bring the index in line with the knowledge folder (see indexing.py)."""
         with self._sync_lock:
-            return self.indexer.sync(progress)
+            report = self.indexer.sync(progress)
+            self._reload_terms(report)
+            return report
 
     def cancel_sync(self) -> None:
         """Stop a running sync at the next batch or file; what was written stays consistent."""
@@ -149,6 +155,27 @@ class KnowledgeEngine:
     def _forget_chunks(self) -> None:
         with self._cache_lock:
             self._cache = None
+
+    def _reload_terms(self, report: SyncReport | None = None) -> TermMap:
+        """Read and validate the term file; a broken one is reported and the previous map kept."""
+        path = self.knowledge_dir / TERM_FILE
+        if path.exists() and not inside(path, self.knowledge_dir):  # a link out of the folder: never read
+            self._terms = TermMap()
+            return self._terms
+        try:
+            self._terms = load_terms(self.knowledge_dir)
+        except TermFileError as exc:
+            log.warning("term file not used: %s", exc)
+            if report is not None:
+                report.failed.append((TERM_FILE, str(exc) + ("; previous version kept" if self._terms is not None else "")))
+                report.skipped = [(name, why) for name, why in report.skipped if name != TERM_FILE]  # one line
+            if self._terms is None:
+                self._terms = TermMap()
+        return self._terms
+
+    @property
+    def terms(self) -> TermMap:
+        return self._terms if self._terms is not None else self._reload_terms()
 
     # --------------------------------------------------------------- the cache
     def _load_cache(self) -> dict[str, Any]:
@@ -165,6 +192,7 @@ class KnowledgeEngine:
                     "docs": docs,
                     "pos": {cid: i for i, cid in enumerate(ids)},
                     "lex": LexicalIndex(docs),
+                    "texts": [str(m.get("text", "")) for m in metas],
                 }
             return self._cache
 
@@ -199,12 +227,12 @@ class KnowledgeEngine:
         """Rank chunks for a question; hit indices refer to ``cache`` (the
         engine's current chunk table unless one is passed)."""
         mode = mode or self.mode
-        q, qm, extra = prepare(question)
+        q, qm, extra = prepare(question, self.terms)
         if not q or not re.search(r"[0-9A-Za-z\u3400-\u9fff]", q):
-            return q, Retrieval([], True, 0.0, {}, "empty question")
+            return q, Retrieval([], True, 0.0, {}, "empty question", "empty")
         cache = cache or self._load_cache()
         if not cache["ids"]:
-            return q, Retrieval([], True, 0.0, {}, "the knowledge index is empty")
+            return q, Retrieval([], True, 0.0, {}, "the knowledge index is empty", "offtopic")
         lex_toks = query_tokens(qm, extra)
         dense_hits: list[tuple[int, float]] = []
         # the dense model reads the first DENSE_QUERY_CHARS characters (cost grows
@@ -222,8 +250,9 @@ class KnowledgeEngine:
             k=k,
             reranker=self.reranker,
             question=q,
-            texts=[m.get("text", "") for m in cache["metas"]] if self.reranker else None,
+            texts=cache["texts"],
             query_match=qm,
+            terms=self.terms,
         )
         return q, retrieval
 
@@ -239,12 +268,8 @@ class KnowledgeEngine:
         limit = max(1, int(limit))
         cache = self._load_cache()  # one consistent chunk table even if a sync runs meanwhile
         q, r = self.retrieve(question, k=max(10, offset + limit), cache=cache)
-        if r.refused:
-            answer = "" if r.reason == "empty question" else REFUSAL_TEXT
-            return Answer(question, answer, True, [], float(r.confidence), (time.perf_counter() - t0) * 1000, "refused", r.reason)
-        sources = [self._source(h.index, h.score, cache) for h in r.hits[offset : offset + limit]]
-        text = format_extractive(sources, start=offset)
-        return Answer(question, text, False, sources, float(r.confidence), (time.perf_counter() - t0) * 1000, "extractive")
+        ranked = [self._source(h.index, h.score, cache) for h in r.hits]
+        return build_answer(question, r, ranked, offset, limit, (time.perf_counter() - t0) * 1000)
 
     async def aask(self, question: str, offset: int = 0, limit: int = 3) -> Answer:
         t0 = time.perf_counter()

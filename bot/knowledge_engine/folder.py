@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .loaders import SUPPORTED_SUFFIXES
+from .terms import TERM_FILE
 
 # Folders of the knowledge folder that hold other things than documents.
 SKIP_DIRS = {
@@ -30,6 +31,7 @@ LEGACY_FORMATS = {
     ".wps": "WPS format is not supported: save it as .docx",
 }
 OUTSIDE = "link to a file outside the knowledge folder (not read)"
+TERM_LIST = "term list: used to match questions, not indexed as a document"
 
 
 @dataclass
@@ -43,7 +45,7 @@ def scan_folder(root: Path) -> FolderScan:
     scan = FolderScan()
     if not root.is_dir():
         return scan
-    real_root = root.resolve()
+    real_root = root.resolve()  # (inside() for one path; here resolved once for the whole walk)
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         kept = []
@@ -57,7 +59,7 @@ def scan_folder(root: Path) -> FolderScan:
         for name in sorted(filenames):
             path = here / name
             rel = _rel(path, root)
-            why = _skip_file_reason(path, name)
+            why = "" if rel == TERM_FILE else _skip_file_reason(path, name)
             if why:
                 scan.skipped.append((rel, why))
                 continue
@@ -66,9 +68,16 @@ def scan_folder(root: Path) -> FolderScan:
                 scan.skipped.append((rel, OUTSIDE))
             elif not real.is_file():
                 scan.skipped.append((rel, "not a regular file"))
+            elif rel == TERM_FILE:
+                scan.skipped.append((rel, TERM_LIST))
             else:
                 scan.files[rel] = real
     return scan
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, with every link followed, lies in the folder ``root``."""
+    return path.resolve().is_relative_to(root.resolve())
 
 
 def _rel(path: Path, root: Path) -> str:

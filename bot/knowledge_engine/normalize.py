@@ -48,14 +48,29 @@ def clean_line(line: str) -> str:
     return clean_display(line).strip()
 
 
+# a pinyin reading in brackets after a character, as some converted pages print it: 創(chuàng)新
+_PINYIN = re.compile(rf"(?<=[{_CJK}])[(（][a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ]{{1,7}}[)）]", re.I)
+
+
 def to_simplified(text: str) -> str:
     return _t2s().convert(text)
 
 
+def strip_readings(text: str) -> str:
+    """Remove pinyin readings in brackets (創(chuàng)新 → 創新): they split words apart for matching."""
+    return _PINYIN.sub("", text)
+
+
+def index_form(text: str) -> str:
+    """What is embedded and indexed for a chunk: Simplified, without pinyin readings
+    (users still read and are quoted the original text)."""
+    return to_simplified(strip_readings(text))
+
+
 def match_form(text: str) -> str:
-    """Form used for matching: width-folded, simplified, lower-cased, no CJK gaps."""
+    """Form used for matching: width-folded, simplified, no pinyin readings, lower-cased, no CJK gaps."""
     text = unicodedata.normalize("NFKC", text)
-    text = to_simplified(text)
+    text = to_simplified(strip_readings(text))
     text = _CJK_SPACE.sub("", text)
     return text.lower()
 

@@ -17,71 +17,16 @@ hit@1 +5 points, MRR +0.025; exam stems unchanged or better).  The dense query c
 
 Refusal
 -------
-A wrong safety rule is worse than no answer, so the engine refuses when the
-evidence is weak.  Two signals are combined, both cheap and available for any
-question:
+The decision (three outcomes, a logistic model over signals with reasons,
+fitted on all development sets and cross-validated) is in refusal.py; this
+module computes its signals: topic coverage of the best clauses, how much of
+the question the folder knows at all, the dense margin, unknown terms and
+identifiers, and whether a quantity asked for is stated.
 
-* ``dense`` — cosine similarity between the question and the best dense hit
-  (multilingual-e5 cosines live in a narrow band, ≈0.75–0.95);
-* ``coverage`` — the IDF-weighted share of the question's topic bigrams
-  (bigrams made only of filler characters such as 能/不/要, or containing a
-  question word such as 啥/咋/哪 are excluded; expansion terms are included)
-  that occur in the top fused chunk.  An off-topic question
-  ("食堂今天中午吃啥") or one about something the documents never mention
-  ("主变油温", "峰谷电价", a device model number) shares few topic bigrams with
-  any clause even when the dense model finds something vaguely similar.
-
-* ``unknown identifiers`` — a device model or service number in the question
-  (``XGN15``, ``95598``) that no document contains: refuse outright, the
-  documents cannot be about that thing.
-
-* ``unknown terms`` — the same idea for words: a topic noun of the question
-  (jieba noun tags; an established word, neither everyday nor an ad-hoc
-  compound, by its frequency in jieba's general dictionary; not slang the
-  synonym map knows; no question word) that appears nowhere in the documents
-  (``色谱``, ``保护区``, ``招标``).  The documents cannot be about it, but
-  partly matching clauses exist, so this refuses only when the match is not
-  strong (``confidence < TERM_CONFIDENCE``): a strong match with a stray
-  unknown noun ("临时拉线能拴在大树上吗", 大树) is still answered.
-
-Decision: refuse on an unknown identifier; refuse on an unknown term below
-``TERM_CONFIDENCE``; otherwise answer when ``dense ≥ DENSE_MIN`` and
-``confidence = dense + COVERAGE_WEIGHT × coverage ≥ CONFIDENCE_MIN``.
-
-How the thresholds were chosen: on the development sets in ../shared/eval
-(40 colloquial questions and 426 exam stems that the corpus answers, 15 it
-cannot) the features of every question were computed (``bench/retrieval.py
---features`` prints them).  Candidate rules — dense alone; dense + BM25
-magnitude; dense + coverage of the top hit, of the best of the top 3, or of
-known terms only; weights 0.1–0.4 — were compared by how many unanswerable
-questions they refuse at ≤ 5% false refusals.  Dense + 0.3 × coverage of the
-top hit was best.  (The numbers in this paragraph are before the unknown-term
-rule; see the end for what it added.)  Sorted by confidence the dev questions read: ten
-unanswerable (0.862–0.909), one answerable ("绝缘毯之间要搭多少才行", 0.912),
-one unanswerable (0.926), then answerable ones from 0.932 upwards with four
-unanswerable among them (one is "XGN15…", refused by the identifier rule).  The threshold (0.929) is the middle of the gap
-0.926 … 0.932.  Result on the dev sets: 80% of unanswerable
-questions refused (12/15: 11 by the threshold — one of them, "95598…", also by
-the identifier rule — and "XGN15…" by the identifier rule alone), 2.5% false
-refusals on colloquial questions (1/40), none on the exam stems (all ≥ 1.0).  Reaching 90% would cost ≥ 15% false refusals: the three
-domain-adjacent questions still answered ("10千伏线路保护区是边线外几米",
-"配变三相不平衡超多少要调负荷", "变压器油色谱乙炔超多少要停运") look like the
-regulation to both signals.  The sets are small, so treat the values as a
-first calibration and re-check them on the deployment's question log
-(refused questions are logged for that); a cross-encoder reranker plugged
-into the hook would be the next step.
-
-The unknown-term rule takes two of those three: 色谱 and 保护区 are
-established words the regulation never uses (三相不平衡 segments into
-everyday words and is still answered).  ``TERM_CONFIDENCE`` = 0.955 is the
-middle of the dev gap between the highest unanswerable question with an
-unknown term (0.942) and the lowest answerable one (0.969, "填票").  Dev
-sets: 93% of unanswerable questions refused (14/15), false refusals still
-2.5%.  On the team's own 40 + 40 questions (bench/data): refusals 92.5% →
-97.5%, false refusals 5% with and without the rule, hit@5 0.875.  The first
-version, without the frequency floor, refused five more answerable questions
-there (靠墙, 屏边, 金属罐, 人站 are jieba compounds, not terms) — the floor
-came from that run, so that set is no longer unseen.
+Unknown terms: a topic noun of the question (jieba noun tags; an established
+word, neither everyday nor an ad-hoc compound, by its frequency in jieba's
+general dictionary; not a colloquial word of the term map; no question word)
+that appears nowhere in the documents (``色谱``, ``保护区``, ``招标``).
 """
 from __future__ import annotations
 
@@ -91,23 +36,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .lexical import QUESTION_CHARS, LexicalIndex, content_tokens, tokens
-from .query import SYNONYMS
+from .lexical import FILLER, QUESTION_CHARS, LexicalIndex, content_tokens, tokens
+from .normalize import match_form
+from .refusal import Decision, asks_quantity, decide, states_quantity
+from .terms import EMPTY, TermMap
 
 RRF_K = 20
 W_DENSE = 1.0
 W_LEX = 1.0
 CANDIDATES = 50
-# Floor on the best dense cosine. The lowest answerable dev question sits at 0.883; everyday off-topic
-# questions against the small sample knowledge folder ("明天天气怎么样") sit at 0.86–0.88 while sharing
-# a topic word with some clause, which the coverage signal alone lets through. 0.875 changes nothing on
-# the dev sets (same hit@k, MRR and false refusals) and refuses those.
-DENSE_MIN = 0.875
-COVERAGE_WEIGHT = 0.3
-CONFIDENCE_MIN = 0.929
-# Unknown terms (see the module doc): a question naming a thing the documents never mention is refused
-# unless the match is strong anyway.
-TERM_CONFIDENCE = 0.955
 TERM_FLAGS = {"n", "nz", "nt", "ns", "vn"}  # jieba tags of nouns and verbal nouns (not nr: it tags slang as names)
 # A topic term is an established word: jieba's general-dictionary frequency in [TERM_MIN_FREQ, GENERIC_FREQ).
 # Above: everyday nouns (时候 31521, 地方, 情况). Below: the dictionary's long tail of ad-hoc compounds
@@ -133,9 +70,10 @@ class Hit:
 class Retrieval:
     hits: list[Hit]
     refused: bool
-    confidence: float
+    confidence: float  # P(answerable) from the refusal model
     features: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    outcome: str = "answer"  # answer | related | offtopic | empty (refusal.py)
 
 
 # reranker hook: gets the question and the candidate texts (best first) and
@@ -174,10 +112,44 @@ def unknown_identifiers(query_match: str, lex: LexicalIndex) -> list[str]:
     return out
 
 
-def unknown_terms(query_match: str, lex: LexicalIndex) -> list[str]:
+def known_share(query_match: str, lex: LexicalIndex) -> float:
+    """IDF-weighted share of the question's own topic bigrams that occur anywhere in the folder.
+
+    Stricter than coverage: a bigram with any filler character (能倒 in 时能倒闸) spans two words and says
+    nothing about whether the folder knows the topic."""
+    toks = [t for t in dict.fromkeys(tokens(query_match, already_normalised=True)) if t.isascii() or not FILLER & set(t)]
+    toks = [t for t in toks if not QUESTION_CHARS & set(t)]
+    if not toks:
+        return 0.0
+    weights = [lex.idf(t) if t in lex.df else lex.idf("\x00") for t in toks]
+    return sum(w for t, w in zip(toks, weights) if t in lex.df) / sum(weights)
+
+
+def topic_words(query_match: str, clause_texts: Sequence[str], terms: TermMap = EMPTY) -> float:
+    """Share of the question's content words (jieba words of two or more characters, no question or
+    filler-only words) that one of the clauses shown contains, as written or as the term map's standard
+    term; the best of the clauses.  Word level, unlike the bigram coverage: 新装 … 材料 in a metering
+    question are not found in a clause about meters."""
+    import jieba
+
+    words = [
+        w for w in dict.fromkeys(jieba.lcut(query_match))
+        if len(w) >= 2 and not QUESTION_CHARS & set(w) and not set(w) <= FILLER and not w.isdigit()
+    ]
+    if not words or not clause_texts:
+        return 0.0
+    forms = [match_form(t) for t in clause_texts]
+    best = 0.0
+    for form in forms:
+        got = sum(1 for w in words if w in form or any(t in form for t in terms.expand(w)))
+        best = max(best, got / len(words))
+    return best
+
+
+def unknown_terms(query_match: str, lex: LexicalIndex, terms: TermMap = EMPTY) -> list[str]:
     """Topic nouns of the question that no document contains anywhere (``色谱``, ``保护区``).
 
-    Everyday nouns (frequent in jieba's general dictionary) and colloquial words the synonym map knows
+    Everyday nouns (frequent in jieba's general dictionary) and colloquial words the term map knows
     (``火线`` → 相线) do not count: they are not what the question is about, or are asked about in the
     documents' own words."""
     import jieba.posseg
@@ -188,25 +160,10 @@ def unknown_terms(query_match: str, lex: LexicalIndex) -> list[str]:
             continue
         if any(ch in QUESTION_CHARS for ch in word):  # "哪些地方" is the question, not its topic
             continue
-        if not TERM_MIN_FREQ <= jieba.dt.FREQ.get(word, 0) < GENERIC_FREQ or any(key in word for key in SYNONYMS):
+        if not TERM_MIN_FREQ <= jieba.dt.FREQ.get(word, 0) < GENERIC_FREQ or terms.knows(word):
             continue
         out.append(word)
     return out
-
-
-def decide(
-    dense: float, cov: float, unknown: list[str] | None = None, unknown_nouns: list[str] | None = None
-) -> tuple[bool, float, str]:
-    conf = dense + COVERAGE_WEIGHT * cov
-    if unknown:
-        return True, conf, f"the documents never mention {', '.join(unknown)}"
-    if unknown_nouns and conf < TERM_CONFIDENCE:
-        return True, conf, f"the documents never mention {', '.join(unknown_nouns)} (confidence {conf:.3f})"
-    if dense < DENSE_MIN:
-        return True, conf, f"weak semantic match (cosine {dense:.3f} < {DENSE_MIN})"
-    if conf < CONFIDENCE_MIN:
-        return True, conf, f"weak evidence (confidence {conf:.3f} < {CONFIDENCE_MIN})"
-    return False, conf, ""
 
 
 def hybrid_search(
@@ -220,6 +177,7 @@ def hybrid_search(
     question: str = "",
     texts: Sequence[str] | None = None,
     query_match: str = "",
+    terms: TermMap = EMPTY,
 ) -> Retrieval:
     """Fuse dense hits (chunk index, cosine) with BM25 over the lexical index."""
     scores = lex.scores(lex_query_tokens)
@@ -256,16 +214,44 @@ def hybrid_search(
             h.score = float(s)
         hits = sorted(cand, key=lambda h: -h.score) + hits[20:]
     hits = hits[:k]
-    top_dense = max(cos.values()) if cos else 0.0
-    cov = coverage(lex_query_tokens, lex.doc_sets[hits[0].index], lex) if hits else 0.0
-    features = {"dense": top_dense, "coverage": cov}
     if not hits:
-        return Retrieval([], True, 0.0, features, "nothing found")
-    refused, conf, reason = decide(
-        top_dense, cov, unknown_identifiers(query_match, lex), unknown_terms(query_match, lex)
-    )
-    features["confidence"] = conf
-    return Retrieval(hits, refused, conf, features, reason)
+        return Retrieval([], True, 0.0, {}, "nothing found", "offtopic")
+    features = signals(hits, dense_hits, lex, lex_query_tokens, query_match, texts_of=texts, terms=terms)
+    codes = unknown_identifiers(query_match, lex)
+    features["unknown_identifier"] = float(len(codes))  # an outright rule, not a model input
+    decision: Decision = decide(features, codes)
+    return Retrieval(hits, decision.refused, decision.p_answer, features, decision.reason, decision.outcome)
 
 
-__all__ = ["Hit", "Retrieval", "Reranker", "hybrid_search", "decide", "tokens", "rrf", "coverage"]
+def signals(
+    hits: list[Hit],
+    dense_hits: list[tuple[int, float]],
+    lex: LexicalIndex,
+    lex_query_tokens: list[str],
+    query_match: str,
+    *,
+    texts_of: Sequence[str] | None,
+    terms: TermMap = EMPTY,
+) -> dict[str, float]:
+    """The refusal model's inputs for one ranked result (see refusal.py for why each holds)."""
+    cosines = sorted((c for _, c in dense_hits), reverse=True)[:10]
+    top_dense = cosines[0] if cosines else 0.0
+    rest = cosines[1:]
+    covs = [coverage(lex_query_tokens, lex.doc_sets[h.index], lex) for h in hits[:3]]
+    best_text = texts_of[hits[0].index] if texts_of is not None else ""
+    best = hits[0]
+    return {
+        "dense": top_dense,
+        # both rankers put the best clause near their top: two independent methods agree on it
+        "agree": 1.0 if (best.dense_rank is not None and best.dense_rank < 3 and best.lex_rank is not None and best.lex_rank < 3) else 0.0,
+        "coverage": covs[0],
+        "coverage3": max(covs),
+        "known": known_share(query_match, lex),
+        "margin": top_dense - (sum(rest) / len(rest) if rest else 0.0),
+        "topic_words": topic_words(query_match, [texts_of[h.index] for h in hits[:3]] if texts_of is not None else [], terms),
+        "unknown_term": 1.0 if unknown_terms(query_match, lex, terms) else 0.0,
+        "number_missing": 1.0 if asks_quantity(query_match) and not states_quantity(best_text) else 0.0,
+    }
+
+
+__all__ = ["Hit", "Retrieval", "Reranker", "hybrid_search", "signals", "tokens", "rrf", "coverage"]

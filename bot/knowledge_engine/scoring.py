@@ -6,12 +6,14 @@ matches ``6.9.5`` but not ``16.9.5``, ``6.9.51`` or ``6.9.5.1``), or when its
 text shares a run of at least ``min(40, 60% of len(gold_text))`` characters
 with ``gold_text``.  Reported: hit@1/3/5 and MRR over the first 10 sources,
 the refusal rate on ``expect: refuse`` items, the false-refusal rate on
-answerable items, latency p50/p95.
+answerable items, latency p50/p95.  Prose items (``gold_any``) hit when the
+source text contains one of the fragments after NFKC and whitespace removal.
 """
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -30,9 +32,15 @@ def longest_common_run(a: str, b: str) -> int:
     return m.size
 
 
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
 def is_hit(source: Any, item: dict[str, Any]) -> bool:
     get = (lambda k: source.get(k, "")) if isinstance(source, dict) else (lambda k: getattr(source, k, ""))
     clause, section, text = str(get("clause") or ""), str(get("section") or ""), str(get("text") or "")
+    if item.get("gold_any"):  # prose items: a fragment of the answering passage (policy_dev.jsonl)
+        return any(_squeeze(fragment) in _squeeze(text) for fragment in item["gold_any"])
     for gold in item.get("gold_clauses") or []:
         if clause == gold or names_clause(clause, gold) or names_clause(section, gold) or names_clause(text, gold):
             return True
@@ -90,7 +98,8 @@ def score(results: Iterable[tuple[dict[str, Any], Any]]) -> dict[str, Any]:
             continue
         n_ans += 1
         false_ref += refused
-        rank = first_hit_rank(get("sources") or [], item)
+        ranked = None if isinstance(ans, dict) else getattr(ans, "ranked", None)  # the top 10, also when refused
+        rank = first_hit_rank(ranked or get("sources") or [], item)
         if rank is not None:
             rr += 1.0 / rank
             h1 += rank <= 1

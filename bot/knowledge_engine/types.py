@@ -21,10 +21,14 @@ class Answer:
     answer: str
     refused: bool
     sources: list[Source]
-    top_score: float
+    top_score: float  # P(answerable) from the refusal model, 0–1
     latency_ms: float
     mode: str = "extractive"  # extractive | llm | refused
     reason: str = ""  # why refused / why the LLM fell back
+    # answer | related | offtopic | empty (refusal.py); refused is True for all but "answer"
+    outcome: str = "answer"
+    # the ranked top 10 with their scores, also when refused (evaluation, `ask --json`)
+    ranked: list[Source] = field(default_factory=list)
 
 
 @dataclass

@@ -67,3 +67,26 @@ def make_engine(tmp_path: Path, fake_emb: HashEmbeddings):
         return KnowledgeEngine(knowledge, tmp_path / "index", emb or fake_emb, **kwargs)
 
     return make
+
+
+def fixed_model(threshold: float, offtopic_known: float = 0.0):
+    """A refusal model that answers when P = 0.5 ≥ threshold, whatever the signals."""
+    from bot.knowledge_engine.refusal import RefusalModel
+
+    return RefusalModel(weights={}, bias=0.0, mean={}, scale={}, threshold=threshold, offtopic_known=offtopic_known)
+
+
+@pytest.fixture
+def answer_everything(monkeypatch):
+    """The fake hash embedding's cosines mean nothing to the fitted model; the decision is tested in test_refusal.py."""
+    from bot.knowledge_engine import refusal
+
+    monkeypatch.setattr(refusal, "default_model", lambda: fixed_model(0.0))
+    monkeypatch.setattr(refusal, "DENSE_FLOOR", 0.0)
+
+
+@pytest.fixture
+def refuse_everything(monkeypatch):
+    from bot.knowledge_engine import refusal
+
+    monkeypatch.setattr(refusal, "default_model", lambda: fixed_model(1.01))

@@ -9,7 +9,8 @@ import pytest
 
 from bot.knowledge_engine import Answer, Source
 from bot.knowledge_engine.normalize import match_form
-from bot.knowledge_engine.query import MAX_QUERY_CHARS, clean_question, expand
+from bot.knowledge_engine.query import MAX_QUERY_CHARS, clean_question
+from bot.knowledge_engine.terms import load_terms
 
 
 @pytest.fixture
@@ -53,17 +54,15 @@ def test_traditional_question_matches_simplified_text(engine):
     assert "第三条" in [s.clause for s in engine.search("登桿前要檢查杆根和腳扣嗎", 3)]
 
 
-def test_synonyms_expand_colloquial_terms():
-    assert "相线" in expand(match_form("先拆火线还是零线"))
-    assert "绝缘子" in expand(match_form("换瓷瓶"))
-    assert "kv" in expand(match_form("10千伏"))
+def test_the_shipped_term_file_expands_colloquial_terms():
+    terms = load_terms(Path(__file__).resolve().parents[2] / "knowledge")
+    assert "相线" in terms.expand(match_form("先拆火线还是零线"))
+    assert "绝缘子" in terms.expand(match_form("换瓷瓶"))
+    assert "kv" in terms.expand(match_form("10千伏"))
+    assert "绝缘电阻表" in terms.expand(match_form("摇表摇绝缘"))
 
 
-def test_offset_pages_through_results(engine, monkeypatch):
-    from bot.knowledge_engine import retrieval
-
-    monkeypatch.setattr(retrieval, "DENSE_MIN", 0.0)
-    monkeypatch.setattr(retrieval, "CONFIDENCE_MIN", 0.0)
+def test_offset_pages_through_results(engine, answer_everything):
     first = engine.ask("绝缘手套", limit=2)
     more = engine.ask("绝缘手套", offset=2, limit=2)
     assert not first.refused and len(first.sources) == 2 and len(more.sources) == 2
@@ -113,3 +112,30 @@ def test_importing_engine_does_not_import_aiogram():
     )
     root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+def test_ask_json_lists_the_ranked_top_ten_and_the_outcome_also_when_refusing(engine, refuse_everything):
+    from bot.knowledge_engine.cli import answer_json
+
+    out = answer_json(engine.ask("绝缘手套怎么存放"))
+    assert out["refused"] is True and out["outcome"] in ("related", "offtopic")
+    assert 0.0 <= out["p_answer"] <= 1.0
+    assert [s["rank"] for s in out["sources"]] == list(range(1, len(out["sources"]) + 1))
+    assert 1 < len(out["sources"]) <= 10
+    scores = [s["score"] for s in out["sources"]]
+    assert scores == sorted(scores, reverse=True)
+    assert set(out["sources"][0]) == {"rank", "title", "section", "clause", "text", "file", "score"}
+
+
+def test_a_question_not_in_chinese_is_told_the_folder_is_chinese(engine, answer_everything):
+    ans = engine.ask("What must be checked before climbing a pole?")
+    assert ans.refused and ans.outcome == "offtopic" and ans.reason == "not chinese"
+    assert "中文" in ans.answer and ans.sources == [] and ans.ranked
+
+
+def test_the_cli_states_what_its_number_means(engine, answer_everything):
+    from bot.knowledge_engine.cli import status_line
+
+    line = status_line(engine.ask("绝缘手套怎么存放"))
+    assert line.startswith("[answered; estimated probability that the folder answers this: 0.50")
+    assert "confidence" not in line

@@ -81,3 +81,21 @@ def test_a_failed_file_is_not_read_again_until_it_changes(kdir, make_engine, mon
     os.utime(kdir / "损坏.md", ns=(1, 1))
     assert engine.pending_changes() == ["损坏.md"]
     assert engine.sync().added == ["损坏.md"]
+
+
+def test_term_file_linked_from_outside_is_not_read(kdir, make_engine, tmp_path):
+    outside = tmp_path / "elsewhere-terms.yaml"
+    outside.write_text("动作:\n  爬杆: 登杆\n", "utf-8")
+    (kdir / "术语.yaml").symlink_to(outside)
+    engine = make_engine(kdir)
+    rep = engine.sync()
+    assert "outside the knowledge folder" in dict(rep.skipped)["术语.yaml"]
+    assert engine.terms.mapping == {}
+
+
+def test_term_file_gets_one_line(kdir, make_engine):
+    (kdir / "术语.yaml").write_text("动作:\n  爬杆: 登杆\n", "utf-8")
+    engine = make_engine(kdir)
+    assert [line[:2] for line in engine.sync().file_lines() if line[0] == "术语.yaml"] == [("术语.yaml", "skipped")]
+    (kdir / "术语.yaml").write_text("动作:\n  爬杆: 登杆\n  爬杆: 攀登\n", "utf-8")
+    assert [line[:2] for line in engine.sync().file_lines() if line[0] == "术语.yaml"] == [("术语.yaml", "failed")]

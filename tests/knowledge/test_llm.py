@@ -8,7 +8,6 @@ import time
 import pytest
 from aiohttp import web
 
-from bot.knowledge_engine import retrieval
 from bot.knowledge_engine.engine import LLMConfig
 
 
@@ -81,13 +80,6 @@ async def server():
     await s.stop()
 
 
-@pytest.fixture
-def answer_everything(monkeypatch):
-    # the fake hash embedding has low cosines; the refusal rule is tested elsewhere
-    monkeypatch.setattr(retrieval, "DENSE_MIN", 0.0)
-    monkeypatch.setattr(retrieval, "CONFIDENCE_MIN", 0.0)
-
-
 def _engine(make_engine, kdir, server, model, timeout=2.0):
     e = make_engine(kdir, llm=LLMConfig(base_url=server.url, model=model, api_key="test", timeout=timeout))
     e.sync()
@@ -123,8 +115,7 @@ async def test_llm_timeout_falls_back_in_time(server, make_engine, kdir, answer_
     assert ans.mode == "extractive" and ans.sources and "Timeout" in ans.reason
 
 
-async def test_llm_never_called_when_retrieval_refuses(server, make_engine, kdir, monkeypatch):
-    monkeypatch.setattr(retrieval, "CONFIDENCE_MIN", 99.0)
+async def test_llm_never_called_when_retrieval_refuses(server, make_engine, kdir, refuse_everything):
     e = _engine(make_engine, kdir, server, "ok")
     ans = await e.aask("登杆前要检查哪些地方")
     assert ans.refused and ans.mode == "refused"

@@ -56,14 +56,17 @@ def test_on_topic_answered_with_the_clause(engine, question, clause):
     assert f"《{top.title}》" in ans.answer
 
 
-@pytest.mark.parametrize(
-    "question",
-    ["食堂今天中午吃啥", "推荐个晚上看的电视剧", "五一放几天假", "宿舍空调坏了找谁修", "XGN15环网柜负荷开关咋手动合闸"],
-)
-def test_off_topic_refused(engine, question):
+@pytest.mark.parametrize("question", ["食堂今天中午吃啥", "推荐个晚上看的电视剧", "五一放几天假", "宿舍空调坏了找谁修"])
+def test_off_topic_gets_the_short_reply_without_clauses(engine, question):
     ans = engine.ask(question)
-    assert ans.refused and ans.sources == []
-    assert "安全员" in ans.answer
+    assert ans.refused and ans.outcome == "offtopic" and ans.sources == []
+    assert "不在知识库的范围内" in ans.answer and "安全员" not in ans.answer
+    assert ans.ranked  # the ranking is still there for evaluation
+
+
+def test_an_unknown_device_model_is_never_answered(engine):
+    ans = engine.ask("XGN15环网柜负荷开关咋手动合闸")
+    assert ans.refused and ans.outcome in ("related", "offtopic") and "xgn15" in ans.reason
 
 
 def _app() -> typer.Typer:
@@ -97,10 +100,11 @@ def test_cli_ingest_ask_json_batch_eval(cli_env, tmp_path):
     res = runner.invoke(app, ["ask", "登杆前要检查哪些地方", "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert set(data) == {"question", "answer", "refused", "sources"}
-    assert data["refused"] is False
-    assert set(data["sources"][0]) == {"title", "section", "clause", "text", "score"}
+    assert set(data) == {"question", "outcome", "refused", "reason", "p_answer", "answer", "shown", "sources"}
+    assert data["refused"] is False and data["outcome"] == "answer" and data["shown"] == 3
+    assert set(data["sources"][0]) == {"rank", "title", "section", "clause", "text", "file", "score"}
     assert data["sources"][0]["clause"] == "第三条"
+    assert len(data["sources"]) == min(10, len(data["sources"])) > 3  # the ranked list, not only those shown
 
     batch = tmp_path / "q.txt"
     batch.write_text('登杆前要检查哪些地方\n{"question": "食堂今天中午吃啥"}\n\n', "utf-8")

@@ -111,8 +111,8 @@ async def test_back_and_cancel(harness, app, world):
     await harness.send(LI, "第一版小结")
     back = await press(harness, LI, "上一步")
     assert "第1/6步" in back[-1] and "第一版小结" in back[-1]  # the answer is shown, not lost
-    first = await press(harness, LI, "上一步")
-    assert "第一步" in first[0]
+    labels = [button.text for row in harness.last_keyboard().inline_keyboard for button in row]
+    assert not any("上一步" in label for label in labels)  # nothing before the first step
     cancelled = await press(harness, LI, "取消")
     assert "已放弃" in cancelled[0]
     assert await reports_in_db(app) == []
@@ -161,9 +161,18 @@ async def test_previous_month_is_preselected_during_the_first_days_while_it_is_s
 
 async def test_stale_button_from_an_earlier_step_is_refused(harness, world):
     await harness.send(LI, "/report")
-    old_back = harness.button_data("上一步")
     await harness.send(LI, "小结")
-    assert "之前的步骤" in (await harness.press(LI, old_back))[0]
+    old_skip = harness.button_data("跳过此项")
+    await harness.send(LI, "登杆前检查安全带")
+    assert "之前的步骤" in (await harness.press(LI, old_skip))[0]
+
+
+async def test_the_first_step_offers_no_back_and_step_two_tells_the_section_rule(harness, world):
+    first = await harness.send(LI, "/report")
+    labels = [button.text for row in harness.last_keyboard().inline_keyboard for button in row]
+    assert "第1/6步" in first[-1] and not any("上一步" in label for label in labels) and "✖️ 取消" in labels
+    second = await harness.send(LI, "小结")
+    assert "第2/6步" in second[-1] and "至少填写 2 项" in second[-1]
 
 
 async def test_member_moved_mid_month_is_told_the_branch_at_submission(harness, app, world):

@@ -1,0 +1,45 @@
+"""The two benchmark knowledge folders, built from ../shared (read-only) as folders of links.
+
+* ``regulation``: the four parts of the regulation (../shared/eval/corpus);
+* ``prose``: the seed articles (../shared/seeds) and the policy excerpts (../shared/eval/policy).
+
+Each also gets the project's term file (knowledge/术语.yaml), as an admin's folder would have it.
+The folders and their indexes live under ~/.cache/fieldmate/bench so repeated runs reuse the index
+(a no-change sync only stats the files); ``fresh=True`` deletes the index for a cold ingest.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = (REPO / ".." / "shared").resolve()
+EVAL = SHARED / "eval"
+CACHE = Path.home() / ".cache" / "fieldmate" / "bench"
+SOURCES = {
+    "regulation": [EVAL / "corpus"],
+    "prose": [SHARED / "seeds", EVAL / "policy"],
+}
+
+
+def folder(name: str) -> Path:
+    """The knowledge folder ``name``: links to the shared files plus the term file."""
+    dest = CACHE / "folders" / name
+    dest.mkdir(parents=True, exist_ok=True)
+    wanted = {p.name: p for src in SOURCES[name] for p in sorted(src.iterdir()) if p.is_file() and not p.name.startswith(".")}
+    wanted["术语.yaml"] = REPO / "knowledge" / "术语.yaml"
+    for existing in dest.iterdir():
+        if existing.name not in wanted or existing.resolve() != wanted[existing.name].resolve():
+            existing.unlink()
+    for link_name, target in wanted.items():
+        link = dest / link_name
+        if not link.exists():
+            link.symlink_to(target)
+    return dest
+
+
+def index_dir(name: str, fresh: bool = False) -> Path:
+    path = CACHE / "index" / name
+    if fresh and path.exists():
+        shutil.rmtree(path)
+    return path

@@ -1,0 +1,111 @@
+"""Fitting the refusal model (bot/knowledge_engine/refusal.py) and its leave-one-set-out check.
+
+A logistic regression of "the folder answers this question" on the signals of refusal.FEATURES, with an L2
+penalty, fitted by Newton's method in numpy: seven weights do not justify scikit-learn as a dependency.
+Each development set weighs as much as ``SET_WEIGHT_CAP`` questions at most, so the 426 near-verbatim exam
+stems do not drown the colloquial questions.  The answer threshold is the highest one that keeps false
+refusals on the training questions at or under ``TRAIN_FALSE_REFUSALS``; the off-topic cut on ``known``
+separates off-topic questions from the rest of the training questions.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from bot.knowledge_engine.refusal import DENSE_FLOOR, FEATURES, RefusalModel
+
+L2 = 1.0
+SET_WEIGHT_CAP = 60
+TRAIN_FALSE_REFUSALS = 0.03
+
+
+def _matrix(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = np.array([[float(r["features"].get(f, 0.0)) for f in FEATURES] for r in rows])
+    y = np.array([1.0 if r["answerable"] else 0.0 for r in rows])
+    sizes: dict[str, int] = defaultdict(int)
+    for r in rows:
+        sizes[r["set"]] += 1
+    w = np.array([min(1.0, SET_WEIGHT_CAP / sizes[r["set"]]) for r in rows])
+    return x, y, w
+
+
+def _logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    beta = np.zeros(xb.shape[1])
+    penalty = np.diag([L2] * x.shape[1] + [0.0])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-np.clip(xb @ beta, -30, 30)))
+        grad = xb.T @ (w * (p - y)) + penalty @ beta
+        hess = (xb * (w * p * (1 - p))[:, None]).T @ xb + penalty
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return beta[:-1], float(beta[-1])
+
+
+def _threshold(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    """Highest threshold whose weighted false-refusal rate on answerable questions is ≤ TRAIN_FALSE_REFUSALS."""
+    pos_p, pos_w = p[y == 1], w[y == 1]
+    order = np.argsort(pos_p)
+    cum = np.cumsum(pos_w[order]) / pos_w.sum()
+    allowed = order[: int(np.searchsorted(cum, TRAIN_FALSE_REFUSALS, side="right"))]
+    lowest_kept = pos_p[order[len(allowed)]] if len(allowed) < len(order) else 1.0
+    return float(lowest_kept - 1e-9)
+
+
+def _offtopic_cut(rows: list[dict]) -> float:
+    """The `known` value that best separates off-topic questions from all others (balanced accuracy)."""
+    known = np.array([float(r["features"].get("known", 0.0)) for r in rows])
+    off = np.array([r["item"].get("kind") == "offtopic" for r in rows])
+    if not off.any() or off.all():
+        return 0.0
+    best, best_cut = -1.0, 0.0
+    for cut in np.unique(known):
+        acc = (known[off] < cut).mean() / 2 + (known[~off] >= cut).mean() / 2
+        if acc > best:
+            best, best_cut = acc, float(cut)
+    return best_cut
+
+
+def fit_model(rows: list[dict]) -> dict:
+    x, y, w = _matrix(rows)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    coef, bias = _logistic((x - mean) / scale, y, w)
+    model = {
+        "weights": dict(zip(FEATURES, map(float, coef))),
+        "bias": bias,
+        "mean": dict(zip(FEATURES, map(float, mean))),
+        "scale": dict(zip(FEATURES, map(float, scale))),
+        "offtopic_known": _offtopic_cut(rows),
+        "threshold": 0.5,
+        "fitted_on": sorted({r["set"] for r in rows}),
+        "questions": len(rows),
+    }
+    p = np.array([RefusalModel.from_dict(model).probability(r["features"]) for r in rows])
+    model["threshold"] = _threshold(p, y, w)
+    return model
+
+
+def leave_one_set_out(rows: list[dict]) -> dict[str, str]:
+    """Fit on all dev sets but one, apply to the one left out; the figures for each left-out set."""
+    out = {}
+    for held in sorted({r["set"] for r in rows}):
+        train = [r for r in rows if r["set"] != held]
+        test = [r for r in rows if r["set"] == held]
+        model = RefusalModel.from_dict(fit_model(train))
+        answered = [
+            model.probability(r["features"]) >= model.threshold and not r["features"].get("unknown_identifier")
+            and r["features"]["dense"] >= DENSE_FLOOR
+            for r in test
+        ]
+        pos = [a for a, r in zip(answered, test) if r["answerable"]]
+        neg = [a for a, r in zip(answered, test) if not r["answerable"]]
+        parts = []
+        if pos:
+            parts.append(f"false_refusal={1 - sum(pos) / len(pos):.3f} ({len(pos) - sum(pos)}/{len(pos)})")
+        if neg:
+            parts.append(f"refused={1 - sum(neg) / len(neg):.3f} ({len(neg) - sum(neg)}/{len(neg)})")
+        out[held] = "  ".join(parts)
+    return out
