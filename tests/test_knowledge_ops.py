@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,41 @@ def test_simulator_logs_go_to_a_file_named_once(tmp_path, monkeypatch, capsys):
     assert "Running upgrade" not in result.output + capsys.readouterr().err
     assert result.output.count(str(tmp_path / "logs" / "simulator.log")) == 1
     assert "Running upgrade" in (tmp_path / "logs" / "simulator.log").read_text("utf-8")
+
+
+def test_ctrl_c_stops_ingest_at_a_safe_point_and_the_next_run_resumes(tmp_path):
+    """The real command and model on the sample folder (3 embedding batches): Ctrl-C after the first
+    batch was stored ends with status 130 and nothing half-written; the next run embeds only the rest."""
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    index = tmp_path / "index"
+    command = [sys.executable, "-m", "bot.cli", "ingest", "--knowledge", str(root / "knowledge"), "--index", str(index)]
+    env = {"PATH": "/usr/bin:/bin", "LOG_DIR": str(tmp_path / "logs"), "PYTHONPATH": str(root)}
+
+    def vectors_stored() -> int:
+        try:
+            with sqlite3.connect(index / "embeddings.sqlite") as db:
+                return db.execute("SELECT count(*) FROM kv").fetchone()[0]
+        except sqlite3.Error:
+            return 0
+
+    first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    while vectors_stored() == 0 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # waiting on a condition (the first batch committed), not a timing assert
+    first.send_signal(signal.SIGINT)
+    output = first.communicate(timeout=240)[0]
+    assert first.returncode == 130, output
+    assert "Interrupted" in output and "Traceback" not in output
+    stored = vectors_stored()
+    assert stored >= 64
+
+    second = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert second.returncode == 0, second.stdout + second.stderr
+    chunks, embedded = map(int, re.search(r"(\d+) chunks \((\d+) passages embedded\)", second.stdout + second.stderr).groups())
+    assert 0 < embedded <= chunks - stored  # what the first run stored is not embedded again

@@ -140,12 +140,15 @@ def _sync_with_progress(engine, console):
                 result["report"] = engine.sync(progress=progress)
             except BaseException as exc:  # re-raised in the main thread
                 result["error"] = exc
+            finally:
+                finished.set()
 
-        worker = threading.Thread(target=work, name="ingest", daemon=True)
-        worker.start()
-        while worker.is_alive():
+        # wait on an Event, not Thread.join(): a join interrupted by Ctrl-C can report a live thread as dead
+        finished = threading.Event()
+        threading.Thread(target=work, name="ingest", daemon=True).start()
+        while not finished.is_set():
             try:
-                worker.join()
+                finished.wait()
             except KeyboardInterrupt:
                 console.print("Stopping at the next safe point…")
                 engine.cancel_sync()
