@@ -3,7 +3,6 @@ so `fieldmate --help` and the knowledge commands start quickly."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -61,17 +60,16 @@ def run_with_session(settings: Settings, work: Callable[[Any], Awaitable[Any]]) 
 # --- running ----------------------------------------------------------------------------------
 
 @app.command()
-def run(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+def run(verbose: bool = typer.Option(False, "--verbose", "-v", help="more detail (with the simulator: logs on the terminal)")) -> None:
     """Start the bot: polls Telegram (or serves a webhook) with BOT_TOKEN; without a token, the simulator."""
     settings = settings_or_exit()
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.bot_token is None:
         console.print("No BOT_TOKEN set: starting the local simulator instead (see README to connect to Telegram).")
-        from bot.simulate import simulate_main
-
-        raise typer.Exit(asyncio.run(simulate_main(settings, fresh=False, script=None, as_user=None)))
+        start_simulator(settings, verbose, fresh=False, script=None, as_user=None)
+    from bot.logs import log_to_console
     from bot.runner import run_bot
 
+    log_to_console(verbose)
     asyncio.run(run_bot(settings))
 
 
@@ -80,14 +78,22 @@ def simulate(
     script: Path | None = typer.Option(None, "--script", help="Run a YAML conversation script and exit."),
     fresh: bool = typer.Option(False, "--fresh", help="Use a temporary database instead of DATABASE_URL."),
     as_user: str | None = typer.Option(None, "--as", help="Start chatting as this user (interactive mode)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show log lines on the terminal too."),
 ) -> None:
     """Chat with the bot in the terminal through a local fake Telegram server (no token needed)."""
-    settings = settings_or_exit()
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    start_simulator(settings_or_exit(), verbose, fresh=fresh, script=script, as_user=as_user)
+
+
+def start_simulator(settings: Settings, verbose: bool, **options: Any) -> None:
+    """The chat keeps the terminal: log lines go to a file (its path said once), `-v` shows them too."""
+    from bot.logs import log_to_file
+
+    path = log_to_file(settings.log_dir, "simulator.log", verbose)
+    if not verbose:
+        console.print(f"日志写入 {path}（加 -v 在终端显示）", highlight=False, soft_wrap=True)
     from bot.simulate import simulate_main
 
-    raise typer.Exit(asyncio.run(simulate_main(settings, fresh=fresh, script=script, as_user=as_user)))
+    raise typer.Exit(asyncio.run(simulate_main(settings, **options)))
 
 
 # --- database, branches, invites, members -----------------------------------------------------

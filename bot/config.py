@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     knowledge_sync_on_start: bool = True  # index new/changed knowledge files when the bot starts
     index_dir: Path = Path("data/index")
     media_dir: Path = Path("data/media")
+    log_dir: Path = Path("data/logs")  # log files of the simulator and `fieldmate ingest`
     timezone: str = "Asia/Shanghai"
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     default_locale: Literal["zh", "en"] = "zh"

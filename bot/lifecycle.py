@@ -26,16 +26,32 @@ async def open_knowledge(app: App) -> None:
     if stats.get("chunks"):
         app.knowledge = engine
     if app.settings.knowledge_sync_on_start and app.settings.knowledge_dir.is_dir():
-        report = await asyncio.to_thread(engine.sync)
+        try:
+            report = await asyncio.to_thread(engine.sync)
+        except asyncio.CancelledError:  # stop_background: the thread stops at its next safe point
+            engine.cancel_sync()
+            raise
         log.info(
             "knowledge synced: +%d ~%d -%d failed %d, %d chunks in %.1fs",
             len(report.added), len(report.changed), len(report.removed), len(report.failed), report.chunks, report.seconds,
         )
         for name, reason in report.failed:
             log.warning("knowledge file not indexed: %s: %s", name, reason)
+        await tell_admins_about_failed_files(app, report.failed)
     await asyncio.to_thread(engine.warm_up)
     app.knowledge = engine
     app.daily_clause_source = clause_source(engine)
+
+
+async def tell_admins_about_failed_files(app: App, failed: list[tuple[str, str]]) -> None:
+    if not failed:
+        return
+    from handlers.ui.knowledge_notices import files_not_indexed
+
+    async with app.sessionmaker() as session:
+        await files_not_indexed(session, app, failed)
+        await session.commit()
+    app.kick_delivery()
 
 
 DAILY_CLAUSE_CHARS = (30, 600)  # a clause short enough to read out at the morning meeting

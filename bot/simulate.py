@@ -69,6 +69,15 @@ async def simulate_main(settings: Settings, *, fresh: bool, script: Path | None,
             temp.cleanup()
 
 
+def knowledge_needs_indexing(settings: Settings) -> bool:
+    """Whether the start-up sync has files to index or remove (judged without reading any file)."""
+    if not (settings.knowledge_sync_on_start and settings.knowledge_dir.is_dir()):
+        return False
+    from bot.knowledge_engine import KnowledgeEngine
+
+    return bool(KnowledgeEngine.from_settings(settings).pending_changes())
+
+
 def _confirm(question: str) -> bool:
     if not sys.stdin.isatty():
         return True
@@ -79,7 +88,7 @@ async def _wait_for_knowledge(app, verbose: bool) -> None:
     task = app.knowledge_task
     if task is None or task.done():
         return
-    if verbose:
+    if verbose and await asyncio.to_thread(knowledge_needs_indexing, app.settings):
         print("正在为知识库建立索引（首次运行需要一两分钟）…")
     try:
         await asyncio.wait_for(asyncio.shield(task), KNOWLEDGE_WAIT_S)

@@ -92,38 +92,83 @@ def _sync_once_across_fleet(engine, progress):
     return report
 
 
+STATUS_STYLE = {"failed": "red", "skipped": "yellow", "added": "green", "changed": "green", "removed": "cyan"}
+
+
 def ingest_cmd(
     knowledge: Optional[Path] = typer.Option(None, "--knowledge", help="knowledge folder (default: KNOWLEDGE_DIR)"),
     index: Optional[Path] = typer.Option(None, "--index", help="index folder (default: INDEX_DIR)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="show log lines on the terminal"),
 ) -> None:
-    """Sync the index with the knowledge folder (only changed files are re-embedded)."""
+    """Sync the index with the knowledge folder: one line per file; exit status 1 when a file failed.
+
+    Only changed passages are embedded.  Ctrl-C stops at the next batch with the index consistent;
+    the next run continues where this one stopped.  A running bot does not see the changes until it
+    restarts."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bot.config import load_settings
+    from bot.logs import log_to_file
 
     console = Console(stderr=True)
+    log_path = log_to_file(load_settings().log_dir, "ingest.log", verbose)
     engine = _engine(knowledge, index)
+    report = _sync_with_progress(engine, console)
+    for name, status, detail in report.file_lines():
+        style = STATUS_STYLE.get(status)
+        label = f"[{style}]{status:9s}[/]" if style else f"{status:9s}"
+        console.print(f"{label} {name}" + (f" — {detail}" if detail else ""), highlight=False, soft_wrap=True)
+    console.print(
+        f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
+        f"{len(report.unchanged)} unchanged, {len(report.failed)} failed, {len(report.skipped)} skipped; "
+        f"{report.chunks} chunks ({report.embedded} passages embedded) in {report.seconds:.1f} s",
+        highlight=False, soft_wrap=True,
+    )
+    if report.interrupted:
+        console.print("Interrupted: the index holds every file finished so far; run `ingest` again to continue.")
+        raise typer.Exit(130)
+    if report.failed:
+        console.print(f"Some files were not indexed (details in {log_path}).", highlight=False)
+        raise typer.Exit(1)
+
+
+def _sync_with_progress(engine, console):
+    """Run the sync in a worker thread so Ctrl-C can ask it to stop at a safe point instead of
+    interrupting a write half-way."""
+    import threading
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    result: dict[str, Any] = {}
     with Progress(
         TextColumn("[bold]索引[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"),
         console=console, transient=True,
     ) as bar:
         task = bar.add_task("", total=None)
 
-        def progress(done: int, total: int, name: str) -> None:
-            bar.update(task, completed=done, total=total, description=name)
+        def progress(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=what)
 
-        report = _sync_once_across_fleet(engine, progress)
-    console.print(
-        f"files added {len(report.added)}, changed {len(report.changed)}, removed {len(report.removed)}, "
-        f"failed {len(report.failed)}, unchanged {len(report.unchanged)}; "
-        f"{report.chunks} chunks ({report.embedded} embedded) in {report.seconds:.1f} s"
-    )
-    for name, why in report.failed:
-        console.print(f"[red]failed[/] {name}: {why}")
-    for name, why in report.warnings:
-        console.print(f"[yellow]warning[/] {name}: {why}")
-    for label, names in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
-        for name in names:
-            console.print(f"{label} {name}")
+        def work() -> None:
+            try:
+                result["report"] = _sync_once_across_fleet(engine, progress)
+            except BaseException as exc:  # re-raised in the main thread
+                result["error"] = exc
+            finally:
+                finished.set()
+
+        # wait on an Event, not Thread.join(): a join interrupted by Ctrl-C can report a live thread as dead
+        finished = threading.Event()
+        threading.Thread(target=work, name="ingest", daemon=True).start()
+        while not finished.is_set():
+            try:
+                finished.wait()
+            except KeyboardInterrupt:
+                console.print("Stopping at the next safe point…")
+                engine.cancel_sync()
+    if "error" in result:
+        raise result["error"]
+    return result["report"]
 
 
 def ask_cmd(

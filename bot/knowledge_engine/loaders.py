@@ -39,12 +39,12 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace"), "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16"), "utf-16"
+    if b"\x00" in data:  # valid UTF-8, but no text document has them: a damaged or binary file
+        raise LoadError("binary content, not a text file (contains NUL bytes)")
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    if b"\x00" in data[:4096]:
-        raise LoadError("binary content, not a text file (contains NUL bytes)")
     try:
         text = data.decode("gb18030")
         if _plausible(text):

@@ -41,4 +41,19 @@ class SyncReport:
     seconds: float = 0.0
     warnings: list[tuple[str, str]] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    embedded: int = 0  # chunks actually sent to the embedding model
+    embedded: int = 0  # passages actually sent to the embedding model (the others were reused by content hash)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # not a document to index, and why
+    interrupted: bool = False  # cancelled part-way; what was written is consistent, the rest waits for the next sync
+
+    def file_lines(self) -> list[tuple[str, str, str]]:
+        """One (name, status, detail) per file or folder of the knowledge folder, sorted by name.
+
+        status: added, changed, unchanged, removed, failed (detail: why), skipped (detail: why);
+        an indexed file's detail carries its warning, if any."""
+        warnings = dict(self.warnings)
+        lines = [(name, status, warnings.get(name, "")) for status, names in (
+            ("added", self.added), ("changed", self.changed), ("unchanged", self.unchanged), ("removed", self.removed),
+        ) for name in names]
+        lines += [(name, "failed", why) for name, why in self.failed]
+        lines += [(name, "skipped", why) for name, why in self.skipped]
+        return sorted(lines)

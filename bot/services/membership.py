@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -254,3 +255,16 @@ async def set_active(session: AsyncSession, actor: Actor, member_id: int, active
 
 async def set_locale(session: AsyncSession, member: Member, locale: str) -> None:
     member.locale = locale
+
+
+async def admin_recipients(session: AsyncSession, configured_ids: Iterable[int]) -> list[tuple[int, Member | None]]:
+    """Who receives admin notices, once each: active admin members and the configured ADMIN_IDS
+    (who may not have joined yet), as (telegram id, member or None)."""
+    admins = (await session.scalars(select(Member).where(Member.role == Role.ADMIN, Member.active.is_(True)))).all()
+    recipients: dict[int, Member | None] = {member.telegram_id: member for member in admins}
+    configured = set(configured_ids) - set(recipients)
+    if configured:
+        for member in (await session.scalars(select(Member).where(Member.telegram_id.in_(configured)))).all():
+            recipients[member.telegram_id] = member
+        recipients.update({telegram_id: None for telegram_id in configured if telegram_id not in recipients})
+    return sorted(recipients.items())

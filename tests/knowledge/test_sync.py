@@ -149,7 +149,9 @@ def test_progress_callback_and_skipped_names(kdir, make_engine):
     calls = []
     rep = make_engine(kdir).sync(progress=lambda done, total, name: calls.append((done, total, name)))
     assert ".hidden.md" not in rep.added and "daily/items.md" not in rep.added
-    assert calls[-1][0] == calls[-1][1] == len(rep.added)
+    assert dict(rep.skipped).keys() == {".hidden.md", "daily/"}
+    assert calls[-1][0] == calls[-1][1]  # the last call says: all done
+    assert {name for _, _, name in calls} >= set(rep.added)  # each file read is named as it is read
 
 
 def test_embedding_change_rebuilds_index(kdir, make_engine, fake_emb):
