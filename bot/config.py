@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     points_daily_ack: int = 1  # acknowledging the daily safety item (「已学习」)
     points_report_on_time: int = 5  # filing the monthly 四不伤害 report before the deadline
     points_hazard: int = 2  # each hazard (隐患) raised in a report
+    points_talk: int = 3  # a 谈心谈话 logged (the talks feature awards it)
+    points_follow_up: int = 2  # a talk's follow-up done (the talks feature awards it)
+
+    # Secretaries' digests (bot/services/digest.py); per-branch times override these (/digest schedule, CLI).
+    digest_weekly_day: int = Field(0, ge=0, le=6)  # 0 = Monday: the weekly digest covers the week before
+    digest_weekly_at: str = "08:30"  # local time (TIMEZONE)
+    digest_monthly_day: int = Field(1, ge=1, le=28)  # day of the month of the monthly digest (previous month)
+    digest_monthly_at: str = "09:00"
+    digest_trend_weeks: int = Field(8, ge=2, le=26)  # weeks in the trend lines of the digest and its chart
 
     # Daily safety item and the delivery path (bot/delivery/).
     daily_default_time: str = "07:30"  # branch push time (TIMEZONE) when no /schedule was set

@@ -3,6 +3,7 @@ or by a YAML conversation script."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +21,7 @@ async def simulate_main(settings: Settings, *, fresh: bool, script: Path | None,
     from bot.simulator.fake_api import FakeTelegramServer, SimUser
     from bot.simulator.harness import polling
     from bot.simulator.script import load_script, run_script
+    from bot.simulator.timetravel import travel
 
     loaded = load_script(script) if script else None
     overrides: dict = {}
@@ -50,11 +52,13 @@ async def simulate_main(settings: Settings, *, fresh: bool, script: Path | None,
         async with polling(server, dp, bot=build_bot(settings, base_url)):
             await _wait_for_knowledge(app, verbose=loaded is None)
             driver = SimDriver(server)
+            moving = functools.partial(travel, app)  # clock steps and /clock run the scheduler's due jobs
             if loaded is not None:
-                return 0 if await run_script(loaded, driver) else 1
+                return 0 if await run_script(loaded, driver, travel=moving) else 1
             from bot.simulator.repl import run_repl
 
-            await run_repl(driver, users, as_user or ("admin" if "admin" in users else "guest"))
+            await run_repl(driver, users, as_user or ("admin" if "admin" in users else "guest"), travel=moving,
+                           now=app.local_now)
             return 0
     finally:
         await server.stop()

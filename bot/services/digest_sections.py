@@ -1,0 +1,307 @@
+"""The digest sections of the existing capabilities (registered in bot/features.py as `Feature(digest=…)`):
+daily acknowledgements, 四不伤害 reports with hazards and corrective actions, questions, points.
+
+Each section reads one branch and one period with a few queries filtered by branch (indexed: the cost does
+not grow with the number of branches; tests/digest/test_queries.py checks the plans) and counts in Python.
+Definitions, so the numbers can be checked by hand:
+- an acknowledgement is *expected* for every item pushed to a member on a day of the period before today
+  (today's item may still be studied); one acknowledged on the same or a later day counts as done;
+- a report is *expected* from every active non-admin member for the month of the period's last day so far;
+  submitted or approved counts as done (a returned report is not);
+- hazards *raised* are those of reports first submitted in the period; actions are counted as they are now;
+- questions and points are those of the branch's members dated in the period.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.digest import (
+    MONTHLY,
+    DigestSection,
+    Fact,
+    Label,
+    Scope,
+    SectionResult,
+    Sheet,
+    _,
+    names,
+    percent,
+    share,
+)
+from bot.services.points import standings
+from bot.services.questions import clean_question
+from storage.models import (
+    ActionStatus,
+    CorrectiveAction,
+    DailyAck,
+    Hazard,
+    Member,
+    PointsEntry,
+    Question,
+    Report,
+    ReportStatus,
+    Role,
+)
+
+DONE_REPORT = (ReportStatus.SUBMITTED, ReportStatus.APPROVED)
+
+
+def _month(day: date) -> str:
+    return day.strftime("%Y-%m")
+
+
+# --------------------------------------------------------------------------- daily acknowledgements
+
+
+async def _acks(session: AsyncSession, scope: Scope, first: date, end: date):
+    return (await session.execute(
+        select(DailyAck.member_id, DailyAck.day, DailyAck.acked_at, Member.real_name)
+        .join(Member, Member.id == DailyAck.member_id)
+        .where(DailyAck.branch_id == scope.branch_id, DailyAck.day >= first, DailyAck.day < end)
+    )).all()
+
+
+def _counted(day: date, acked_at, today: date) -> bool:
+    return day < today or acked_at is not None
+
+
+async def daily_section(session: AsyncSession, scope: Scope) -> SectionResult | None:
+    weeks = scope.trend()
+    first = min(weeks[0].start, scope.period.start)
+    rows = [row for row in await _acks(session, scope, first, max(weeks[-1].end, scope.period.end))
+            if _counted(row.day, row.acked_at, scope.today)]
+    in_period = [row for row in rows if scope.period.start <= row.day < scope.period.end]
+    acked = sum(1 for row in in_period if row.acked_at is not None)
+    rate = share(acked, len(in_period))
+    trend = []
+    for week in weeks:
+        week_rows = [row for row in rows if week.start <= row.day < week.end]
+        trend.append(share(sum(1 for row in week_rows if row.acked_at is not None), len(week_rows)))
+    missed = Counter(row.real_name for row in in_period if row.acked_at is None)
+    result = SectionResult("daily", _("Daily safety item"), facts=[
+        Fact(_("Acknowledged: {acked} of {expected} ({rate})"),
+             {"acked": acked, "expected": len(in_period), "rate": percent(rate)}),
+        Fact(_("Trend, week by week: {trend}"), {"trend": " → ".join(percent(v) for v in trend)}),
+    ], headline=[Fact(_("studied {rate}"), {"rate": percent(rate)})], health=rate,
+        series={_("Daily item acknowledged"): trend})
+    if missed:
+        top = [f"{name}（{count}）" for name, count in sorted(missed.items(), key=lambda kv: (-kv[1], kv[0]))[:5]]
+        result.attention.append(Fact(_("Missed most days: {names}"), {"names": names(top)}))
+    return result
+
+
+async def daily_sheets(session: AsyncSession, scope: Scope) -> list[Sheet]:
+    rows = (await session.execute(
+        select(DailyAck.day, Member.real_name, DailyAck.item_id, DailyAck.acked_at, DailyAck.quiz_choice,
+               DailyAck.quiz_correct)
+        .join(Member, Member.id == DailyAck.member_id)
+        .where(DailyAck.branch_id == scope.branch_id, DailyAck.day >= scope.period.start,
+               DailyAck.day < scope.period.end)
+        .order_by(DailyAck.day, Member.real_name)
+    )).all()
+    return [Sheet(_("Acknowledgements"), (_("Day"), _("Member"), _("Item"), _("Acknowledged at"), _("Quiz answer"),
+                                          _("Quiz correct")),
+                  [(day, name, item, scope.local(acked_at), choice, _yes_no(correct))
+                   for day, name, item, acked_at, choice, correct in rows])]
+
+
+def _yes_no(value: bool | None) -> Label | None:
+    return None if value is None else Label(_("yes") if value else _("no"))
+
+
+DAILY = DigestSection("daily", daily_section, daily_sheets)
+
+
+# --------------------------------------------------------------------------- reports, hazards, actions
+
+
+async def _expected_members(session: AsyncSession, branch_id: int) -> dict[int, str]:
+    return dict((await session.execute(
+        select(Member.id, Member.real_name)
+        .where(Member.branch_id == branch_id, Member.active.is_(True), Member.role != Role.ADMIN)
+    )).all())
+
+
+async def reports_section(session: AsyncSession, scope: Scope) -> SectionResult | None:
+    today, month = scope.today, _month(scope.reference_day)
+    expected = await _expected_members(session, scope.branch_id)
+    weeks = scope.trend()
+    months = sorted({_month(min(week.last_day, today)) for week in weeks} | {month})
+    reports = (await session.execute(
+        select(Report.member_id, Report.month, Report.status, Report.first_submitted_at)
+        .where(Report.branch_id == scope.branch_id, Report.month.in_(months))
+    )).all()
+    done = {r.member_id for r in reports if r.month == month and r.status in DONE_REPORT and r.member_id in expected}
+    missing = sorted(name for member_id, name in expected.items() if member_id not in done)
+    rate = share(len(done), len(expected))
+    trend = []
+    for week in weeks:  # share of this member count with the week's month's report in by the week's end
+        cutoff, week_month = scope.utc(week.end), _month(min(week.last_day, today))
+        filed = {r.member_id for r in reports if r.month == week_month and r.status in DONE_REPORT
+                 and r.first_submitted_at < cutoff}
+        trend.append(share(len(filed & set(expected)), len(expected)))
+
+    pending = (await session.scalars(
+        select(Report.submitted_at).where(Report.branch_id == scope.branch_id, Report.status == ReportStatus.SUBMITTED)
+    )).all()
+    oldest = max(((today - (scope.local(at) or scope.now).date()).days for at in pending), default=0)
+    hazards = await session.scalar(
+        select(func.count(Hazard.id)).join(Report, Report.id == Hazard.report_id)
+        .where(Report.branch_id == scope.branch_id, Report.first_submitted_at >= scope.start_utc,
+               Report.first_submitted_at < scope.end_utc)
+    ) or 0
+    actions = (await session.execute(
+        select(CorrectiveAction.due_date, CorrectiveAction.status, CorrectiveAction.done_at, Member.real_name)
+        .join(Member, Member.id == CorrectiveAction.owner_id)
+        .where(CorrectiveAction.branch_id == scope.branch_id)
+    )).all()
+    open_actions = [a for a in actions if a.status == ActionStatus.OPEN]
+    overdue = sorted((a for a in open_actions if a.due_date < today), key=lambda a: (a.due_date, a.real_name))
+    closed = sum(1 for a in actions if a.done_at is not None and scope.start_utc <= a.done_at < scope.end_utc)
+
+    result = SectionResult("reports", _("四不伤害 reports and hazards"), facts=[
+        Fact(_("Reports for {month}: {done} of {expected} submitted ({rate})"),
+             {"month": month, "done": len(done), "expected": len(expected), "rate": percent(rate)}),
+        Fact(_("Waiting for review: {count} (oldest {days} days)"), {"count": len(pending), "days": oldest}),
+        Fact(_("Hazards raised: {count}"), {"count": hazards}),
+        Fact(_("Corrective actions: {open} open, {overdue} overdue, {closed} closed in this period"),
+             {"open": len(open_actions), "overdue": len(overdue), "closed": closed}),
+    ], headline=[Fact(_("reports {done}/{expected}"), {"done": len(done), "expected": len(expected)}),
+                 Fact(_("overdue actions {count}"), {"count": len(overdue)})],
+        health=rate, series={_("Reports submitted"): trend})
+    if missing:
+        result.attention.append(Fact(_("No report for {month} yet: {names}"), {"month": month, "names": names(missing)}))
+    if overdue:
+        owners = [f"{a.real_name}（{a.due_date.strftime('%m-%d')}）" for a in overdue]
+        result.attention.append(Fact(_("Overdue actions (owner, due): {names}"), {"names": names(owners)}))
+    return result
+
+
+async def reports_sheets(session: AsyncSession, scope: Scope) -> list[Sheet]:
+    month = _month(scope.reference_day)
+    reports = (await session.scalars(
+        select(Report).where(Report.branch_id == scope.branch_id, Report.month == month).order_by(Report.id)
+    )).all()
+    who = dict((await session.execute(select(Member.id, Member.real_name).where(
+        Member.id.in_({r.member_id for r in reports} | {0})))).all())
+    report_rows = [(who.get(r.member_id, ""), r.month, Label(_STATUS[r.status]), r.version,
+                    scope.local(r.first_submitted_at), scope.local(r.submitted_at), scope.local(r.reviewed_at),
+                    len(r.hazards), len(r.violations), r.summary, r.review_comment) for r in reports]
+    actions = {a.hazard_id: a for a in (await session.scalars(
+        select(CorrectiveAction).where(CorrectiveAction.hazard_id.in_(
+            {h.id for r in reports for h in r.hazards} | {0})))).all()}
+    owners = dict((await session.execute(select(Member.id, Member.real_name).where(
+        Member.id.in_({a.owner_id for a in actions.values()} | {0})))).all())
+    hazard_rows = []
+    for report in reports:
+        for hazard in report.hazards:
+            action = actions.get(hazard.id)
+            hazard_rows.append((
+                who.get(report.member_id, ""), scope.local(report.first_submitted_at), hazard.description,
+                hazard.place, hazard.urgency, owners.get(action.owner_id) if action else None,
+                action.due_date if action else None,
+                Label(_ACTION[action.status]) if action else Label(_("no action yet")),
+                scope.local(action.done_at) if action else None))
+    return [
+        Sheet(_("Reports"), (_("Member"), _("Month"), _("Status"), _("Version"), _("First submitted"),
+                             _("Submitted"), _("Reviewed"), _("Hazards"), _("Violations"), _("Summary"),
+                             _("Review comment")), report_rows),
+        Sheet(_("Hazards and actions"), (_("Member"), _("Reported"), _("Hazard"), _("Place"), _("Urgency"),
+                                         _("Action owner"), _("Due"), _("Action status"), _("Done at")),
+              hazard_rows),
+    ]
+
+
+_STATUS = {ReportStatus.DRAFT: _("draft"), ReportStatus.SUBMITTED: _("waiting for review"),
+           ReportStatus.RETURNED: _("returned"), ReportStatus.APPROVED: _("approved")}
+_ACTION = {ActionStatus.OPEN: _("open"), ActionStatus.DONE: _("done")}
+
+REPORTS = DigestSection("reports", reports_section, reports_sheets)
+
+
+# --------------------------------------------------------------------------- questions
+
+
+async def _questions(session: AsyncSession, scope: Scope):
+    return (await session.execute(
+        select(Question.asked_at, Member.real_name, Question.text, Question.refused, Question.top_score)
+        .join(Member, Member.id == Question.member_id)
+        .where(Member.branch_id == scope.branch_id, Question.asked_at >= scope.start_utc,
+               Question.asked_at < scope.end_utc)
+        .order_by(Question.asked_at)
+    )).all()
+
+
+async def questions_section(session: AsyncSession, scope: Scope) -> SectionResult | None:
+    rows = await _questions(session, scope)
+    refused = [row for row in rows if row.refused]
+    result = SectionResult("questions", _("Questions"), facts=[
+        Fact(_("Questions asked: {count}, without an answer: {refused} ({rate})"),
+             {"count": len(rows), "refused": len(refused), "rate": percent(share(len(refused), len(rows)))}),
+    ])
+    topics = Counter(clean_question(row.text)[:30] for row in refused)
+    if topics:
+        top = [f"「{text}」×{count}" for text, count in sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[:3]]
+        result.facts.append(Fact(_("Most asked without an answer: {topics}"), {"topics": "；".join(top)}))
+    return result
+
+
+async def questions_sheets(session: AsyncSession, scope: Scope) -> list[Sheet]:
+    rows = await _questions(session, scope)
+    return [Sheet(_("Questions"), (_("Asked at"), _("Member"), _("Question"), _("Answered"), _("Best match score")),
+                  [(scope.local(at), name, text, _yes_no(not refused), round(score, 3))
+                   for at, name, text, refused, score in rows])]
+
+
+QUESTIONS = DigestSection("questions", questions_section, questions_sheets)
+
+
+# --------------------------------------------------------------------------- points
+
+
+LEADERBOARD_SIZE = 5
+RADAR_MEMBERS = 5
+
+
+async def points_section(session: AsyncSession, scope: Scope) -> SectionResult | None:
+    table = await standings(session, scope.branch_id, scope.start_utc, scope.end_utc)
+    leaders = [s for s in table if s.points > 0][:LEADERBOARD_SIZE]
+    total = sum(s.points for s in table)
+    result = SectionResult("points", _("Points"), facts=[Fact(_("Points earned: {total}"), {"total": total})])
+    if leaders:
+        board = "  ".join(f"{n}. {s.name} {s.points}" for n, s in enumerate(leaders, start=1))
+        result.facts.append(Fact(_("Leaderboard: {board}"), {"board": board}))
+    if scope.period.kind == MONTHLY and leaders:  # the seeds' 先锋指数: points per category of the top members
+        categories = list(scope.rules) or sorted({r for s in leaders for r in s.by_reason})
+        result.radar = [(s.name, {c: s.by_reason.get(c, 0) for c in categories}) for s in leaders[:RADAR_MEMBERS]]
+    return result
+
+
+async def points_sheets(session: AsyncSession, scope: Scope) -> list[Sheet]:
+    rows = (await session.execute(
+        select(PointsEntry.at, Member.real_name, PointsEntry.reason, PointsEntry.points, PointsEntry.ref)
+        .join(Member, Member.id == PointsEntry.member_id)
+        .where(Member.branch_id == scope.branch_id, PointsEntry.at >= scope.start_utc,
+               PointsEntry.at < scope.end_utc)
+        .order_by(PointsEntry.at, Member.real_name)
+    )).all()
+    return [Sheet(_("Points"), (_("At"), _("Member"), _("Category"), _("Points"), _("For")),
+                  [(scope.local(at), name, Label(POINT_CATEGORIES.get(reason, reason)), points, ref)
+                   for at, name, reason, points, ref in rows])]
+
+
+# The ledger's reasons as people read them (bot/services/points.py RULES).
+POINT_CATEGORIES = {
+    "daily_ack": _("Daily study"),
+    "report_on_time": _("Report on time"),
+    "hazard": _("Hazards raised"),
+    "talk": _("Talks"),
+    "follow_up": _("Follow-ups"),
+}
+
+POINTS = DigestSection("points", points_section, points_sheets)
+

@@ -1,0 +1,37 @@
+"""digests: per-branch digest schedules; deliveries may carry a document (the monthly Excel file)
+
+Revision ID: 0006_digest
+Revises: 0005
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006_digest"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "digest_schedules",
+        sa.Column("branch_id", sa.Integer(), nullable=False),
+        sa.Column("weekly_on", sa.Boolean(), nullable=False),
+        sa.Column("weekly_day", sa.Integer(), nullable=False),
+        sa.Column("weekly_at", sa.String(length=5), nullable=False),
+        sa.Column("monthly_on", sa.Boolean(), nullable=False),
+        sa.Column("monthly_day", sa.Integer(), nullable=False),
+        sa.Column("monthly_at", sa.String(length=5), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["branch_id"], ["branches.id"], name=op.f("fk_digest_schedules_branch_id_branches"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("branch_id", name=op.f("pk_digest_schedules")),
+    )
+    with op.batch_alter_table("deliveries") as batch:
+        batch.add_column(sa.Column("document", sa.String(length=512), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("deliveries") as batch:
+        batch.drop_column("document")
+    op.drop_table("digest_schedules")
