@@ -85,13 +85,19 @@ async def daily_section(session: AsyncSession, scope: Scope) -> SectionResult | 
     result = SectionResult("daily", _("Daily safety item"), facts=[
         Fact(_("Acknowledged: {acked} of {expected} ({rate})"),
              {"acked": acked, "expected": len(in_period), "rate": percent(rate)}),
-        Fact(_("Trend, week by week: {trend}"), {"trend": " → ".join(percent(v) for v in trend)}),
+        Fact(_("Trend, week by week: {trend}"), {"trend": _trend_text(trend)}),
     ], headline=[Fact(_("studied {rate}"), {"rate": percent(rate)})], health=rate,
         series={_("Daily item acknowledged"): trend})
     if missed:
         top = [f"{name}（{count}）" for name, count in sorted(missed.items(), key=lambda kv: (-kv[1], kv[0]))[:5]]
         result.attention.append(Fact(_("Missed most days: {names}"), {"names": names(top)}))
     return result
+
+
+def _trend_text(trend: list[float | None]) -> str:
+    """'50% → 80%' from the first week with data on (a new branch has no history to show)."""
+    start = next((n for n, value in enumerate(trend) if value is not None), len(trend) - 1)
+    return " → ".join(percent(value) for value in trend[start:])
 
 
 async def daily_sheets(session: AsyncSession, scope: Scope) -> list[Sheet]:

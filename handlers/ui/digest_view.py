@@ -49,8 +49,8 @@ def digest_text(digest: Digest) -> str:
 
 def all_branches_text(digests: list[Digest], period: Period) -> str:
     kind = _("Monthly digest") if period.kind == MONTHLY else _("Weekly digest")
-    lines = [f"📊 <b>{escape(kind)} · {escape(_('all branches'))} · {escape(period_title(period))}</b>",
-             _("Worst first.")]
+    everyone = _("All branches")
+    lines = [f"📊 <b>{escape(kind)} · {escape(everyone)} · {escape(period_title(period))}</b>", _("Worst first.")]
     if not digests:
         lines.append(_("No branches yet."))
     for n, digest in enumerate(digests, start=1):
@@ -85,7 +85,7 @@ def summary_rows(digest: Digest) -> list[tuple[str, str]]:
 
 
 def chart_caption(digest: Digest) -> str:
-    return escape(digest_title(digest))
+    return "📈 " + escape(digest_title(digest))
 
 
 def export_file_name(branch_name: str, period: Period) -> str:
