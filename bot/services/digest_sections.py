@@ -13,6 +13,7 @@ Definitions, so the numbers can be checked by hand:
 """
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from datetime import date
 
@@ -249,11 +250,17 @@ async def questions_section(session: AsyncSession, scope: Scope) -> SectionResul
         Fact(_("Questions asked: {count}, without an answer: {refused} ({rate})"),
              {"count": len(rows), "refused": len(refused), "rate": percent(share(len(refused), len(rows)))}),
     ])
-    topics = Counter(clean_question(row.text)[:30] for row in refused)
+    topics = Counter(_topic(row.text) for row in refused)
     if topics:
         top = [f"「{text}」×{count}" for text, count in sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[:3]]
         result.facts.append(Fact(_("Most asked without an answer: {topics}"), {"topics": "；".join(top)}))
     return result
+
+
+def _topic(text: str) -> str:
+    """A refused question as a topic: the same question with other punctuation or spacing is the same topic."""
+    cleaned = unicodedata.normalize("NFKC", clean_question(text))
+    return "".join(ch for ch in cleaned if not unicodedata.category(ch).startswith(("P", "Z")))[:30]
 
 
 async def questions_sheets(session: AsyncSession, scope: Scope) -> list[Sheet]:

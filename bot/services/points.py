@@ -70,10 +70,11 @@ class Standing:
 
 
 async def standings(session: AsyncSession, branch_id: int, start: datetime, end: datetime) -> list[Standing]:
-    """Active members of a branch with their points in [start, end) (naive UTC), best first (then by name);
-    members without points are included with 0, so a rank is a rank among everyone."""
+    """Active members of a branch (admins aside, as in the digest) with their points in [start, end) (naive
+    UTC), best first (then by name); members without points are included with 0, so a rank is among everyone."""
     members = (await session.execute(
-        select(Member.id, Member.real_name).where(Member.branch_id == branch_id, Member.active.is_(True))
+        select(Member.id, Member.real_name)
+        .where(Member.branch_id == branch_id, Member.active.is_(True), Member.role != "admin")
     )).all()
     rows = (await session.execute(
         select(PointsEntry.member_id, PointsEntry.reason, func.sum(PointsEntry.points))
