@@ -8,6 +8,7 @@ Admins get the all-branches digest (one line per branch, worst first) at the def
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,9 @@ async def digest_scan(app: App, now: datetime | None = None) -> int:
             plans = await digests.plans(session, default)
         for branch_id, plan in plans.items():
             for period in plan.due(local_now, CATCH_UP):
-                queued += await deliver_branch(app, branch_id, period)
+                queued += await deliver_branch(app, branch_id, period, local_now)
         for period in default.due(local_now, CATCH_UP):
-            queued += await deliver_all_branches(app, period)
+            queued += await deliver_all_branches(app, period, local_now)
     if queued:
         app.kick_delivery()
     return queued
@@ -71,7 +72,7 @@ async def _missing(session, keys: dict[Any, str]) -> list[Any]:
     return [recipient for recipient, key in keys.items() if key not in existing]
 
 
-async def deliver_branch(app: App, branch_id: int, period: Period) -> int:
+async def deliver_branch(app: App, branch_id: int, period: Period, now: datetime) -> int:
     """The branch digest for each of its secretaries who has not had it: text, chart, and (monthly) the
     Excel file, in the secretary's language. Personal data: secretaries' private chats only."""
     async with app.sessionmaker() as session:
@@ -80,7 +81,7 @@ async def deliver_branch(app: App, branch_id: int, period: Period) -> int:
                                         for s in secretaries})
         if not todo:
             return 0
-        digest = await digests.build_digest(session, make_scope(app, branch_id, period), app.digest_sections)
+        digest = await digests.build_digest(session, make_scope(app, branch_id, period, now), app.digest_sections)
         files: dict[str, tuple[list[str], str, Path, Path | None]] = {}
         queued = 0
         for secretary in todo:
@@ -112,16 +113,23 @@ async def _render(app: App, session, digest: digests.Digest, locale: str) -> tup
     files go under MEDIA_DIR/digests (the sender reads them from there)."""
     folder = app.settings.media_dir / "digests" / str(digest.branch_id) / digest.scope.period.label / locale
     folder.mkdir(parents=True, exist_ok=True)
-    chart = folder / "chart.png"
-    chart.write_bytes(await chart_png(digest))
+    chart = _write(folder / "chart.png", await chart_png(digest))
     workbook = None
     if digest.scope.period.kind == MONTHLY:
-        workbook = folder / export_file_name(digest.branch_name, digest.scope.period)
-        workbook.write_bytes(await workbook_bytes(session, app, digest))
+        name = export_file_name(digest.branch_name, digest.scope.period)
+        workbook = _write(folder / name, await workbook_bytes(session, app, digest))
     return split_text(digest_text(digest)), chart_caption(digest), chart, workbook
 
 
-async def deliver_all_branches(app: App, period: Period) -> int:
+def _write(path: Path, data: bytes) -> Path:
+    """Atomically: a sender never reads a half-written file, also when two processes render the same digest."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_bytes(data)
+    partial.replace(path)
+    return path
+
+
+async def deliver_all_branches(app: App, period: Period, now: datetime) -> int:
     """The admins' digest: one line per branch, worst first (text only)."""
     async with app.sessionmaker() as session:
         admins = {m.telegram_id: m for m in (await session.scalars(
@@ -132,7 +140,7 @@ async def deliver_all_branches(app: App, period: Period) -> int:
         if not todo:
             return 0
         branch_digests = await digests.all_branches(
-            session, lambda branch_id: make_scope(app, branch_id, period), app.digest_sections)
+            session, lambda branch_id: make_scope(app, branch_id, period, now), app.digest_sections)
         queued = 0
         for chat in todo:
             member = admins.get(chat)

@@ -4,7 +4,7 @@ Shared by the /digest and /export handlers and the digest jobs (which render ins
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
@@ -95,8 +95,9 @@ def export_file_name(branch_name: str, period: Period) -> str:
 # --------------------------------------------------------------------------- producing the parts
 
 
-def make_scope(app: App, branch_id: int, period: Period) -> Scope:
-    return Scope(branch_id, period, app.settings.tz, app.clock.now(), app.settings.digest_trend_weeks,
+def make_scope(app: App, branch_id: int, period: Period, now: datetime | None = None) -> Scope:
+    """Numbers as of `now` (a job's scan time; default: the bot's clock)."""
+    return Scope(branch_id, period, app.settings.tz, now or app.clock.now(), app.settings.digest_trend_weeks,
                  points.rules(app.settings))
 
 

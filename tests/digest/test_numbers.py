@@ -82,7 +82,7 @@ async def test_a_missing_or_failing_section_leaves_the_rest_of_the_digest(sessio
 
 
 async def test_all_branches_digest_is_worst_first(session):
-    world = await make_world(session)
+    await make_world(session)
     found = await digests.all_branches(session, lambda b: Scope(b, week_of(NOW.date().replace(day=16)), TZ, NOW),
                                        digest_sections())
     # B: 1 of 1 acks, 1 of 2 reports (0.75); A: 0.475
