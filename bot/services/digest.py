@@ -127,11 +127,15 @@ class SectionResult:
     radar: list[tuple[str, dict[str, int]]] = field(default_factory=list)  # (name, points per category)
 
 
+class Share(float):
+    """A share (0..1) in a sheet: shown as a percentage."""
+
+
 @dataclass(frozen=True)
 class Sheet:
     title: str  # msgid; also the sheet name
-    columns: tuple[str, ...]  # msgids
-    rows: list[tuple[Any, ...]]  # str, int, float, date, datetime (local, naive), Label or None
+    columns: tuple[str | date, ...]  # msgids (translated), or dates (a register's day columns)
+    rows: list[tuple[Any, ...]]  # str, int, float, Share, date, datetime (local, naive), Label, None
 
 
 @dataclass(frozen=True)

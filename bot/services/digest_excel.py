@@ -17,11 +17,10 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from bot.services.digest import Label, Sheet
+from bot.services.digest import Label, Share, Sheet
 
 MAX_WIDTH = 60  # characters; longer texts wrap in Excel instead of making one huge column
 SHEET_NAME_MAX = 31  # Excel's limit
-DATE_FORMAT, DATETIME_FORMAT = "yyyy-mm-dd", "yyyy-mm-dd hh:mm"
 
 
 def text_width(value: Any) -> int:
@@ -32,7 +31,12 @@ def text_width(value: Any) -> int:
         return 16
     if isinstance(value, date):
         return 10
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in str(value))
+    if isinstance(value, Share):
+        return 5
+    text = str(value)
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
 def write_workbook(summary: list[tuple[str, str]], sheets: Iterable[Sheet], translate: Callable[[str], str],
@@ -44,7 +48,7 @@ def write_workbook(summary: list[tuple[str, str]], sheets: Iterable[Sheet], tran
     for sheet in sheets:
         name = _unique(translate(sheet.title)[:SHEET_NAME_MAX], used)
         rows = [[translate(v.msgid) if isinstance(v, Label) else v for v in row] for row in sheet.rows]
-        _write(workbook, name, [translate(c) for c in sheet.columns], rows, header=True)
+        _write(workbook, name, [translate(c) if isinstance(c, str) else c for c in sheet.columns], rows, header=True)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -71,8 +75,14 @@ def _write(workbook: Workbook, name: str, columns: list[str], rows: list[list[An
         worksheet.freeze_panes = "A2"
         bold = Font(bold=True)
         worksheet.append([_styled(worksheet, c, bold) for c in columns])
-    for row in rows:
-        worksheet.append([_cell(worksheet, v) for v in row])
+    for row in rows:  # openpyxl gives date and datetime cells real date formats itself
+        worksheet.append([_percent(worksheet, v) if isinstance(v, Share) else v for v in row])
+
+
+def _percent(worksheet, value: Share) -> WriteOnlyCell:
+    cell = WriteOnlyCell(worksheet, value=value)
+    cell.number_format = "0%"
+    return cell
 
 
 def _styled(worksheet, value: Any, font: Font) -> WriteOnlyCell:
@@ -80,14 +90,3 @@ def _styled(worksheet, value: Any, font: Font) -> WriteOnlyCell:
     cell.font = font
     return cell
 
-
-def _cell(worksheet, value: Any) -> Any:
-    if isinstance(value, datetime):
-        cell = WriteOnlyCell(worksheet, value=value)
-        cell.number_format = DATETIME_FORMAT
-        return cell
-    if isinstance(value, date):
-        cell = WriteOnlyCell(worksheet, value=value)
-        cell.number_format = DATE_FORMAT
-        return cell
-    return value

@@ -27,13 +27,14 @@ from bot.services.digest import (
     Label,
     Scope,
     SectionResult,
+    Share,
     Sheet,
     _,
     names,
     percent,
     share,
 )
-from bot.services.points import standings
+from bot.services.points import rank_of, standings
 from bot.services.questions import clean_question
 from storage.models import (
     ActionStatus,
@@ -41,7 +42,6 @@ from storage.models import (
     DailyAck,
     Hazard,
     Member,
-    PointsEntry,
     Question,
     Report,
     ReportStatus,
@@ -58,40 +58,50 @@ def _month(day: date) -> str:
 # --------------------------------------------------------------------------- daily acknowledgements
 
 
-async def _acks(session: AsyncSession, scope: Scope, first: date, end: date):
-    return (await session.execute(
-        select(DailyAck.member_id, DailyAck.day, DailyAck.acked_at, Member.real_name)
-        .join(Member, Member.id == DailyAck.member_id)
+async def _acks_by_day(session: AsyncSession, scope: Scope, first: date, end: date) -> dict[date, tuple[int, int]]:
+    """day → (expected, acknowledged), counted in the database (a year of a big branch is many rows)."""
+    acked = func.count(DailyAck.acked_at)
+    rows = (await session.execute(
+        select(DailyAck.day, func.count(DailyAck.id), acked)
         .where(DailyAck.branch_id == scope.branch_id, DailyAck.day >= first, DailyAck.day < end)
+        .group_by(DailyAck.day)
     )).all()
+    # today's item may still be studied: only those already acknowledged count for today
+    return {day: (done if day >= scope.today else total, done) for day, total, done in rows}
 
 
-def _counted(day: date, acked_at, today: date) -> bool:
-    return day < today or acked_at is not None
+async def _most_missed(session: AsyncSession, scope: Scope, limit: int = 5) -> list[tuple[str, int]]:
+    missed = func.count(DailyAck.id)
+    return [tuple(row) for row in (await session.execute(
+        select(Member.real_name, missed).join(Member, Member.id == DailyAck.member_id)
+        .where(DailyAck.branch_id == scope.branch_id, DailyAck.day >= scope.period.start,
+               DailyAck.day < min(scope.period.end, scope.today), DailyAck.acked_at.is_(None))
+        .group_by(Member.id, Member.real_name).order_by(missed.desc(), Member.real_name).limit(limit)
+    )).all()]
+
+
+def _rate(days: dict[date, tuple[int, int]], start: date, end: date) -> tuple[int, int, float | None]:
+    expected = sum(e for day, (e, _a) in days.items() if start <= day < end)
+    acked = sum(a for day, (_e, a) in days.items() if start <= day < end)
+    return acked, expected, share(acked, expected)
 
 
 async def daily_section(session: AsyncSession, scope: Scope) -> SectionResult | None:
     weeks = scope.trend()
-    first = min(weeks[0].start, scope.period.start)
-    rows = [row for row in await _acks(session, scope, first, max(weeks[-1].end, scope.period.end))
-            if _counted(row.day, row.acked_at, scope.today)]
-    in_period = [row for row in rows if scope.period.start <= row.day < scope.period.end]
-    acked = sum(1 for row in in_period if row.acked_at is not None)
-    rate = share(acked, len(in_period))
-    trend = []
-    for week in weeks:
-        week_rows = [row for row in rows if week.start <= row.day < week.end]
-        trend.append(share(sum(1 for row in week_rows if row.acked_at is not None), len(week_rows)))
-    missed = Counter(row.real_name for row in in_period if row.acked_at is None)
+    days = await _acks_by_day(session, scope, min(weeks[0].start, scope.period.start),
+                              max(weeks[-1].end, scope.period.end))
+    acked, expected, rate = _rate(days, scope.period.start, scope.period.end)
+    trend = [_rate(days, week.start, week.end)[2] for week in weeks]
     result = SectionResult("daily", _("Daily safety item"), facts=[
         Fact(_("Acknowledged: {acked} of {expected} ({rate})"),
-             {"acked": acked, "expected": len(in_period), "rate": percent(rate)}),
+             {"acked": acked, "expected": expected, "rate": percent(rate)}),
         Fact(_("Trend, week by week: {trend}"), {"trend": _trend_text(trend)}),
     ], headline=[Fact(_("studied {rate}"), {"rate": percent(rate)})], health=rate,
         series={_("Daily item acknowledged"): trend})
+    missed = await _most_missed(session, scope)
     if missed:
-        top = [f"{name}（{count}）" for name, count in sorted(missed.items(), key=lambda kv: (-kv[1], kv[0]))[:5]]
-        result.attention.append(Fact(_("Missed most days: {names}"), {"names": names(top)}))
+        result.attention.append(Fact(_("Missed most days: {names}"),
+                                     {"names": names(f"{name}（{count}）" for name, count in missed)}))
     return result
 
 
@@ -102,18 +112,31 @@ def _trend_text(trend: list[float | None]) -> str:
 
 
 async def daily_sheets(session: AsyncSession, scope: Scope) -> list[Sheet]:
+    """One row per member, one column per day with an item (a register, as branches keep on paper):
+    ✓ studied that day, 迟 studied later, ✗ not studied; then the member's totals."""
     rows = (await session.execute(
-        select(DailyAck.day, Member.real_name, DailyAck.item_id, DailyAck.acked_at, DailyAck.quiz_choice,
-               DailyAck.quiz_correct)
-        .join(Member, Member.id == DailyAck.member_id)
+        select(DailyAck.member_id, DailyAck.day, DailyAck.acked_at)
         .where(DailyAck.branch_id == scope.branch_id, DailyAck.day >= scope.period.start,
                DailyAck.day < scope.period.end)
-        .order_by(DailyAck.day, Member.real_name)
     )).all()
-    return [Sheet(_("Acknowledgements"), (_("Day"), _("Member"), _("Item"), _("Acknowledged at"), _("Quiz answer"),
-                                          _("Quiz correct")),
-                  [(day, name, item, scope.local(acked_at), choice, _yes_no(correct))
-                   for day, name, item, acked_at, choice, correct in rows])]
+    names_by_id = dict((await session.execute(select(Member.id, Member.real_name).where(
+        Member.id.in_({row.member_id for row in rows} | {0})))).all())
+    days = sorted({row.day for row in rows})
+    register: dict[tuple[str, int], dict[date, str]] = {}
+    for member_id, day, acked_at in rows:
+        register.setdefault((names_by_id[member_id], member_id), {})[day] = _mark(day, acked_at, scope)
+    table = []
+    for (name, _member_id), marks in sorted(register.items()):
+        done = sum(1 for mark in marks.values() if mark in ("✓", "迟"))
+        due = sum(1 for mark in marks.values() if mark)
+        table.append((name, done, due, Share(done / due) if due else None, *(marks.get(day) for day in days)))
+    return [Sheet(_("Acknowledgements"), (_("Member"), _("Studied"), _("Items"), _("Share"), *days), table)]
+
+
+def _mark(day: date, acked_at, scope: Scope) -> str | None:
+    if acked_at is None:
+        return None if day >= scope.today else "✗"
+    return "✓" if scope.local(acked_at).date() <= day else "迟"
 
 
 def _yes_no(value: bool | None) -> Label | None:
@@ -295,16 +318,13 @@ async def points_section(session: AsyncSession, scope: Scope) -> SectionResult |
 
 
 async def points_sheets(session: AsyncSession, scope: Scope) -> list[Sheet]:
-    rows = (await session.execute(
-        select(PointsEntry.at, Member.real_name, PointsEntry.reason, PointsEntry.points, PointsEntry.ref)
-        .join(Member, Member.id == PointsEntry.member_id)
-        .where(Member.branch_id == scope.branch_id, PointsEntry.at >= scope.start_utc,
-               PointsEntry.at < scope.end_utc)
-        .order_by(PointsEntry.at, Member.real_name)
-    )).all()
-    return [Sheet(_("Points"), (_("At"), _("Member"), _("Category"), _("Points"), _("For")),
-                  [(scope.local(at), name, Label(POINT_CATEGORIES.get(reason, reason)), points, ref)
-                   for at, name, reason, points, ref in rows])]
+    """One row per member: points per category in the period, the total and the rank in the branch."""
+    table = await standings(session, scope.branch_id, scope.start_utc, scope.end_utc)
+    categories = list(scope.rules) or sorted({reason for s in table for reason in s.by_reason})
+    rows = [(rank_of(table, s.member_id), s.name, s.points, *(s.by_reason.get(c, 0) for c in categories))
+            for s in table]
+    return [Sheet(_("Points"), (_("Rank"), _("Member"), _("Total"), *(POINT_CATEGORIES.get(c, c) for c in categories)),
+                  rows)]
 
 
 # The ledger's reasons as people read them (bot/services/points.py RULES).

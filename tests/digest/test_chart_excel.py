@@ -62,17 +62,25 @@ async def test_monthly_excel_file_has_the_expected_sheets_and_rows(session, app)
     rows = {name: list(book[name].iter_rows(values_only=True)) for name in book.sheetnames}
     assert ("成员", "2026-11 报告：已提交 2/4（50%）") not in rows["汇总"]  # summary: section title, plain text
     assert ("四不伤害报告与隐患", "2026-11 报告：已提交 2/4（50%）") in rows["汇总"]
-    # a header row, then: 3 reports of branch A in 2026-11; 4 hazards (2+1+1); 25 acks (20 + the week before);
-    # 14 point entries; 5 questions — nothing of branch B
+    # a header row, then: 3 reports of branch A in 2026-11; 4 hazards (2+1+1); 4 members in the register and
+    # on the points sheet (the admin aside); 5 questions — nothing of branch B
     assert {name: len(r) - 1 for name, r in rows.items() if name != "汇总"} == {
-        "四不伤害报告": 3, "隐患与整改": 4, "每日学习": 25, "积分": 14, "提问": 5}
-    acks = book["每日学习"]
-    assert acks.freeze_panes == "A2"
-    assert rows["每日学习"][0] == ("日期", "成员", "学习内容", "学习时间", "答题选项", "答题正确")
-    first = rows["每日学习"][1]
-    assert isinstance(first[0], datetime) and first[0].date() == date(2026, 11, 9)  # a real date cell
-    assert acks["A2"].number_format == "yyyy-mm-dd"
-    assert first[3] == datetime(2026, 11, 9, 7, 45)  # local wall-clock time
+        "四不伤害报告": 3, "隐患与整改": 4, "每日学习": 4, "积分": 4, "提问": 5}
+    register = book["每日学习"]
+    assert register.freeze_panes == "A2"
+    header = rows["每日学习"][0]
+    assert header[:4] == ("成员", "已学习", "应学习", "学习率")
+    assert isinstance(header[4], datetime) and header[4].date() == date(2026, 11, 9)  # the days: real dates
+    assert len(header) == 4 + 10  # the 10 workdays with an item
+    li = next(r for r in rows["每日学习"][1:] if r[0] == "李海波")
+    assert li[1:4] == (10, 10, 1) and li[4 + 5 + 3] == "迟"  # the 19th studied on the 20th
+    wang = next(r for r in rows["每日学习"][1:] if r[0] == "王强")
+    assert wang[4 + 5:] == ("✓", "✗", "✗", "✗", "✗")
+    assert register["D2"].number_format == "0%"
+    assert rows["积分"][0] == ("排名", "成员", "合计", "每日学习", "按时报告", "发现隐患", "谈心谈话", "跟进落实")
+    assert rows["积分"][1] == (1, "李海波", 15, 6, 5, 4, 0, 0)
+    questions = rows["提问"][1]
+    assert questions[0] == datetime(2026, 11, 10, 9, 0) and book["提问"]["A2"].number_format.startswith("yyyy-mm-dd")
     statuses = {row[2] for row in rows["四不伤害报告"][1:]}
     assert statuses == {"已通过", "待审核", "已退回"}
     hazard_row = next(r for r in rows["隐患与整改"][1:] if r[5] == "王强")
