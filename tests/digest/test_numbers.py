@@ -122,3 +122,23 @@ def test_plan_says_which_digest_is_due():
     assert [p.label for p in plan.due(at(2026, 12, 1, 9, 0), catch_up)] == ["2026-W48", "2026-11"]
     assert [p.label for p in plan.due(at(2026, 12, 3, 9, 0), catch_up)] == ["2026-11"]
     assert [p.label for p in plan.due(at(2027, 1, 4, 9, 0), catch_up)] == ["2026-W53", "2026-12"]
+
+
+async def test_points_of_an_approved_report_are_dated_by_the_bots_clock(session):
+    """A script or test that sets the clock sees report points in the week they were earned (they used to be
+    dated by the machine's real time and fell outside every digest period)."""
+    from sqlalchemy import select
+
+    from bot.services import reports
+    from bot.services.membership import Actor
+    from storage.models import PointsEntry, Report
+    from tests.digest.world import utc
+
+    world = await make_world(session)
+    report = await session.scalar(select(Report).where(Report.member_id == world.wang.id))
+    approved_at = utc(2026, 11, 21, 10, 0)
+    await reports.review(session, Actor(world.chen.telegram_id, world.chen, False), report.id, approve=True,
+                         points_on_time=5, points_hazard=2, now=approved_at)
+    entries = (await session.scalars(select(PointsEntry).where(PointsEntry.member_id == world.wang.id,
+                                                               PointsEntry.reason == "report_on_time"))).all()
+    assert [e.at for e in entries] == [approved_at]
