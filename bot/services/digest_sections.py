@@ -17,7 +17,7 @@ import unicodedata
 from collections import Counter
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.digest import (
@@ -157,58 +157,75 @@ async def _expected_members(session: AsyncSession, branch_id: int) -> dict[int, 
 
 
 async def reports_section(session: AsyncSession, scope: Scope) -> SectionResult | None:
-    today, month = scope.today, _month(scope.reference_day)
+    month = _month(scope.reference_day)
     expected = await _expected_members(session, scope.branch_id)
-    weeks = scope.trend()
-    months = sorted({_month(min(week.last_day, today)) for week in weeks} | {month})
-    reports = (await session.execute(
-        select(Report.member_id, Report.month, Report.status, Report.first_submitted_at)
-        .where(Report.branch_id == scope.branch_id, Report.month.in_(months))
-    )).all()
-    done = {r.member_id for r in reports if r.month == month and r.status in DONE_REPORT and r.member_id in expected}
+    done, trend = await _report_progress(session, scope, month, expected)
     missing = sorted(name for member_id, name in expected.items() if member_id not in done)
     rate = share(len(done), len(expected))
-    trend = []
-    for week in weeks:  # share of this member count with the week's month's report in by the week's end
-        cutoff, week_month = scope.utc(week.end), _month(min(week.last_day, today))
-        filed = {r.member_id for r in reports if r.month == week_month and r.status in DONE_REPORT
-                 and r.first_submitted_at < cutoff}
-        trend.append(share(len(filed & set(expected)), len(expected)))
-
-    pending = (await session.scalars(
-        select(Report.submitted_at).where(Report.branch_id == scope.branch_id, Report.status == ReportStatus.SUBMITTED)
-    )).all()
-    oldest = max(((today - (scope.local(at) or scope.now).date()).days for at in pending), default=0)
+    pending, oldest = await _pending_reviews(session, scope)
     hazards = await session.scalar(
         select(func.count(Hazard.id)).join(Report, Report.id == Hazard.report_id)
         .where(Report.branch_id == scope.branch_id, Report.first_submitted_at >= scope.start_utc,
                Report.first_submitted_at < scope.end_utc)
     ) or 0
-    actions = (await session.execute(
-        select(CorrectiveAction.due_date, CorrectiveAction.status, CorrectiveAction.done_at, Member.real_name)
-        .join(Member, Member.id == CorrectiveAction.owner_id)
-        .where(CorrectiveAction.branch_id == scope.branch_id)
-    )).all()
-    open_actions = [a for a in actions if a.status == ActionStatus.OPEN]
-    overdue = sorted((a for a in open_actions if a.due_date < today), key=lambda a: (a.due_date, a.real_name))
-    closed = sum(1 for a in actions if a.done_at is not None and scope.start_utc <= a.done_at < scope.end_utc)
-
+    open_count, overdue, closed = await _actions(session, scope)
     result = SectionResult("reports", _("四不伤害 reports and hazards"), facts=[
         Fact(_("Reports for {month}: {done} of {expected} submitted ({rate})"),
              {"month": month, "done": len(done), "expected": len(expected), "rate": percent(rate)}),
-        Fact(_("Waiting for review: {count} (oldest {days} days)"), {"count": len(pending), "days": oldest}),
+        Fact(_("Waiting for review: {count} (oldest {days} days)"), {"count": pending, "days": oldest}),
         Fact(_("Hazards raised: {count}"), {"count": hazards}),
         Fact(_("Corrective actions: {open} open, {overdue} overdue, {closed} closed in this period"),
-             {"open": len(open_actions), "overdue": len(overdue), "closed": closed}),
+             {"open": open_count, "overdue": len(overdue), "closed": closed}),
     ], headline=[Fact(_("reports {done}/{expected}"), {"done": len(done), "expected": len(expected)}),
                  Fact(_("overdue actions {count}"), {"count": len(overdue)})],
         health=rate, series={_("Reports submitted"): trend})
     if missing:
         result.attention.append(Fact(_("No report for {month} yet: {names}"), {"month": month, "names": names(missing)}))
     if overdue:
-        owners = [f"{a.real_name}（{a.due_date.strftime('%m-%d')}）" for a in overdue]
+        owners = [f"{name}（{due.strftime('%m-%d')}）" for due, name in overdue]
         result.attention.append(Fact(_("Overdue actions (owner, due): {names}"), {"names": names(owners)}))
     return result
+
+
+async def _report_progress(session: AsyncSession, scope: Scope, month: str,
+                           expected: dict[int, str]) -> tuple[set[int], list[float | None]]:
+    """Who filed `month`'s report, and per trend week the share of members with that week's month's report
+    in by the week's end."""
+    weeks = scope.trend()
+    months = sorted({_month(min(week.last_day, scope.today)) for week in weeks} | {month})
+    reports = [r for r in (await session.execute(
+        select(Report.member_id, Report.month, Report.status, Report.first_submitted_at)
+        .where(Report.branch_id == scope.branch_id, Report.month.in_(months))
+    )).all() if r.status in DONE_REPORT and r.member_id in expected]
+    done = {r.member_id for r in reports if r.month == month}
+    trend = []
+    for week in weeks:
+        cutoff, week_month = scope.utc(week.end), _month(min(week.last_day, scope.today))
+        filed = {r.member_id for r in reports if r.month == week_month and r.first_submitted_at < cutoff}
+        trend.append(share(len(filed), len(expected)))
+    return done, trend
+
+
+async def _pending_reviews(session: AsyncSession, scope: Scope) -> tuple[int, int]:
+    """Reports waiting for the secretary, and the age in days of the oldest."""
+    pending = (await session.scalars(
+        select(Report.submitted_at).where(Report.branch_id == scope.branch_id, Report.status == ReportStatus.SUBMITTED)
+    )).all()
+    return len(pending), max(((scope.today - scope.local(at).date()).days for at in pending), default=0)
+
+
+async def _actions(session: AsyncSession, scope: Scope) -> tuple[int, list[tuple[date, str]], int]:
+    """Open corrective actions now, the overdue ones (due date, owner), and those closed in the period."""
+    rows = (await session.execute(
+        select(CorrectiveAction.due_date, CorrectiveAction.status, CorrectiveAction.done_at, Member.real_name)
+        .join(Member, Member.id == CorrectiveAction.owner_id)
+        .where(CorrectiveAction.branch_id == scope.branch_id,
+               or_(CorrectiveAction.status == ActionStatus.OPEN, CorrectiveAction.done_at >= scope.start_utc))
+    )).all()
+    still_open = [a for a in rows if a.status == ActionStatus.OPEN]
+    overdue = sorted((a.due_date, a.real_name) for a in still_open if a.due_date < scope.today)
+    closed = sum(1 for a in rows if a.done_at is not None and scope.start_utc <= a.done_at < scope.end_utc)
+    return len(still_open), overdue, closed
 
 
 async def reports_sheets(session: AsyncSession, scope: Scope) -> list[Sheet]:
