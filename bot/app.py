@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.commands import set_default_commands, set_staff_commands
 from bot.config import Settings
 from bot.context import App
-from bot.features import build_menu, build_routers, install_errors
+from bot.features import build_menu, build_routers, digest_sections, install_errors
 from bot.i18n import DOMAIN, compile_catalogs
 from bot.middlewares import ActorI18nMiddleware, ActorMiddleware, DbSessionMiddleware
 from handlers.ui.menu import Menu
@@ -34,7 +34,8 @@ async def create_app(settings: Settings, migrate: bool = True, engine: AsyncEngi
     if migrate:
         await upgrade(engine)
     i18n = I18n(path=compile_catalogs(), default_locale=settings.default_locale, domain=DOMAIN)
-    return App(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), i18n=i18n)
+    return App(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), i18n=i18n,
+               digest_sections=digest_sections())
 
 
 def build_bot(settings: Settings, api_base: str | None = None) -> Bot:

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     points_report_on_time: int = 5  # filing the monthly 四不伤害 report before the deadline
     points_hazard: int = 2  # each hazard (隐患) raised in a report
 
+    # Secretaries' digests (bot/services/digest.py); per-branch times override these (/digest schedule, CLI).
+    digest_weekly_day: int = Field(0, ge=0, le=6)  # 0 = Monday: the weekly digest covers the week before
+    digest_weekly_at: str = "08:30"  # local time (TIMEZONE)
+    digest_monthly_day: int = Field(1, ge=1, le=28)  # day of the month of the monthly digest (previous month)
+    digest_monthly_at: str = "09:00"
+    digest_trend_weeks: int = Field(8, ge=2, le=26)  # weeks in the trend lines of the digest and its chart
+
     # Talk check-ins (谈心谈话, issue 14): who needs a talk now (knowledge/谈心谈话制度.md 2–3) and points.
     talk_new_hire_days: int = 30  # a member who joined this many days ago or less needs an entry talk (3.3)
     talk_event_days: int = 30  # a violation or a returned report in this many past days asks for a talk (3.1, 3.2)

@@ -16,6 +16,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.fsm_storage import SqlStorage, TrackedRedisStorage
 from bot.services.daily import ClauseSource
+from bot.services.digest import DigestSection
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -38,6 +39,7 @@ class App:
     delivery: TurnTakingSender | None = None
     scheduler: AsyncIOScheduler | None = None
     daily_files_signature: tuple[tuple[str, int, int], ...] | None = None  # knowledge/daily/*.yaml as last loaded
+    digest_sections: tuple[DigestSection, ...] = ()  # every feature's digest section (bot/features.py)
 
     def form_storage(self) -> BaseStorage:
         """The FSM storage of this app, made once: the dispatcher and the idle-form scan share it

@@ -18,19 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiogram import Router
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
+from bot.services.digest import MEMBERS, DigestSection
+from bot.services.digest_sections import DAILY, POINTS, QUESTIONS, REPORTS, TALKS
 from bot.services.talks import may_log
-from handlers import admin, ask, common, daily, fallback, gate, reports, review, start, talks
+from handlers import admin, ask, common, daily, digest, fallback, gate, reports, review, start, talks
 from handlers.ui.menu import CommandSpec, Menu, MenuButton
 from handlers.ui.render import install_error_messages
 from handlers.ui.report_text import REPORT_ERRORS
 from handlers.ui.talk_text import TALK_ERRORS
 from schedulers import daily as daily_jobs
+from schedulers import digest as digest_jobs
 from schedulers import reports as report_jobs
 from schedulers import talks as talk_jobs
 
@@ -52,7 +55,8 @@ class Feature:
     buttons: tuple[MenuButton, ...] = ()
     errors: dict[str, LazyProxy] = field(default_factory=dict)
     jobs: RegisterJobs | None = None
-    digest: Any = None  # the feature's section of the secretaries' digest (None: it has none)
+    # The feature's section of the secretaries' digest and Excel file (None: it has none; bot/services/digest.py).
+    digest: DigestSection | None = None
 
 
 def _command(name: str, description: LazyProxy, who: str = "member", in_menu: bool = True) -> CommandSpec:
@@ -75,6 +79,7 @@ FEATURES: tuple[Feature, ...] = (
                   _command("member", __("One member's card"), "staff", in_menu=False),
                   _command("invite", __("Create an invite link"), "staff"),
                   _command("branch", __("Branches: list or add"), "admin")),
+        digest=MEMBERS,  # members: active, unreachable
     ),
     Feature(
         "reports", reports.router,  # the 四不伤害 form: its FSM state takes free text before questions do
@@ -82,6 +87,7 @@ FEATURES: tuple[Feature, ...] = (
         buttons=(MenuButton(reports.BTN_REPORT),),
         errors=REPORT_ERRORS,
         jobs=report_jobs.register,
+        digest=REPORTS,  # reports submitted/expected, pending reviews, hazards, corrective actions
     ),
     Feature(
         "review", review.router,  # report review and corrective actions
@@ -96,6 +102,16 @@ FEATURES: tuple[Feature, ...] = (
         buttons=(MenuButton(daily.BTN_TODAY),),
         errors=daily.DAILY_ERRORS,
         jobs=daily_jobs.register,
+        digest=DAILY,  # acknowledgement rate, its trend, who missed most
+    ),
+    Feature(
+        "digest", digest.router,  # the secretaries' digests, the Excel export and everyone's points
+        commands=(_command("digest", __("The branch's digest: numbers and a chart"), "staff"),
+                  _command("export", __("A month as an Excel file"), "staff"),
+                  _command("me", __("My points, rank and streak"))),
+        errors=digest.DIGEST_ERRORS,
+        jobs=digest_jobs.register,
+        digest=POINTS,  # the points leaderboard (and, monthly, the 先锋指数 radar)
     ),
     Feature(
         "talks", talks.router,  # 谈心谈话: the /talk form (free text in its FSM state), /talks, follow-ups
@@ -104,11 +120,13 @@ FEATURES: tuple[Feature, ...] = (
         buttons=(MenuButton(talks.BTN_TALK, shown_to=may_log),),  # secretaries, committee and party members
         errors=TALK_ERRORS,
         jobs=talk_jobs.register,
+        digest=TALKS,  # talks held, coverage, open follow-ups, who needs a talk now
     ),
     Feature(
         "ask", ask.router,  # free text: questions to the knowledge folder
         commands=(_command("ask", __("Ask a question (also in groups)")),
                   _command("gaps", __("Questions the knowledge base could not answer"), "admin")),
+        digest=QUESTIONS,  # questions asked, share refused, top unanswered topics
     ),
     Feature("fallback", fallback.router),
 )
@@ -127,6 +145,11 @@ def build_menu(features: Iterable[Feature] = FEATURES) -> Menu:
 def install_errors(features: Iterable[Feature] = FEATURES) -> None:
     for feature in features:
         install_error_messages(feature.errors)
+
+
+def digest_sections(features: Iterable[Feature] = FEATURES) -> tuple[DigestSection, ...]:
+    """The digest's sections in registry order; a feature without one (or not built yet) adds nothing."""
+    return tuple(feature.digest for feature in features if feature.digest is not None)
 
 
 def register_jobs(scheduler: AsyncIOScheduler, app: App, bot: Bot, features: Iterable[Feature] = FEATURES) -> None:

@@ -3,6 +3,7 @@ or by a YAML conversation script."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 import tempfile
 from pathlib import Path
@@ -21,6 +22,7 @@ async def simulate_main(settings: Settings, *, fresh: bool, script: Path | None,
     from bot.simulator.harness import polling
     from bot.simulator.script import load_script, run_script
     from schedulers.daily import push_branch_now
+    from bot.simulator.timetravel import travel
 
     loaded = load_script(script) if script else None
     overrides: dict = {}
@@ -56,11 +58,13 @@ async def simulate_main(settings: Settings, *, fresh: bool, script: Path | None,
             if demo_branch is not None:  # today's item at once, so 「已学习」 and /acks work in the first minute
                 await push_branch_now(app, demo_branch)
             driver = SimDriver(server)
+            moving = functools.partial(travel, app)  # clock steps and /clock run the scheduler's due jobs
             if loaded is not None:
-                return 0 if await run_script(loaded, driver) else 1
+                return 0 if await run_script(loaded, driver, travel=moving) else 1
             from bot.simulator.repl import run_repl
 
-            await run_repl(driver, users, as_user or ("admin" if "admin" in users else "guest"))
+            await run_repl(driver, users, as_user or ("admin" if "admin" in users else "guest"), travel=moving,
+                           now=app.local_now)
             return 0
     finally:
         await server.stop()

@@ -65,6 +65,7 @@ class _Job:
     text: str = field(compare=False)
     buttons: list | None = field(compare=False)
     photo: str | None = field(compare=False)
+    document: str | None = field(compare=False)
     attempts: int = field(compare=False, default=0)  # API calls made for this row (all processes)
     waits: int = field(compare=False, default=0)  # 429 answers seen by this sender
 
@@ -286,13 +287,13 @@ class DeliverySender:
                 .where(Delivery.id == picked.c.id, Delivery.status == S.PENDING)
                 .values(status=S.CLAIMED, claimed_by=self.name, claimed_at=now)
                 .returning(Delivery.id, Delivery.key, Delivery.chat_id, Delivery.member_id, Delivery.text,
-                           Delivery.buttons, Delivery.photo, Delivery.attempts)
+                           Delivery.buttons, Delivery.photo, Delivery.document, Delivery.attempts)
             )).all()
             await session.commit()
         ready = self.clock()
         for row in sorted(rows, key=lambda r: r.id):
             heapq.heappush(self._heap, _Job(ready, row.id, row.key, row.chat_id, row.member_id, row.text,
-                                            row.buttons, row.photo, row.attempts))
+                                            row.buttons, row.photo, row.document, row.attempts))
         return len(rows)
 
     async def _maintain(self) -> None:
@@ -388,6 +389,9 @@ class DeliverySender:
             photo = FSInputFile(job.photo) if Path(job.photo).is_file() else job.photo
             return await self.bot.send_photo(job.chat_id, photo, caption=job.text, reply_markup=markup,
                                              request_timeout=self.request_timeout)
+        if job.document:  # a file we wrote (the digest's Excel file); the file name is what the user sees
+            return await self.bot.send_document(job.chat_id, FSInputFile(job.document), caption=job.text,
+                                                reply_markup=markup, request_timeout=self.request_timeout)
         return await self.bot.send_message(job.chat_id, job.text, reply_markup=markup,
                                            request_timeout=self.request_timeout)
 

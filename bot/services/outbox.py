@@ -37,15 +37,20 @@ async def enqueue(
     member_id: int | None = None,
     buttons: list[list[dict]] | None = None,
     photo: str | None = None,
+    document: str | None = None,
 ) -> bool:
     """Write a pending delivery; True when this call created it (only then is it sent), False if the key exists.
+
+    `photo` (a file path or Telegram file_id) or `document` (a file path) turns `text` into its caption.
 
     Never raises on a duplicate key (INSERT … ON CONFLICT DO NOTHING), so it is safe inside a larger
     transaction on PostgreSQL, where a failed statement would otherwise abort the whole transaction.
     """
     if not key or len(key) > MAX_KEY:
         raise ValueError(f"delivery key must be 1..{MAX_KEY} characters: {key!r}")
-    limit = MAX_CAPTION if photo else MAX_TEXT
+    if photo and document:
+        raise ValueError("a delivery carries a photo or a document, not both")
+    limit = MAX_CAPTION if photo or document else MAX_TEXT
     if visible_length(text) > limit:
         raise ValueError(f"delivery text is {visible_length(text)} characters; Telegram allows {limit}")
     _check_buttons(buttons)
@@ -54,7 +59,7 @@ async def enqueue(
         _insert_for(session)(Delivery)
         .values(
             key=key, kind=kind, chat_id=chat_id, member_id=member_id, text=text, buttons=buttons, photo=photo,
-            status=DeliveryStatus.PENDING, attempts=0, not_before=now, created_at=now,
+            document=document, status=DeliveryStatus.PENDING, attempts=0, not_before=now, created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["key"])
     )

@@ -410,11 +410,13 @@ async def award_points(
     awarded = 0
     local_day = (report.first_submitted_at + (tz_offset or timedelta(0))).date()
     if points_on_time and local_day <= deadline(report.month, deadline_day):
-        if await points.award(session, report.member_id, "report_on_time", points_on_time, f"report:{report.id}"):
+        if await points.award(session, report.member_id, "report_on_time", points_on_time, f"report:{report.id}",
+                              at=report.reviewed_at):  # dated by the bot's clock, like the approval
             awarded += points_on_time
     if points_hazard:
         for hazard in report.hazards:
-            if await points.award(session, report.member_id, "hazard", points_hazard, f"hazard:{hazard.id}"):
+            if await points.award(session, report.member_id, "hazard", points_hazard, f"hazard:{hazard.id}",
+                                  at=report.reviewed_at):
                 awarded += points_hazard
     return awarded
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+from datetime import datetime
 from typing import Any, Awaitable, Callable
 
 from .driver import BotMessage, SimDriver
@@ -25,6 +26,8 @@ Commands / 命令:
   /sticker          send a sticker                               发送贴纸
   /voice            send a voice message                         发送语音
   /reply TEXT       reply to the bot's last message              回复机器人最后一条消息
+  /clock [TIME|+N]  show the bot's clock, or move it forward      查看或拨快机器人时钟
+                    (e.g. /clock 2026-11-23 08:45, /clock +2d, /clock +3h): due jobs run on the way
   /?                this help                                    帮助
   /quit             leave                                        退出
 Anything else is sent as text by the current user (bot commands such as /start, /help too);
@@ -33,14 +36,17 @@ start a line with // to send a command that the simulator would take, e.g. //use
 以 // 开头可把与模拟器同名的命令发给机器人，例如 //users。"""
 
 LOCAL_COMMANDS = {"/as", "/users", "/press", "/photo", "/doc", "/loc", "/sticker", "/voice", "/reply",
-                  "/?", "/quit", "/exit"}
+                  "/clock", "/?", "/quit", "/exit"}
 
 
 class Repl:
     def __init__(self, driver: SimDriver, users: dict[str, SimUser], current: str, *,
                  out: Callable[[str], Any] = print,
-                 input_fn: Callable[[str], Awaitable[str]] | None = None) -> None:
+                 input_fn: Callable[[str], Awaitable[str]] | None = None,
+                 travel: Callable[..., Awaitable[datetime]] | None = None,
+                 now: Callable[[], datetime] | None = None) -> None:
         self.driver = driver
+        self.travel, self.now = travel, now  # the bot's clock (/clock); None where the runner has none
         self.server = driver.server
         self.users = dict(users)
         if current not in self.users:
@@ -177,12 +183,23 @@ class Repl:
             await self.driver.sticker(self.user)
         elif cmd == "/voice":
             await self.driver.voice(self.user)
+        elif cmd == "/clock":
+            await self.clock(rest)
         elif cmd == "/reply":
             last = self.driver.last(self.user.id)
             if last is None:
                 raise LookupError("the bot has not written to you yet")
             await self.driver.send(self.user, rest or "…", reply_to=last.message_id)
         return True
+
+    async def clock(self, rest: str) -> None:
+        if self.travel is None or self.now is None:
+            raise LookupError("this simulator cannot move the bot's clock")
+        if rest:
+            moved = await (self.travel(advance=rest[1:]) if rest.startswith("+") else self.travel(at=rest))
+            self.out(f"⏱ {moved:%Y-%m-%d %H:%M (%a)}")
+        else:
+            self.out(f"⏱ {self.now():%Y-%m-%d %H:%M (%a)}")
 
 
 async def _thread_input(prompt: str) -> str:
@@ -191,10 +208,12 @@ async def _thread_input(prompt: str) -> str:
 
 async def run_repl(driver: SimDriver, users: dict[str, SimUser], current: str, *,
                    out: Callable[[str], Any] = print,
-                   input_fn: Callable[[str], Awaitable[str]] | None = None) -> None:
+                   input_fn: Callable[[str], Awaitable[str]] | None = None,
+                   travel: Callable[..., Awaitable[datetime]] | None = None,
+                   now: Callable[[], datetime] | None = None) -> None:
     """Chat with the bot in the terminal as ``users[current]`` until /quit or EOF.
 
     ``input_fn`` (an async prompt -> line) and ``out`` can be replaced, e.g. in tests; by
     default ``input()`` runs in a thread so the event loop (and the bot) keep running.
     """
-    await Repl(driver, users, current, out=out, input_fn=input_fn).run()
+    await Repl(driver, users, current, out=out, input_fn=input_fn, travel=travel, now=now).run()

@@ -22,6 +22,11 @@ Format (extend, don't break)::
       - {as: li, group: crew, send: "@fieldmate_bot 你好", expect: [你好, 帮助]}
       - {as: li, send: "好的", reply: true}              # reply to the bot's last message
       - {as: li, send: "/help", expect_not: "/invite", timeout: 5}
+      - {at: "2026-11-23 08:45"}                       # move the bot's clock forward (local time) …
+      - {as: chen, advance: "2d", expect_re: "周报"}    # … or by 2d / 3h / 30m, alone or with an action
+
+``at``/``advance`` first run whatever the scheduler had due by then (bot/simulator/timetravel.py: daily
+items, reminders, digests) and then do the step's action, if any; expectations see what arrived in the chat.
 
 Expectations look at everything the bot sent or edited in that chat since the step began
 (texts, captions, inline button labels, reply-keyboard labels) and, for ``press``, the text
@@ -37,7 +42,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import yaml
 
@@ -45,8 +50,9 @@ from .driver import BotMessage, SimDriver
 from .fake_api import SimChat, SimUser
 
 ACTIONS = ("send", "press", "photo", "document", "location", "sticker", "voice", "contact")
-STEP_KEYS = set(ACTIONS) | {"as", "expect", "expect_re", "expect_not", "save", "group", "timeout",
-                            "caption", "reply", "name", "note"}
+MOVES = ("at", "advance")  # clock steps (bot/simulator/timetravel.py)
+STEP_KEYS = set(ACTIONS) | set(MOVES) | {"as", "expect", "expect_re", "expect_not", "save", "group", "timeout",
+                                         "caption", "reply", "name", "note"}
 USER_KEYS = {"id", "name", "first_name", "last_name", "username", "language_code", "admin", "role"}
 
 
@@ -86,8 +92,8 @@ class ScriptGroup:
 @dataclass
 class Step:
     number: int  # 1-based
-    user: str
-    action: str  # one of ACTIONS
+    user: str | None  # None: a clock step alone
+    action: str | None  # one of ACTIONS; None: a clock step alone
     value: Any
     expect: list[str] = field(default_factory=list)
     expect_re: list[str] = field(default_factory=list)
@@ -98,8 +104,12 @@ class Step:
     caption: str | None = None
     reply: bool = False
     name: str | None = None
+    at: str | None = None  # move the clock to this local time first
+    advance: str | None = None  # … or forward by this much
 
     def describe(self) -> str:
+        if self.action is None:
+            return f"step {self.number} (clock {self.at or '+' + str(self.advance)})"
         value = self.value if self.action not in ("sticker", "voice") else ""
         where = f" in {self.group}" if self.group else ""
         return f"step {self.number} ({self.user}{where}: {self.action} {value!r})".replace(" ''", "")
@@ -206,17 +216,21 @@ def _parse_step(number: int, raw: Any, path: str, users: dict[str, ScriptUser]) 
     bad = set(raw) - STEP_KEYS
     if bad:
         raise ScriptError(f"{where}: unknown key(s): {', '.join(sorted(bad))}")
+    moves = _parse_moves(raw, where)
+    actions = [a for a in ACTIONS if a in raw]
+    expects = any(k in raw for k in ("expect", "expect_re", "expect_not", "save"))
+    if moves and not actions and not expects and "as" not in raw:
+        return Step(number=number, user=None, action=None, value=None, **moves)
     who = raw.get("as")
     if who is None:
         raise ScriptError(f"{where}: `as` (which user acts) is required")
     if str(who) not in users:
         raise ScriptError(f"{where}: unknown user {who!r} (known: {', '.join(users)})")
-    actions = [a for a in ACTIONS if a in raw]
-    if len(actions) != 1:
+    if len(actions) > 1 or (not actions and not moves):
         raise ScriptError(f"{where}: needs exactly one action of {', '.join(ACTIONS)}"
                           + (f" (found {', '.join(actions)})" if actions else ""))
-    action = actions[0]
-    value = raw[action]
+    action = actions[0] if actions else None
+    value = raw[action] if action else None
     if action in ("send", "press", "photo", "document", "contact"):
         if not isinstance(value, (str, int, float)) or str(value) == "":
             raise ScriptError(f"{where}: `{action}` must be a non-empty string")
@@ -258,8 +272,24 @@ def _parse_step(number: int, raw: Any, path: str, users: dict[str, ScriptUser]) 
         group=str(raw["group"]) if raw.get("group") is not None else None,
         timeout=float(timeout) if timeout is not None else None,
         caption=str(raw["caption"]) if raw.get("caption") is not None else None,
-        reply=bool(raw.get("reply", False)), name=raw.get("name") or raw.get("note"),
+        reply=bool(raw.get("reply", False)), name=raw.get("name") or raw.get("note"), **moves,
     )
+
+
+def _parse_moves(raw: dict, where: str) -> dict[str, str]:
+    from .timetravel import TimeTravelError, parse_duration, parse_local
+
+    moves = {key: str(raw[key]) for key in MOVES if key in raw}
+    if len(moves) > 1:
+        raise ScriptError(f"{where}: use `at` or `advance`, not both")
+    try:
+        if "at" in moves:
+            parse_local(moves["at"], None)
+        if "advance" in moves:
+            parse_duration(moves["advance"])
+    except TimeTravelError as e:
+        raise ScriptError(f"{where}: {e}") from None
+    return moves
 
 
 def load_script(path: str | Path) -> Script:
@@ -320,9 +350,11 @@ def format_bot(m: BotMessage) -> str:
     return f"bot ◀ {edited}{kind}{text}{buttons}"
 
 
-async def run_script(script: Script, driver: SimDriver, out: Callable[[str], Any] = print) -> bool:
+async def run_script(script: Script, driver: SimDriver, out: Callable[[str], Any] = print,
+                     travel: Callable[..., Awaitable[datetime]] | None = None) -> bool:
     """Run ``script`` through ``driver``; print a transcript with ``out``. Returns True when
-    every expectation was met, False at the first unmet one (after printing why)."""
+    every expectation was met, False at the first unmet one (after printing why).
+    ``travel(at=…, advance=…)`` moves the bot's clock for clock steps (bot/simulator/timetravel.py)."""
     server = driver.server
     sim_users = {}
     for key, su in script.users.items():
@@ -333,6 +365,19 @@ async def run_script(script: Script, driver: SimDriver, out: Callable[[str], Any
             g.title, [sim_users[m] for m in g.members], chat_id=g.id)
     variables: dict[str, str] = {}
     for step in script.steps:
+        since = driver.mark()
+        if step.at or step.advance:
+            if travel is None:
+                out(f"✗ {script.path}: {step.describe()}: this runner cannot move the bot's clock")
+                return False
+            try:
+                moved = await travel(at=step.at, advance=step.advance)
+            except ValueError as e:
+                out(f"✗ {script.path}: {step.describe()}: {e}")
+                return False
+            out(f"⏱ {moved:%Y-%m-%d %H:%M (%a)}")
+        if step.user is None:
+            continue
         who = script.users[step.user]
         user = sim_users[step.user]
         chat = chats[step.group] if step.group else None
@@ -350,13 +395,13 @@ async def run_script(script: Script, driver: SimDriver, out: Callable[[str], Any
             out(f"✗ {e}")
             return False
         label = f"[{chats[step.group].title}] " if step.group else ""
-        out(f"{who.display} ▶ {label}{_describe_action(step, value)}")
-        since = driver.mark()
-        try:
-            await _perform(driver, step, user, chat, value, timeout, chat_id)
-        except (LookupError, TimeoutError, OSError) as e:
-            out(f"✗ {script.path}: {step.describe()}: {e}")
-            return False
+        if step.action is not None:
+            out(f"{who.display} ▶ {label}{_describe_action(step, value)}")
+            try:
+                await _perform(driver, step, user, chat, value, timeout, chat_id)
+            except (LookupError, TimeoutError, OSError) as e:
+                out(f"✗ {script.path}: {step.describe()}: {e}")
+                return False
         printed: set[tuple[int, int]] = set()
         uid = driver.last_update_id if step.action == "press" else None
 

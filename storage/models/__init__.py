@@ -10,5 +10,6 @@ from storage.models.delivery import Delivery, DeliveryStatus  # noqa: F401  (dai
 from storage.models.points import PointsEntry  # noqa: F401
 from storage.models.talks import ConcernTag, Talk, TalkConcern, TalkFollowUp, TalkKind, TalkParticipant  # noqa: F401
 from storage.models.daily import BranchDaily, DailyAck, DailyHoliday, DailyItem, DailySchedule  # noqa: F401
+from storage.models.digest import DigestSchedule  # noqa: F401
 
 __all__ = ["AuditEntry", "Base", "Branch", "FsmRecord", "Invite", "Member", "Question", "Role", "utcnow"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
@@ -64,7 +64,10 @@ class DailyAck(Base):
     """One row per member and day, written with the delivery; acked_at stays NULL until 「已学习」."""
 
     __tablename__ = "daily_acks"
-    __table_args__ = (UniqueConstraint("member_id", "day", name="uq_daily_acks_member_day"),)
+    __table_args__ = (
+        UniqueConstraint("member_id", "day", name="uq_daily_acks_member_day"),
+        Index("ix_daily_acks_branch_day", "branch_id", "day"),  # a branch's days: /acks and the digests
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)

@@ -32,6 +32,7 @@ class Delivery(Base):
     text: Mapped[str] = mapped_column(Text)
     buttons: Mapped[list | None] = mapped_column(JSON, default=None)  # rows of {"text", "callback_data"|"url"}
     photo: Mapped[str | None] = mapped_column(String(512))
+    document: Mapped[str | None] = mapped_column(String(512))  # a file path sent as a document (text = caption)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     not_before: Mapped[datetime] = mapped_column(default=utcnow)  # earliest (naive UTC) time of the next try

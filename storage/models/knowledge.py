@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
@@ -12,6 +12,7 @@ class Question(Base):
     """Every question asked, answered or refused: the admins' gap list and the quality record."""
 
     __tablename__ = "questions"
+    __table_args__ = (Index("ix_questions_member_asked", "member_id", "asked_at"),)  # a branch's period: digests
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)

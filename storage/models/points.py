@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
@@ -11,7 +11,10 @@ from storage.models.base import Base, utcnow
 
 class PointsEntry(Base):
     __tablename__ = "points_ledger"
-    __table_args__ = (UniqueConstraint("member_id", "reason", "ref", name="uq_points_ledger_award"),)
+    __table_args__ = (
+        UniqueConstraint("member_id", "reason", "ref", name="uq_points_ledger_award"),
+        Index("ix_points_ledger_member_at", "member_id", "at"),  # a member's points in a period: /me, the digests
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
