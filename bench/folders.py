@@ -9,13 +9,15 @@ The folders and their indexes live under ~/.cache/fieldmate/bench so repeated ru
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = (REPO / ".." / "shared").resolve()
 EVAL = SHARED / "eval"
-CACHE = Path.home() / ".cache" / "fieldmate" / "bench"
+# FIELDMATE_BENCH_CACHE: a private copy, so that engineers sharing a machine do not re-ingest each other's index
+CACHE = Path(os.environ.get("FIELDMATE_BENCH_CACHE") or Path.home() / ".cache" / "fieldmate" / "bench")
 SOURCES = {
     "regulation": [EVAL / "corpus"],
     "prose": [SHARED / "seeds", EVAL / "policy"],

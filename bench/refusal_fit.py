@@ -97,7 +97,7 @@ def leave_one_set_out(rows: list[dict]) -> dict[str, str]:
         model = RefusalModel.from_dict(fit_model(train))
         answered = [
             model.probability(r["features"]) >= model.threshold and not r["features"].get("unknown_identifier")
-            and r["features"]["dense"] >= DENSE_FLOOR
+            and not (r["features"].get("numbered") and r["features"]["dense"] < DENSE_FLOOR)
             for r in test
         ]
         pos = [a for a, r in zip(answered, test) if r["answerable"]]

@@ -9,7 +9,8 @@ once; the script then prints
 2. the refusal decision cross-validated leave-one-set-out over the development sets (fit on the others,
    threshold chosen on the others, applied to the left-out set);
 3. the team's own held-out sets (bench/data/*_extra2.jsonl, policy_extra.jsonl), written before any tuning
-   and never used for fitting, with the shipped model;
+   and never used for fitting, with the shipped model; then the third ones (*_extra3.jsonl), written before
+   the second tuning pass (new refusal signals, the learned second pass of rerank.py);
 4. ingest time, peak RSS.
 
     .venv/bin/python bench/retrieval.py [--fresh] [--fit] [--features] [--misses]
@@ -65,6 +66,10 @@ def question_sets() -> list[QuestionSet]:
         QuestionSet("out_of_kb_extra2", OWN / "out_of_kb_extra2.jsonl", "regulation", "unseen"),
         QuestionSet("policy_extra", OWN / "policy_extra.jsonl", "prose", "unseen"),
         QuestionSet("out_of_kb_extra2", OWN / "out_of_kb_extra2.jsonl", "prose", "unseen"),
+        QuestionSet("natural_extra3", OWN / "natural_extra3.jsonl", "regulation", "unseen3"),
+        QuestionSet("out_of_kb_extra3", OWN / "out_of_kb_extra3.jsonl", "regulation", "unseen3"),
+        QuestionSet("policy_extra3", OWN / "policy_extra3.jsonl", "prose", "unseen3"),
+        QuestionSet("out_of_kb_extra3", OWN / "out_of_kb_extra3.jsonl", "prose", "unseen3"),
     ]
     for qs in sets:
         items = load_items(qs.path)
@@ -175,6 +180,10 @@ def main() -> int:
     print("\n== own held-out sets (written before tuning, never fitted) ==")
     for r_set in sorted({r["set"] for r in rows if r["role"] == "unseen"}):
         got = [r for r in rows if r["set"] == r_set and r["role"] == "unseen"]
+        print(f"  {r_set:30s} n={len(got):3d}  {summary(got)}")
+    print("\n== third held-out sets (written before the second tuning pass, never fitted) ==")
+    for r_set in dict.fromkeys(r["set"] for r in rows if r["role"] == "unseen3"):
+        got = [r for r in rows if r["set"] == r_set and r["role"] == "unseen3"]
         print(f"  {r_set:30s} n={len(got):3d}  {summary(got)}")
     print(f"\npeak RSS: {peak_rss_mb():.0f} MB")
     return 0

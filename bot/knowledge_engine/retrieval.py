@@ -36,9 +36,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from . import rerank
 from .lexical import FILLER, QUESTION_CHARS, LexicalIndex, content_tokens, tokens
 from .normalize import match_form
-from .refusal import Decision, asks_quantity, decide, states_quantity
+from .refusal import Decision, asked_quantity_types, asks_quantity, decide, numbered_clause, states_quantity, states_quantity_of
 from .terms import EMPTY, TermMap
 
 RRF_K = 20
@@ -166,6 +167,49 @@ def unknown_terms(query_match: str, lex: LexicalIndex, terms: TermMap = EMPTY) -
     return out
 
 
+def unknown_share(query_match: str, lex: LexicalIndex, terms: TermMap = EMPTY) -> float:
+    """Share of the question's established nouns (jieba noun tags, two or more characters, frequency in
+    jieba's general dictionary lies in [TERM_MIN_FREQ, GENERIC_FREQ): neither everyday words nor ad-hoc
+    compounds) that the folder never contains, neither as written, nor as a two-character part of a longer
+    word (手指头 → 手指), nor through the term map.  Word level and graded, unlike ``unknown_term``: a question
+    on tariffs, licences or customer service (电价, 执照, 投诉, 转正) is mostly made of words the folder lacks,
+    even when its best clause shares a heading with it."""
+    import jieba
+    import jieba.posseg
+
+    words = [
+        w for w, flag in dict.fromkeys((p.word, p.flag) for p in jieba.posseg.lcut(query_match))
+        if len(w) >= 2 and flag in TERM_FLAGS and not QUESTION_CHARS & set(w) and not w.isascii()
+        and TERM_MIN_FREQ <= jieba.dt.FREQ.get(w, 0) < GENERIC_FREQ
+    ]
+    if not words:
+        return 0.0
+
+    def known(w: str) -> bool:
+        return w in lex.text or terms.knows(w) or (len(w) > 2 and any(w[i : i + 2] in lex.df for i in range(len(w) - 1)))
+
+    return sum(1 for w in words if not known(w)) / len(words)
+
+
+def number_type_missing(query_match: str, clause_texts: Sequence[str]) -> bool:
+    """The question asks for a kind of number (money, a date, a duration, metres, volts…) that none of the
+    clauses shown states: they may be on the topic, they cannot carry the answer."""
+    kinds = asked_quantity_types(query_match)
+    return bool(kinds) and not any(states_quantity_of(kind, t) for kind in kinds for t in clause_texts)
+
+
+def second_pass(hits: list[Hit], model: dict, *, dense_hits: list[tuple[int, float]], **context) -> list[Hit]:
+    """Re-order the fused top rerank.DEPTH by the learned second pass (rerank.py); the rest keep their order."""
+    head = hits[: rerank.DEPTH]
+    if len(head) < 2:
+        return hits
+    top_dense = max((c for _, c in dense_hits), default=0.0)
+    new = rerank.scores(rerank.candidate_features(head, top_dense=top_dense, **context), model)
+    for h, s in zip(head, new):
+        h.score = float(s)
+    return sorted(head, key=lambda h: -h.score) + hits[rerank.DEPTH :]
+
+
 def hybrid_search(
     *,
     lex: LexicalIndex,
@@ -207,6 +251,9 @@ def hybrid_search(
         for h in head:
             h.score += COVERAGE_RERANK * coverage(lex_query_tokens, lex.doc_sets[h.index], lex)
         hits = sorted(head, key=lambda h: -h.score) + hits[RERANK_DEPTH:]
+    if mode == "hybrid" and texts is not None and (model := rerank.default_weights()) is not None:
+        hits = second_pass(hits, model, dense_hits=dense_hits, lex=lex, lex_query_tokens=lex_query_tokens,
+                           query_match=query_match, texts=texts, terms=terms)
     if reranker is not None and hits and texts is not None:
         cand = hits[:20]
         new = list(reranker(question, [texts[h.index] for h in cand]))
@@ -219,6 +266,7 @@ def hybrid_search(
     features = signals(hits, dense_hits, lex, lex_query_tokens, query_match, texts_of=texts, terms=terms)
     codes = unknown_identifiers(query_match, lex)
     features["unknown_identifier"] = float(len(codes))  # an outright rule, not a model input
+    features["numbered"] = 1.0 if texts is not None and numbered_clause(texts[hits[0].index]) else 0.0  # floor applies
     decision: Decision = decide(features, codes)
     return Retrieval(hits, decision.refused, decision.p_answer, features, decision.reason, decision.outcome)
 
@@ -240,6 +288,7 @@ def signals(
     covs = [coverage(lex_query_tokens, lex.doc_sets[h.index], lex) for h in hits[:3]]
     best_text = texts_of[hits[0].index] if texts_of is not None else ""
     best = hits[0]
+    shown = [texts_of[h.index] for h in hits[:3]] if texts_of is not None else []
     return {
         "dense": top_dense,
         # both rankers put the best clause near their top: two independent methods agree on it
@@ -251,6 +300,8 @@ def signals(
         "topic_words": topic_words(query_match, [texts_of[h.index] for h in hits[:3]] if texts_of is not None else [], terms),
         "unknown_term": 1.0 if unknown_terms(query_match, lex, terms) else 0.0,
         "number_missing": 1.0 if asks_quantity(query_match) and not states_quantity(best_text) else 0.0,
+        "unknown_share": unknown_share(query_match, lex, terms),
+        "number_type_missing": 1.0 if number_type_missing(query_match, shown) else 0.0,
     }
 
 

@@ -84,8 +84,51 @@ def test_the_shipped_model_loads_with_every_signal():
     assert set(model.weights) == set(FEATURES) and 0 < model.threshold < 1
 
 
-def test_nothing_semantically_close_is_never_an_answer():
+def test_a_clause_without_the_kind_of_number_asked_for_cannot_carry_the_answer():
+    from bot.knowledge_engine.retrieval import number_type_missing
+
+    metres = ["25.2.5 起重臂与 10kV 带电体的距离不应小于 3.00m。"]
+    assert not number_type_missing("吊车离10kv线路多远", metres)
+    assert number_type_missing("吊车作业一次收多少钱", metres)  # money asked, metres stated
+    assert number_type_missing("线路重合闸一般整定几秒", metres)  # a duration asked
+    assert not number_type_missing("吊车能跨越带电线路吗", metres)  # no number asked at all
+
+
+def test_words_the_folder_never_uses_make_a_question_look_unanswerable():
+    from bot.knowledge_engine.lexical import LexicalIndex
+    from bot.knowledge_engine.retrieval import unknown_share
+
+    lex = LexicalIndex(["登杆塔前应核对线路名称和杆塔号。", "电能表的接线应由两人进行。"])
+    assert unknown_share("居民电价是多少", lex) == 1.0
+    assert unknown_share("电能表接线几个人", lex) == 0.0
+
+
+def test_the_second_pass_puts_the_clause_closest_in_meaning_and_number_first():
+    from bot.knowledge_engine.lexical import LexicalIndex
+    from bot.knowledge_engine.rerank import FEATURES
+    from bot.knowledge_engine.retrieval import Hit, second_pass
+
+    texts = ["工作票应提前一天送达。", "起重臂与带电体的距离不应小于 3.00m。"]
+    lex = LexicalIndex(texts)
+    hits = [Hit(0, 0.05, dense=0.88), Hit(1, 0.04, dense=0.91)]
+    weights = {"prior": 0.5, "dense_gap": 3.0, "ntype": 1.0}
+    model = {"weights": [weights.get(f, 0.0) for f in FEATURES], "mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES)}
+    ranked = second_pass(hits, model, dense_hits=[(1, 0.91), (0, 0.88)], lex=lex, lex_query_tokens=["吊车", "多远"],
+                         query_match="吊车离带电体多远", texts=texts)
+    assert [h.index for h in ranked] == [1, 0]
+    # the learned score replaces the fused one
+    assert ranked[0].score > ranked[1].score
+
+
+def test_nothing_semantically_close_to_a_numbered_clause_is_never_an_answer():
     from bot.knowledge_engine.refusal import DENSE_FLOOR
 
-    d = decide({"dense": DENSE_FLOOR - 0.005, "coverage": 1.0, "known": 0.9}, [], MODEL)
+    d = decide({"dense": DENSE_FLOOR - 0.005, "coverage": 1.0, "known": 0.9, "numbered": 1.0}, [], MODEL)
     assert d.refused and "cosine" in d.reason
+
+
+def test_the_dense_floor_does_not_apply_to_prose_passages():
+    from bot.knowledge_engine.refusal import DENSE_FLOOR
+
+    d = decide({"dense": DENSE_FLOOR - 0.005, "coverage": 1.0, "known": 0.9, "numbered": 0.0}, [], MODEL)
+    assert "cosine" not in d.reason
