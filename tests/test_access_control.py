@@ -52,10 +52,10 @@ async def test_secretary_of_b_cannot_use_admin_commands_or_see_branch_a(harness,
 
 async def test_forged_member_action_callbacks_change_nothing(harness, app, people):
     forged = [
-        (MEMBER_A, MemberAction(action="role", member_id=people[MEMBER_A], value="admin")),
-        (SECRETARY_B, MemberAction(action="active", member_id=people[MEMBER_A], value="0")),
-        (SECRETARY_B, MemberAction(action="role", member_id=people[MEMBER_B], value="secretary")),
-        (UNKNOWN, MemberAction(action="move", member_id=people[MEMBER_B], value="1")),
+        (MEMBER_A, MemberAction(action="role", member_id=people[MEMBER_A], role="admin")),
+        (SECRETARY_B, MemberAction(action="active", member_id=people[MEMBER_A], active=False)),
+        (SECRETARY_B, MemberAction(action="role", member_id=people[MEMBER_B], role="secretary")),
+        (UNKNOWN, MemberAction(action="move", member_id=people[MEMBER_B], branch_id=1)),
     ]
     for user, data in forged:
         replies = await harness.press(user, data.pack())

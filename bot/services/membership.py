@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
 from bot.services.errors import DomainError
+from bot.services.parse import ROW_ID_MAX, parse_id, parse_int
 from storage.models import Branch, Invite, Member, Role, utcnow
 
 NAME_MIN, NAME_MAX = 2, 20
@@ -80,8 +81,9 @@ async def add_branch(session: AsyncSession, name: str, actor: Member | None = No
 
 
 async def find_branch(session: AsyncSession, name_or_id: str | int) -> Branch | None:
-    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
-        found = await session.get(Branch, int(name_or_id))
+    branch_id = name_or_id if isinstance(name_or_id, int) else parse_id(name_or_id)
+    if branch_id is not None and 1 <= branch_id <= ROW_ID_MAX:
+        found = await session.get(Branch, branch_id)
         if found:
             return found
     name = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(name_or_id))).strip()
@@ -108,6 +110,19 @@ async def list_branches(session: AsyncSession) -> list[tuple[Branch, int]]:
 
 # --- invites ----------------------------------------------------------------------------------
 
+MAX_INVITE_USES, MAX_INVITE_DAYS = 1000, 365
+INVITE_DEFAULTS = {Role.MEMBER: (50, 14), Role.SECRETARY: (50, 14)}  # (uses, days) when not given
+
+
+def invite_limits(role: str, uses: str | None = None, days: str | None = None) -> tuple[int, int]:
+    """Uses and days of a new invite from what the user typed (ASCII digits), else the role's defaults."""
+    default_uses, default_days = INVITE_DEFAULTS.get(role, INVITE_DEFAULTS[Role.MEMBER])
+    parsed = (default_uses if uses is None else parse_int(uses, lo=1, hi=MAX_INVITE_USES),
+              default_days if days is None else parse_int(days, lo=1, hi=MAX_INVITE_DAYS))
+    if None in parsed:
+        raise DomainError("invite_bad_limits")
+    return parsed
+
 async def create_invite(
     session: AsyncSession,
     branch: Branch,
@@ -120,7 +135,7 @@ async def create_invite(
 ) -> Invite:
     if role not in (Role.MEMBER, Role.SECRETARY):
         raise DomainError("invite_bad_role")
-    if not 1 <= uses <= 1000 or not 1 <= days <= 365:
+    if not 1 <= uses <= MAX_INVITE_USES or not 1 <= days <= MAX_INVITE_DAYS:
         raise DomainError("invite_bad_limits")
     invite = Invite(
         code=secrets.token_urlsafe(9).replace("-", "x").replace("_", "y"),
