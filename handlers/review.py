@@ -184,7 +184,8 @@ async def show_report(message: Message, session: AsyncSession, bot: Bot, report:
             await bot.send_photo(message.chat.id, chunk[0][1], caption=chunk[0][0])
         else:
             await bot.send_media_group(message.chat.id, [InputMediaPhoto(media=f, caption=c) for c, f in chunk])
-    if report.status == ReportStatus.SUBMITTED and actor.can_manage_branch(report.branch_id):
+    own = actor.member is not None and report.member_id == actor.member.id  # another reviewer decides
+    if report.status == ReportStatus.SUBMITTED and actor.can_manage_branch(report.branch_id) and not own:
         buttons = [[
             InlineKeyboardButton(text=_("✅ Approve"), callback_data=ReviewButton(action="approve", report_id=report.id,
                                                                        version=report.version).pack()),

@@ -23,7 +23,7 @@ KIND = "report"
 
 async def report_submitted(session: AsyncSession, app: App, report: Report, member: Member) -> int:
     sent = 0
-    for secretary in await reports.reviewers_for(session, report.branch_id):
+    for secretary in await reports.reviewers_for(session, report.branch_id, author_id=report.member_id):
         with in_locale(app, secretary.locale):
             text = _("📝 New 四不伤害 report from {name} for {month} (version {version}), waiting for your review.").format(
                 name=escape(member.real_name), month=month_label(report.month), version=report.version)
