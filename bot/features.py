@@ -71,6 +71,7 @@ FEATURES: tuple[Feature, ...] = (
         commands=(_command("members", __("Members of the branch"), "staff"),
                   _command("member", __("One member's card"), "staff", in_menu=False),
                   _command("invite", __("Create an invite link"), "staff"),
+                  _command("invites", __("Invite links: list or revoke"), "staff"),
                   _command("branch", __("Branches: list or add"), "admin")),
     ),
     Feature(

@@ -1,6 +1,7 @@
 """Branches, invites and member management: admins everywhere, secretaries within their branch."""
 from __future__ import annotations
 
+from datetime import timezone
 from html import escape
 
 from aiogram import Bot, F, Router
@@ -22,7 +23,7 @@ from bot.services.errors import DomainError
 from bot.services.membership import Actor
 from bot.services.parse import is_ascii_number, parse_id
 from handlers.ui.access import IsAdmin, IsStaff
-from handlers.ui.callbacks import MemberAction
+from handlers.ui.callbacks import InviteButton, MemberAction
 from handlers.ui.menu import Menu
 from handlers.ui.render import answer_long, reply_error
 from storage.models import Member, Role
@@ -35,9 +36,11 @@ def router() -> Router:
     r.message.filter(F.chat.type == "private")
     r.message.register(branch_command, Command("branch"), IsAdmin())
     r.message.register(invite_command, Command("invite"), IsStaff())
+    r.message.register(invites_command, Command("invites"), IsStaff())
     r.message.register(members_command, Command("members"), IsStaff())
     r.message.register(member_card_command, Command("member"), IsStaff())
     r.callback_query.register(member_action, MemberAction.filter())
+    r.callback_query.register(revoke_pressed, InviteButton.filter(), IsStaff())
     return r
 
 
@@ -100,6 +103,39 @@ async def invite_command(
             link=membership.invite_link(me.username, invite),
         )
     )
+
+
+async def invites_command(message: Message, session: AsyncSession, actor: Actor, app: App) -> None:
+    text, markup = await _invite_list(session, actor, app)
+    await message.answer(text, reply_markup=markup)
+
+
+async def _invite_list(session: AsyncSession, actor: Actor, app: App) -> tuple[str, InlineKeyboardMarkup | None]:
+    invites = await membership.usable_invites(session, actor, app.clock.utc_naive())
+    if not invites:
+        return _("No usable invite links."), None
+    lines = [_("<b>Usable invite links</b>")]
+    rows = []
+    for invite in invites:
+        until = invite.expires_at.replace(tzinfo=timezone.utc).astimezone(app.settings.tz)
+        lines.append(_("#{id} {branch} · {role} · used {uses}/{max} · until {until}").format(
+            id=invite.id, branch=escape(invite.branch.name), role=ROLE_NAMES.get(invite.role, invite.role),
+            uses=invite.uses, max=invite.max_uses, until=until.strftime("%Y-%m-%d %H:%M")))
+        rows.append([InlineKeyboardButton(text=_("Revoke #{id}").format(id=invite.id),
+                                          callback_data=InviteButton(invite_id=invite.id).pack())])
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def revoke_pressed(query: CallbackQuery, callback_data: InviteButton, session: AsyncSession, actor: Actor,
+                         app: App) -> None:
+    try:
+        invite = await membership.revoke_invite(session, actor, callback_data.invite_id)
+    except DomainError as error:
+        await reply_error(query, error)
+        return
+    await query.answer(_("Invite #{id} revoked: the link no longer works.").format(id=invite.id), show_alert=True)
+    text, markup = await _invite_list(session, actor, app)
+    await query.message.edit_text(text, reply_markup=markup)
 
 
 async def members_command(message: Message, command: CommandObject, session: AsyncSession, actor: Actor) -> None:

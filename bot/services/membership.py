@@ -35,7 +35,10 @@ class Actor:
 
     @property
     def is_secretary(self) -> bool:
-        return self.is_member and self.member is not None and self.member.role == Role.SECRETARY
+        """A secretary of a branch. One without a branch (possible only in data from before set_role
+        refused it) manages nothing: as a secretary of no branch they would otherwise see every branch."""
+        return (self.is_member and self.member is not None and self.member.role == Role.SECRETARY
+                and self.member.branch_id is not None)
 
     @property
     def branch_id(self) -> int | None:
@@ -71,7 +74,7 @@ def clean_branch_name(raw: str) -> str:
 
 async def add_branch(session: AsyncSession, name: str, actor: Member | None = None, actor_label: str | None = None) -> Branch:
     name = clean_branch_name(name)
-    if await find_branch(session, name):
+    if await _branch_named(session, name):  # by name only: a branch may well be called "1"
         raise DomainError("branch_exists", name=name)
     branch = Branch(name=name)
     session.add(branch)
@@ -86,7 +89,11 @@ async def find_branch(session: AsyncSession, name_or_id: str | int) -> Branch | 
         found = await session.get(Branch, branch_id)
         if found:
             return found
-    name = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(name_or_id))).strip()
+    return await _branch_named(session, str(name_or_id))
+
+
+async def _branch_named(session: AsyncSession, name: str) -> Branch | None:
+    name = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", name)).strip()
     return await session.scalar(select(Branch).where(Branch.name == name))
 
 
@@ -111,7 +118,9 @@ async def list_branches(session: AsyncSession) -> list[tuple[Branch, int]]:
 # --- invites ----------------------------------------------------------------------------------
 
 MAX_INVITE_USES, MAX_INVITE_DAYS = 1000, 365
-INVITE_DEFAULTS = {Role.MEMBER: (50, 14), Role.SECRETARY: (50, 14)}  # (uses, days) when not given
+# (uses, days) when not given. A secretary link is for one person and short-lived: a forwarded link must not
+# make more people secretaries.
+INVITE_DEFAULTS = {Role.MEMBER: (50, 14), Role.SECRETARY: (1, 3)}
 
 
 def invite_limits(role: str, uses: str | None = None, days: str | None = None) -> tuple[int, int]:
@@ -127,14 +136,17 @@ async def create_invite(
     session: AsyncSession,
     branch: Branch,
     role: str = Role.MEMBER,
-    uses: int = 50,
-    days: int = 14,
+    uses: int | None = None,
+    days: int | None = None,
     actor: Member | None = None,
     actor_label: str | None = None,
     now: datetime | None = None,
 ) -> Invite:
+    """A new invite link; uses and days default by role (INVITE_DEFAULTS)."""
     if role not in (Role.MEMBER, Role.SECRETARY):
         raise DomainError("invite_bad_role")
+    default_uses, default_days = INVITE_DEFAULTS[role]
+    uses, days = default_uses if uses is None else uses, default_days if days is None else days
     if not 1 <= uses <= MAX_INVITE_USES or not 1 <= days <= MAX_INVITE_DAYS:
         raise DomainError("invite_bad_limits")
     invite = Invite(
@@ -143,6 +155,7 @@ async def create_invite(
         role=role,
         max_uses=uses,
         expires_at=(now or utcnow()) + timedelta(days=days),
+        created_by=actor.id if actor else None,
     )
     session.add(invite)
     await session.flush()
@@ -150,6 +163,30 @@ async def create_invite(
         session, actor, "invite.create", "invite", invite.id, actor_label=actor_label,
         branch=branch.name, role=role, uses=uses, days=days,
     )
+    return invite
+
+
+async def usable_invites(session: AsyncSession, actor: Actor, now: datetime | None = None) -> list[Invite]:
+    """Invites that still let someone join: admins see all, secretaries their own branch's."""
+    if not (actor.is_admin or actor.is_secretary):
+        raise DomainError("forbidden")
+    query = (select(Invite).where(Invite.revoked.is_(False), Invite.expires_at > (now or utcnow()),
+                                  Invite.uses < Invite.max_uses)
+             .order_by(Invite.branch_id, Invite.expires_at, Invite.id))
+    if not actor.is_admin:
+        query = query.where(Invite.branch_id == actor.branch_id)
+    return list((await session.scalars(query)).all())
+
+
+async def revoke_invite(session: AsyncSession, actor: Actor, invite_id: int, actor_label: str | None = None) -> Invite:
+    """Stop a link from working (admins: any; secretaries: their branch's). Absent and foreign look alike."""
+    invite = await session.get(Invite, invite_id)
+    if invite is None or not actor.can_manage_branch(invite.branch_id):
+        raise DomainError("invite_not_found")
+    if not invite.revoked:
+        invite.revoked = True
+        audit.record(session, actor.member, "invite.revoke", "invite", invite.id, actor_label=actor_label,
+                     branch=invite.branch.name, role=invite.role)
     return invite
 
 
@@ -213,6 +250,16 @@ async def ensure_admin_member(session: AsyncSession, telegram_id: int, display_n
     return member
 
 
+async def admin_recipients(session: AsyncSession, admin_ids: list[int]) -> list[tuple[int, Member | None]]:
+    """Everyone to tell about an administrative event: active admin members and ADMIN_IDS (who may have no
+    member row yet), as (telegram id, member or None), one entry per person."""
+    admins = (await session.scalars(select(Member).where(Member.role == Role.ADMIN, Member.active.is_(True)))).all()
+    by_telegram = {m.telegram_id: m for m in admins}
+    for telegram_id in admin_ids:
+        by_telegram.setdefault(telegram_id, await member_by_telegram_id(session, telegram_id))
+    return sorted(by_telegram.items(), key=lambda pair: pair[0])
+
+
 async def list_members(session: AsyncSession, actor: Actor, branch_id: int | None = None) -> list[Member]:
     """Members the actor may see: admins any branch (or all), secretaries only their own."""
     if not actor.is_admin:
@@ -239,6 +286,8 @@ async def set_role(session: AsyncSession, actor: Actor, member_id: int, role: st
     if role not in tuple(Role):
         raise DomainError("bad_role")
     member = await get_member_for(session, actor, member_id)
+    if role == Role.SECRETARY and member.branch_id is None:
+        raise DomainError("secretary_needs_branch", name=member.real_name)
     old = member.role
     member.role = role
     audit.record(session, actor.member, "member.role", "member", member.id, old=old, new=role)

@@ -38,6 +38,12 @@ class MemberAction(CallbackData, prefix="mem"):
     active: bool = False  # "active": the new state
 
 
+class InviteButton(CallbackData, prefix="inv"):
+    """Revoke an invite link (from /invites)."""
+
+    invite_id: RowId
+
+
 class AskMore(CallbackData, prefix="ask"):
     question_id: RowId
     offset: _bounded(0, MAX_SHOWN_SOURCES)

@@ -31,6 +31,8 @@ ERRORS: dict[str, LazyProxy] = {
     "already_member": __("You have already joined {branch}. Send /help to see what you can do."),
     "member_not_found": __("No such member in the branches you manage."),
     "bad_role": __("A role must be member, secretary or admin."),
+    "secretary_needs_branch": __("{name} has no branch. Move them to a branch first, then make them secretary."),
+    "invite_not_found": __("No such invite link, or it is not yours to revoke."),
     "cannot_change_self": __("You cannot deactivate yourself."),
     "question_empty": __("Please type your question."),
     "question_gone": __("That question is no longer available. Please ask again."),
