@@ -36,6 +36,7 @@ ERRORS: dict[str, LazyProxy] = {
     "cannot_change_self": __("You cannot deactivate yourself."),
     "question_empty": __("Please type your question."),
     "question_gone": __("That question is no longer available. Please ask again."),
+    "question_not_yours": __("Only the person who asked can page through this answer. Ask it yourself to see more."),
 }
 
 
