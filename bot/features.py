@@ -8,7 +8,8 @@ Adding a capability = one module per layer it needs (a router in handlers/, a se
 models in storage/, jobs in schedulers/) + one `Feature(...)` entry below.
 
 Order matters, and it is the order of `FEATURES`:
-1. joining, then the gate that stops everyone who is not an active member;
+1. joining, then the gate that stops everyone who is not an active member, then the group guard that keeps
+   personal data out of group chats;
 2. features whose FSM states take free text (forms) before anything else that takes free text;
 3. free-text questions (ask) — every message no feature claimed is a question;
 4. the fallback, which answers whatever is left.
@@ -24,7 +25,7 @@ from aiogram import Router
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
-from handlers import admin, ask, common, daily, fallback, gate, reports, review, start
+from handlers import admin, ask, common, daily, fallback, gate, groups, reports, review, start
 from handlers.ui.menu import CommandSpec, Menu, MenuButton
 from handlers.ui.render import install_error_messages
 from handlers.ui.report_text import REPORT_ERRORS
@@ -52,18 +53,20 @@ class Feature:
     digest: Any = None  # the feature's section of the secretaries' digest (None: it has none)
 
 
-def _command(name: str, description: LazyProxy, who: str = "member", in_menu: bool = True) -> CommandSpec:
-    return CommandSpec(name, description, who, in_menu)
+def _command(name: str, description: LazyProxy, who: str = "member", in_menu: bool = True,
+             private_only: bool = True) -> CommandSpec:
+    return CommandSpec(name, description, who, in_menu, private_only)
 
 
 FEATURES: tuple[Feature, ...] = (
     Feature("join", start.router),
     Feature("gate", gate.router),
+    Feature("groups", groups.router),  # in groups, private-only commands and buttons answer "message me privately"
     Feature(
         "common", common.router,
-        commands=(_command("help", __("What I can do for you")),
-                  _command("language", __("Switch language")),
-                  _command("cancel", __("Cancel the current form"))),
+        commands=(_command("help", __("What I can do for you"), private_only=False),
+                  _command("language", __("Switch language"), private_only=False),
+                  _command("cancel", __("Cancel the current form"), private_only=False)),
         buttons=(MenuButton(common.BTN_HELP, row=1), MenuButton(common.BTN_LANGUAGE, row=1)),
     ),
     Feature(
@@ -97,7 +100,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "ask", ask.router,  # free text: questions to the knowledge folder
-        commands=(_command("ask", __("Ask a question (also in groups)")),
+        commands=(_command("ask", __("Ask a question (also in groups)"), private_only=False),
                   _command("gaps", __("Questions the knowledge base could not answer"), "admin")),
     ),
     Feature("fallback", fallback.router),

@@ -22,7 +22,7 @@ from bot.services import membership
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
 from bot.services.parse import is_ascii_number, parse_id
-from handlers.ui.access import IsAdmin, IsStaff
+from handlers.ui.access import InPrivateChat, IsAdmin, IsStaff
 from handlers.ui.callbacks import InviteButton, MemberAction
 from handlers.ui.menu import Menu
 from handlers.ui.render import answer_long, reply_error
@@ -34,6 +34,7 @@ ROLE_NAMES = {Role.MEMBER: __("member"), Role.SECRETARY: __("secretary"), Role.A
 def router() -> Router:
     r = Router(name="admin")
     r.message.filter(F.chat.type == "private")
+    r.callback_query.filter(InPrivateChat())  # personal data: see handlers/groups.py
     r.message.register(branch_command, Command("branch"), IsAdmin())
     r.message.register(invite_command, Command("invite"), IsStaff())
     r.message.register(invites_command, Command("invites"), IsStaff())

@@ -36,8 +36,8 @@ class AddressedInGroup(Filter):
     """In a group the bot answers only when mentioned or replied to; returns the question text."""
 
     async def __call__(self, message: Message, bot: Bot) -> bool | dict:
-        if message.chat.type == "private" or not message.text:
-            return False
+        if message.chat.type == "private" or not message.text or message.text.startswith("/"):
+            return False  # commands are commands (e.g. /report@thisbot), never questions
         me = await bot.me()
         mention = f"@{me.username}"
         replied_to_bot = bool(message.reply_to_message and message.reply_to_message.from_user

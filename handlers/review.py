@@ -26,7 +26,7 @@ from bot.context import App
 from bot.services import reports
 from bot.services.errors import DomainError
 from bot.services.membership import Actor, list_members
-from handlers.ui.access import IsMember, IsStaff
+from handlers.ui.access import InPrivateChat, IsMember, IsStaff
 from handlers.ui.callbacks import ActionButton, ReviewButton
 from handlers.ui.notices import action_assigned, report_reviewed
 from handlers.ui.photos import save_photo
@@ -46,7 +46,7 @@ DUE_CHOICES = (3, 7, 14, 30)  # days from today offered as due dates
 def router() -> Router:
     r = Router(name="review")
     r.message.filter(IsMember(), F.chat.type == "private")
-    r.callback_query.filter(IsMember())
+    r.callback_query.filter(IsMember(), InPrivateChat())  # personal data: see handlers/groups.py
     r.message.register(review_command, Command("review"), IsStaff())
     r.message.register(not_allowed, Command("review"))
     r.callback_query.register(review_button, ReviewButton.filter())

@@ -89,3 +89,10 @@ class ActionButton(CallbackData, prefix="ac"):
     owner_id: RowId = 0
     days: _bounded(0, 366) = 0
     action_id: RowId = 0
+
+
+# Buttons that show or change personal data (reports, actions, members, invites, the form, daily answers):
+# pressed on a message in a group chat, they are refused before any feature router sees them.
+PRIVATE_BUTTONS: tuple[type[CallbackData], ...] = (
+    MemberAction, InviteButton, DailyButton, ReportFormButton, ReviewButton, ActionButton,
+)
