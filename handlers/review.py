@@ -29,7 +29,7 @@ from bot.services.membership import Actor, list_members
 from handlers.ui.access import InPrivateChat, IsMember, IsStaff
 from handlers.ui.callbacks import ActionButton, ReviewButton
 from handlers.ui.notices import action_assigned, report_reviewed
-from handlers.ui.photos import save_photo
+from handlers.ui.photos import remember_album, save_photo
 from handlers.ui.render import answer_long, error_text
 from handlers.ui.report_text import (
     STATUS_NAMES,
@@ -347,6 +347,7 @@ async def _finish_action(message: Message, state: FSMContext, session: AsyncSess
                          photo: reports.PhotoInput | None) -> None:
     data = await state.get_data()
     await state.clear()
+    await remember_album(message, state)  # the album's other photos belong to this answer
     try:
         action, changed = await reports.complete_action(session, actor, int(data.get("action_id", 0)),
                                                         data.get("note", ""), photo,
