@@ -382,7 +382,9 @@ async def review(
                 review_comment=comment)
         .execution_options(synchronize_session=False)
     )
-    await session.refresh(report)
+    # Read back what the database now holds (ours, or the other reviewer's decision); columns only, so the
+    # loaded hazards and photos stay as they are.
+    await session.refresh(report, ["status", "version", "reviewed_at", "reviewed_by", "review_comment"])
     if decided.rowcount != 1:
         if report.status == target:
             return ReviewResult(report, changed=False)
