@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram.filters import Filter
-from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.types import CallbackQuery, TelegramObject
 
 from bot.services.membership import Actor
 
@@ -35,8 +35,9 @@ class IsAdmin(Filter):
 
 class InPrivateChat(Filter):
     """The message, or the message a pressed button sits on, is in a private chat with the bot. A button
-    without an accessible message (inline mode, very old messages) does not count as private."""
+    without a message (inline mode) does not count as private."""
 
     async def __call__(self, event: TelegramObject, **_: Any) -> bool:
         message = event.message if isinstance(event, CallbackQuery) else event
-        return isinstance(message, Message) and message.chat.type == "private"
+        chat = getattr(message, "chat", None)  # also on an InaccessibleMessage (an old or deleted one)
+        return chat is not None and chat.type == "private"
