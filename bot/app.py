@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -98,17 +99,26 @@ async def stop_background(app: App) -> None:
     await stop(app)
 
 
-async def report_error(event: ErrorEvent) -> bool:
-    """Log the traceback for operators; the user gets a short apology, never a traceback."""
-    log.exception("update %s failed", event.update.update_id, exc_info=event.exception)
-    target = event.update.message or (event.update.callback_query and event.update.callback_query.message)
-    try:
-        if event.update.callback_query:
-            await event.update.callback_query.answer(_("Sorry, something went wrong. Please try again."), show_alert=True)
-        elif target is not None:
-            await target.answer(_("Sorry, something went wrong. Please try again."))
-    except Exception:  # the apology itself failing must not hide the original error
-        log.exception("could not tell the user about the error")
+async def report_error(event: ErrorEvent, bot: Bot) -> bool:
+    """Log the real cause once for operators; the user gets a short apology in their language (never a
+    traceback), and a pressed button always stops spinning. A callback query can be answered only once: when
+    the handler had already answered it, the apology comes as a message instead."""
+    update = event.update
+    log.error("update %s failed", update.update_id, exc_info=event.exception)
+    apology = _("Sorry, something went wrong. Please try again.")
+    query = update.callback_query
+    if query is not None and await _apologise(query.answer(apology, show_alert=True)):
+        return True
+    message = update.message or (query.message if query else None)
+    if message is not None:
+        await _apologise(bot.send_message(message.chat.id, apology))
     return True
 
 
+async def _apologise(call: Awaitable[object]) -> bool:
+    try:
+        await call
+    except Exception as error:  # noqa: BLE001 - the apology failing must not hide the original error
+        log.warning("could not send the apology: %s", error)
+        return False
+    return True

@@ -127,8 +127,8 @@ def branch_list() -> None:
 def invite_create(
     branch: str = typer.Option(..., "--branch", help="Branch name or id."),
     role: str = typer.Option("member", "--role", help="member or secretary."),
-    uses: int = typer.Option(50, "--uses"),
-    days: int = typer.Option(14, "--days"),
+    uses: int | None = typer.Option(None, "--uses", help="Default: 50 for member, 1 for secretary."),
+    days: int | None = typer.Option(None, "--days", help="Default: 14 for member, 3 for secretary."),
 ) -> None:
     """Create an invite link and print its t.me deep link."""
     from bot.services import membership
@@ -143,13 +143,46 @@ def invite_create(
     console.print(membership.invite_link(settings.bot_username, invite), soft_wrap=True)
 
 
+@invite_app.command("list")
+def invite_list() -> None:
+    """Invites that still work: id, branch, role, used/max uses, expiry (UTC)."""
+    from bot.services import membership
+
+    invites = run_with_session(settings_or_exit(), lambda s: membership.usable_invites(s, cli_actor()))
+    for invite in invites:
+        console.print(f"{invite.id}\t{invite.branch.name}\t{invite.role}\t{invite.uses}/{invite.max_uses}\t"
+                      f"{invite.expires_at:%Y-%m-%d %H:%M} UTC", highlight=False)
+
+
+@invite_app.command("revoke")
+def invite_revoke(invite_id: str = typer.Argument(..., help="The id from `invite list`.")) -> None:
+    """Stop an invite link from working."""
+    from bot.services import membership
+    from bot.services.parse import parse_id
+
+    number = parse_id(invite_id)
+    if number is None:
+        console.print(f"[red]Not an invite id: {invite_id!r}[/red]")
+        raise typer.Exit(2)
+    invite = run_with_session(settings_or_exit(), lambda s: membership.revoke_invite(s, cli_actor(), number,
+                                                                                      actor_label="cli"))
+    console.print(f"Invite {invite.id} ({invite.branch.name}, {invite.role}) revoked")
+
+
+def cli_actor():
+    """The operator at the command line acts as an admin (imported late: services load lazily here)."""
+    from bot.services.membership import Actor
+
+    return Actor(0, None, is_admin=True)
+
+
 @member_app.command("list")
 def member_list(branch: str | None = typer.Option(None, "--branch")) -> None:
     from bot.services import membership
 
     async def work(session):
         branch_id = (await membership.require_branch(session, branch)).id if branch else None
-        return await membership.list_members(session, membership.Actor(0, None, is_admin=True), branch_id)
+        return await membership.list_members(session, cli_actor(), branch_id)
 
     for member in run_with_session(settings_or_exit(), work):
         state = "" if member.active else " (deactivated)"
@@ -162,7 +195,7 @@ def member_set_role(member_id: int, role: str) -> None:
     from bot.services import membership
 
     member = run_with_session(
-        settings_or_exit(), lambda s: membership.set_role(s, membership.Actor(0, None, is_admin=True), member_id, role)
+        settings_or_exit(), lambda s: membership.set_role(s, cli_actor(), member_id, role)
     )
     console.print(f"{member.real_name} is now {member.role}")
 
@@ -172,7 +205,7 @@ def member_deactivate(member_id: int) -> None:
     from bot.services import membership
 
     member = run_with_session(
-        settings_or_exit(), lambda s: membership.set_active(s, membership.Actor(0, None, is_admin=True), member_id, False)
+        settings_or_exit(), lambda s: membership.set_active(s, cli_actor(), member_id, False)
     )
     console.print(f"{member.real_name} is deactivated")
 

@@ -8,7 +8,8 @@ Adding a capability = one module per layer it needs (a router in handlers/, a se
 models in storage/, jobs in schedulers/) + one `Feature(...)` entry below.
 
 Order matters, and it is the order of `FEATURES`:
-1. joining, then the gate that stops everyone who is not an active member;
+1. joining, then the gate that stops everyone who is not an active member, then the group guard that keeps
+   personal data out of group chats;
 2. features whose FSM states take free text (forms) before anything else that takes free text;
 3. free-text questions (ask) — every message no feature claimed is a question;
 4. the fallback, which answers whatever is left.
@@ -27,7 +28,7 @@ from aiogram.utils.i18n.lazy_proxy import LazyProxy
 from bot.services.digest import MEMBERS, DigestSection
 from bot.services.digest_sections import DAILY, POINTS, QUESTIONS, REPORTS, TALKS
 from bot.services.talks import may_log
-from handlers import admin, ask, common, daily, digest, fallback, gate, reports, review, start, talks
+from handlers import admin, ask, common, daily, digest, fallback, gate, groups, reports, review, start, talks
 from handlers.ui.menu import CommandSpec, Menu, MenuButton
 from handlers.ui.render import install_error_messages
 from handlers.ui.report_text import REPORT_ERRORS
@@ -59,18 +60,20 @@ class Feature:
     digest: DigestSection | None = None
 
 
-def _command(name: str, description: LazyProxy, who: str = "member", in_menu: bool = True) -> CommandSpec:
-    return CommandSpec(name, description, who, in_menu)
+def _command(name: str, description: LazyProxy, who: str = "member", in_menu: bool = True,
+             private_only: bool = True) -> CommandSpec:
+    return CommandSpec(name, description, who, in_menu, private_only)
 
 
 FEATURES: tuple[Feature, ...] = (
     Feature("join", start.router),
     Feature("gate", gate.router),
+    Feature("groups", groups.router),  # in groups, private-only commands and buttons answer "message me privately"
     Feature(
         "common", common.router,
-        commands=(_command("help", __("What I can do for you")),
-                  _command("language", __("Switch language")),
-                  _command("cancel", __("Cancel the current form"))),
+        commands=(_command("help", __("What I can do for you"), private_only=False),
+                  _command("language", __("Switch language"), private_only=False),
+                  _command("cancel", __("Cancel the current form"), private_only=False)),
         buttons=(MenuButton(common.BTN_HELP, row=1), MenuButton(common.BTN_LANGUAGE, row=1)),
     ),
     Feature(
@@ -78,6 +81,7 @@ FEATURES: tuple[Feature, ...] = (
         commands=(_command("members", __("Members of the branch"), "staff"),
                   _command("member", __("One member's card"), "staff", in_menu=False),
                   _command("invite", __("Create an invite link"), "staff"),
+                  _command("invites", __("Invite links: list or revoke"), "staff"),
                   _command("branch", __("Branches: list or add"), "admin")),
         digest=MEMBERS,  # members: active, unreachable
     ),
@@ -124,7 +128,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "ask", ask.router,  # free text: questions to the knowledge folder
-        commands=(_command("ask", __("Ask a question (also in groups)")),
+        commands=(_command("ask", __("Ask a question (also in groups)"), private_only=False),
                   _command("gaps", __("Questions the knowledge base could not answer"), "admin")),
         digest=QUESTIONS,  # questions asked, share refused, top unanswered topics
     ),

@@ -14,6 +14,7 @@ from bot.services.membership import Actor, ensure_admin_member, member_by_telegr
 from storage.models import Role
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+LOCALE_KEY = "actor_locale"  # the member's chosen language, copied when the actor is resolved
 
 
 class DbSessionMiddleware(BaseMiddleware):
@@ -53,6 +54,9 @@ class ActorMiddleware(BaseMiddleware):
                 member = await ensure_admin_member(session, user.id, user.full_name)
             is_admin = configured_admin or bool(member and member.active and member.role == Role.ADMIN)
             data["actor"] = Actor(telegram_id=user.id, member=member, is_admin=is_admin)
+            # A plain copy for the language middleware: after a failed handler the transaction is rolled back
+            # and `member` can no longer load its attributes, yet the apology must still be in their language.
+            data[LOCALE_KEY] = member.locale if member else None
         return await handler(event, data)
 
 
@@ -61,7 +65,5 @@ class ActorI18nMiddleware(I18nMiddleware):
     most field phones run English UIs while their users expect Chinese)."""
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
-        actor: Actor | None = data.get("actor")
-        if actor and actor.member and actor.member.locale in self.i18n.available_locales:
-            return actor.member.locale
-        return self.i18n.default_locale
+        locale = data.get(LOCALE_KEY)
+        return locale if locale in self.i18n.available_locales else self.i18n.default_locale

@@ -1,6 +1,7 @@
 """Branches, invites and member management: admins everywhere, secretaries within their branch."""
 from __future__ import annotations
 
+from datetime import timezone
 from html import escape
 
 from aiogram import Bot, F, Router
@@ -20,8 +21,9 @@ from bot.context import App
 from bot.services import membership
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
-from handlers.ui.access import IsAdmin, IsStaff
-from handlers.ui.callbacks import MemberAction
+from bot.services.parse import is_ascii_number, parse_id
+from handlers.ui.access import InPrivateChat, IsAdmin, IsStaff
+from handlers.ui.callbacks import InviteButton, MemberAction
 from handlers.ui.menu import Menu
 from handlers.ui.render import answer_long, reply_error
 from storage.models import Member, Role
@@ -32,11 +34,14 @@ ROLE_NAMES = {Role.MEMBER: __("member"), Role.SECRETARY: __("secretary"), Role.A
 def router() -> Router:
     r = Router(name="admin")
     r.message.filter(F.chat.type == "private")
+    r.callback_query.filter(InPrivateChat())  # personal data: see handlers/groups.py
     r.message.register(branch_command, Command("branch"), IsAdmin())
     r.message.register(invite_command, Command("invite"), IsStaff())
+    r.message.register(invites_command, Command("invites"), IsStaff())
     r.message.register(members_command, Command("members"), IsStaff())
     r.message.register(member_card_command, Command("member"), IsStaff())
     r.callback_query.register(member_action, MemberAction.filter())
+    r.callback_query.register(revoke_pressed, InviteButton.filter(), IsStaff())
     return r
 
 
@@ -78,16 +83,15 @@ async def invite_command(
             branch = await membership.require_branch(session, args.pop(0))
         else:
             branch = actor.member.branch
-            if args and not args[0].isdigit() and args[0] not in tuple(Role):
+            if args and not is_ascii_number(args[0]) and args[0] not in tuple(Role):
                 args.pop(0)  # a secretary naming a branch may only mean their own
-        role = args.pop(0) if args and not args[0].isdigit() else Role.MEMBER
+        role = args.pop(0) if args and not is_ascii_number(args[0]) else Role.MEMBER
         if role != Role.MEMBER and not actor.is_admin:
             raise DomainError("forbidden")
-        numbers = [int(arg) for arg in args if arg.isdigit()]
-        if len(numbers) != len(args):
+        if len(args) > 2 or not all(is_ascii_number(arg) for arg in args):
             await message.answer(_("Usage: /invite BRANCH member|secretary [USES] [DAYS]"))
             return
-        uses, days = (numbers + [50, 14][len(numbers):])[:2]
+        uses, days = membership.invite_limits(role, *args)
         invite = await membership.create_invite(session, branch, role, uses, days, actor.member,
                                                  now=app.clock.utc_naive())
     except DomainError as error:
@@ -100,6 +104,39 @@ async def invite_command(
             link=membership.invite_link(me.username, invite),
         )
     )
+
+
+async def invites_command(message: Message, session: AsyncSession, actor: Actor, app: App) -> None:
+    text, markup = await _invite_list(session, actor, app)
+    await message.answer(text, reply_markup=markup)
+
+
+async def _invite_list(session: AsyncSession, actor: Actor, app: App) -> tuple[str, InlineKeyboardMarkup | None]:
+    invites = await membership.usable_invites(session, actor, app.clock.utc_naive())
+    if not invites:
+        return _("No usable invite links."), None
+    lines = [_("<b>Usable invite links</b>")]
+    rows = []
+    for invite in invites:
+        until = invite.expires_at.replace(tzinfo=timezone.utc).astimezone(app.settings.tz)
+        lines.append(_("#{id} {branch} · {role} · used {uses}/{max} · until {until}").format(
+            id=invite.id, branch=escape(invite.branch.name), role=ROLE_NAMES.get(invite.role, invite.role),
+            uses=invite.uses, max=invite.max_uses, until=until.strftime("%Y-%m-%d %H:%M")))
+        rows.append([InlineKeyboardButton(text=_("Revoke #{id}").format(id=invite.id),
+                                          callback_data=InviteButton(invite_id=invite.id).pack())])
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def revoke_pressed(query: CallbackQuery, callback_data: InviteButton, session: AsyncSession, actor: Actor,
+                         app: App) -> None:
+    try:
+        invite = await membership.revoke_invite(session, actor, callback_data.invite_id)
+    except DomainError as error:
+        await reply_error(query, error)
+        return
+    await query.answer(_("Invite #{id} revoked: the link no longer works.").format(id=invite.id), show_alert=True)
+    text, markup = await _invite_list(session, actor, app)
+    await query.message.edit_text(text, reply_markup=markup)
 
 
 async def members_command(message: Message, command: CommandObject, session: AsyncSession, actor: Actor) -> None:
@@ -130,11 +167,12 @@ def _member_line(member: Member) -> str:
 
 
 async def member_card_command(message: Message, command: CommandObject, session: AsyncSession, actor: Actor) -> None:
-    if not (command.args or "").strip().isdigit():
+    member_id = parse_id(command.args)
+    if member_id is None:
         await message.answer(_("Usage: /member ID (the number from /members)"))
         return
     try:
-        member = await membership.get_member_for(session, actor, int(command.args.strip()))
+        member = await membership.get_member_for(session, actor, member_id)
     except DomainError as error:
         await reply_error(message, error)
         return
@@ -147,12 +185,12 @@ def _card_keyboard(member: Member) -> InlineKeyboardMarkup:
     active_text = _("Deactivate") if member.active else _("Reactivate")
     return InlineKeyboardMarkup(inline_keyboard=[
         [
-            InlineKeyboardButton(text=role_text, callback_data=MemberAction(action="role", member_id=member.id, value=new_role).pack()),
+            InlineKeyboardButton(text=role_text, callback_data=MemberAction(action="role", member_id=member.id, role=new_role.value).pack()),
             InlineKeyboardButton(text=_("Move to branch"), callback_data=MemberAction(action="pick_branch", member_id=member.id).pack()),
         ],
         [InlineKeyboardButton(
             text=active_text,
-            callback_data=MemberAction(action="active", member_id=member.id, value="0" if member.active else "1").pack(),
+            callback_data=MemberAction(action="active", member_id=member.id, active=not member.active).pack(),
         )],
     ])
 
@@ -170,22 +208,20 @@ async def member_action(
             branches = await membership.list_branches(session)
             rows = [[InlineKeyboardButton(
                 text=branch.name,
-                callback_data=MemberAction(action="move", member_id=member_id, value=str(branch.id)).pack(),
+                callback_data=MemberAction(action="move", member_id=member_id, branch_id=branch.id).pack(),
             )] for branch, _count in branches]
             await query.message.edit_reply_markup(reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
             await query.answer()
             return
         if callback_data.action == "role":
-            member = await membership.set_role(session, actor, member_id, callback_data.value)
+            member = await membership.set_role(session, actor, member_id, callback_data.role)
         elif callback_data.action == "move":
-            branch = await membership.require_branch(session, int(callback_data.value or 0))
+            branch = await membership.require_branch(session, callback_data.branch_id)
             member = await membership.move_member(session, actor, member_id, branch)
-        elif callback_data.action == "active":
-            member = await membership.set_active(session, actor, member_id, callback_data.value == "1")
         else:
-            raise DomainError("forbidden")
-    except (DomainError, ValueError) as error:
-        await reply_error(query, error if isinstance(error, DomainError) else DomainError("forbidden"))
+            member = await membership.set_active(session, actor, member_id, callback_data.active)
+    except DomainError as error:
+        await reply_error(query, error)
         return
     await refresh_member_commands(bot, member, menu)
     await query.answer(_("Saved."))

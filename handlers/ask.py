@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, Filter
@@ -36,8 +37,8 @@ class AddressedInGroup(Filter):
     """In a group the bot answers only when mentioned or replied to; returns the question text."""
 
     async def __call__(self, message: Message, bot: Bot) -> bool | dict:
-        if message.chat.type == "private" or not message.text:
-            return False
+        if message.chat.type == "private" or not message.text or message.text.startswith("/"):
+            return False  # commands are commands (e.g. /report@thisbot), never questions
         me = await bot.me()
         mention = f"@{me.username}"
         replied_to_bot = bool(message.reply_to_message and message.reply_to_message.from_user
@@ -166,10 +167,12 @@ def _answer_keyboard(question_id: int, sources: list["Source"], start: int = 0) 
     return InlineKeyboardMarkup(inline_keyboard=[row for row in (full, *keyboard.inline_keyboard) if row])
 
 
-async def _logged_question(query: CallbackQuery, question_id: int, session: AsyncSession, actor: Actor, app: App):
-    """The logged question and the engine a follow-up button needs, or (None, None) after telling why not."""
+async def _logged_question(query: CallbackQuery, session: AsyncSession, actor: Actor, app: App,
+                           lookup: Awaitable[Any]):
+    """The logged question (from `lookup`, a questions-service call) and the engine a follow-up button needs,
+    or (None, None) after telling why not."""
     try:
-        row = await questions.get_question(session, actor, question_id)
+        row = await lookup
     except DomainError as error:
         await reply_error(query, error)
         return None, None
@@ -181,23 +184,24 @@ async def _logged_question(query: CallbackQuery, question_id: int, session: Asyn
 
 
 async def more_pressed(query: CallbackQuery, callback_data: AskMore, session: AsyncSession, actor: Actor, app: App) -> None:
-    row, engine = await _logged_question(query, callback_data.question_id, session, actor, app)
+    row, engine = await _logged_question(
+        query, session, actor, app,
+        questions.question_to_page(session, actor, callback_data.question_id, callback_data.offset))
     if row is None:
         return
     answer = await engine.aask(row.text, callback_data.offset, PAGE)
     if not answer.sources:  # an off-topic question has none; a related one pages on like an answer
         await query.answer(_("No more related clauses."), show_alert=True)
         return
-    known = list(row.source_ids)
-    row.source_ids = known[: callback_data.offset] + [source.chunk_id for source in answer.sources]
-    row.shown = len(row.source_ids)
+    questions.record_shown(row, callback_data.offset, [source.chunk_id for source in answer.sources])
     await query.answer()
     await answer_long(query.message, render_answer(answer, start=callback_data.offset),
                       reply_markup=_answer_keyboard(row.id, answer.sources, start=callback_data.offset))
 
 
 async def full_pressed(query: CallbackQuery, callback_data: AskFull, session: AsyncSession, actor: Actor, app: App) -> None:
-    row, engine = await _logged_question(query, callback_data.question_id, session, actor, app)
+    row, engine = await _logged_question(query, session, actor, app,
+                                         questions.get_question(session, actor, callback_data.question_id))
     if row is None:
         return
     ids = list(row.source_ids)

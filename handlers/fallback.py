@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from handlers.ui.access import IsMember
 from handlers.ui.menu import Menu
+from handlers.ui.photos import first_of_album
 
 
 def router() -> Router:
@@ -27,7 +29,9 @@ async def unknown_command(message: Message, menu: Menu) -> None:
         await message.answer(_("I don't know that command. Send /help to see what you can do."))
 
 
-async def not_understood(message: Message) -> None:
+async def not_understood(message: Message, state: FSMContext) -> None:
+    if not await first_of_album(message, state):
+        return  # one hint per album, not one per photo
     await message.answer(_("I can only read text here. Send /help to see what you can do."))
 
 

@@ -26,10 +26,10 @@ from bot.context import App
 from bot.services import reports
 from bot.services.errors import DomainError
 from bot.services.membership import Actor, list_members
-from handlers.ui.access import IsMember, IsStaff
+from handlers.ui.access import InPrivateChat, IsMember, IsStaff
 from handlers.ui.callbacks import ActionButton, ReviewButton
 from handlers.ui.notices import action_assigned, report_reviewed
-from handlers.ui.photos import save_photo
+from handlers.ui.photos import remember_album, save_photo
 from handlers.ui.render import answer_long, error_text
 from handlers.ui.report_text import (
     STATUS_NAMES,
@@ -47,7 +47,7 @@ DUE_CHOICES = (3, 7, 14, 30)  # days from today offered as due dates
 def router() -> Router:
     r = Router(name="review")
     r.message.filter(IsMember(), F.chat.type == "private")
-    r.callback_query.filter(IsMember())
+    r.callback_query.filter(IsMember(), InPrivateChat())  # personal data: see handlers/groups.py
     r.message.register(review_command, Command("review"), IsStaff())
     r.message.register(not_allowed, Command("review"))
     r.callback_query.register(review_button, ReviewButton.filter())
@@ -185,7 +185,8 @@ async def show_report(message: Message, session: AsyncSession, bot: Bot, report:
             await bot.send_photo(message.chat.id, chunk[0][1], caption=chunk[0][0])
         else:
             await bot.send_media_group(message.chat.id, [InputMediaPhoto(media=f, caption=c) for c, f in chunk])
-    if report.status == ReportStatus.SUBMITTED and actor.can_manage_branch(report.branch_id):
+    own = actor.member is not None and report.member_id == actor.member.id  # another reviewer decides
+    if report.status == ReportStatus.SUBMITTED and actor.can_manage_branch(report.branch_id) and not own:
         buttons = [[
             InlineKeyboardButton(text=_("✅ Approve"), callback_data=ReviewButton(action="approve", report_id=report.id,
                                                                        version=report.version).pack()),
@@ -348,6 +349,7 @@ async def _finish_action(message: Message, state: FSMContext, session: AsyncSess
                          photo: reports.PhotoInput | None) -> None:
     data = await state.get_data()
     await state.clear()
+    await remember_album(message, state)  # the album's other photos belong to this answer
     try:
         action, changed = await reports.complete_action(session, actor, int(data.get("action_id", 0)),
                                                         data.get("note", ""), photo,

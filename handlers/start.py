@@ -22,8 +22,10 @@ from bot.services.errors import DomainError
 from bot.services.membership import Actor
 from handlers.ui.callbacks import JoinChoice
 from handlers.ui.menu import Menu, how_to_join
+from handlers.ui.notices import secretary_joined
 from handlers.ui.render import reply_error
 from handlers.ui.states import JoinForm
+from storage.models import Role
 
 
 def router() -> Router:
@@ -141,6 +143,8 @@ async def confirm_pressed(
         await reply_error(query, error)
         return
     await state.clear()
+    if member.role == Role.SECRETARY:
+        await secretary_joined(session, app, member)
     await query.answer()
     await query.message.edit_text(
         _("Welcome, {name}! You are now a member of {branch}.").format(

@@ -137,3 +137,31 @@ async def test_gaps_merge_repeats_of_one_question_with_a_count(harness, app):
         await harness.send(1001, text)
     gap_list = (await harness.send(1, "/gaps"))[-1]
     assert gap_list.count("明天天气怎么样") == 1 and "×2" in gap_list and "股票涨了吗" in gap_list
+
+
+async def test_more_on_someone_elses_answer_is_refused_and_changes_nothing(harness, app):
+    await member(harness, app)
+    await member(harness, app, 1002, "王强")
+    await harness.send(1001, "爬杆之前要查哪些地方")
+    async with app.sessionmaker() as session:
+        before = await session.scalar(select(Question))
+    more = harness.button_data("更多")
+    refused = await harness.press(1002, more)
+    assert len(refused) == 1 and "提问人" in refused[0]
+    async with app.sessionmaker() as session:
+        row = await session.scalar(select(Question))
+    assert row.source_ids == before.source_ids and row.shown == before.shown
+
+
+async def test_more_with_an_offset_past_what_was_shown_is_refused(harness, app):
+    from handlers.ui.callbacks import AskMore
+
+    await member(harness, app)
+    await harness.send(1001, "爬杆之前要查哪些地方")
+    async with app.sessionmaker() as session:
+        row = await session.scalar(select(Question))
+    replies = await harness.press(1001, AskMore(question_id=row.id, offset=len(row.source_ids) + 2).pack())
+    assert len(replies) == 1 and "失效" in replies[0]
+    assert "失效" in (await harness.press(1001, f"ask:{row.id}:-4"))[0]
+    async with app.sessionmaker() as session:
+        assert (await session.scalar(select(Question))).source_ids == row.source_ids

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
 from bot.services.errors import DomainError
+from bot.services.parse import ROW_ID_MAX, parse_id, parse_int
 from storage.models import Branch, Invite, Member, Role, utcnow
 
 NAME_MIN, NAME_MAX = 2, 20
@@ -35,7 +36,10 @@ class Actor:
 
     @property
     def is_secretary(self) -> bool:
-        return self.is_member and self.member is not None and self.member.role == Role.SECRETARY
+        """A secretary of a branch. One without a branch (possible only in data from before set_role
+        refused it) manages nothing: as a secretary of no branch they would otherwise see every branch."""
+        return (self.is_member and self.member is not None and self.member.role == Role.SECRETARY
+                and self.member.branch_id is not None)
 
     @property
     def branch_id(self) -> int | None:
@@ -71,7 +75,7 @@ def clean_branch_name(raw: str) -> str:
 
 async def add_branch(session: AsyncSession, name: str, actor: Member | None = None, actor_label: str | None = None) -> Branch:
     name = clean_branch_name(name)
-    if await find_branch(session, name):
+    if await _branch_named(session, name):  # by name only: a branch may well be called "1"
         raise DomainError("branch_exists", name=name)
     branch = Branch(name=name)
     session.add(branch)
@@ -81,11 +85,16 @@ async def add_branch(session: AsyncSession, name: str, actor: Member | None = No
 
 
 async def find_branch(session: AsyncSession, name_or_id: str | int) -> Branch | None:
-    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
-        found = await session.get(Branch, int(name_or_id))
+    branch_id = name_or_id if isinstance(name_or_id, int) else parse_id(name_or_id)
+    if branch_id is not None and 1 <= branch_id <= ROW_ID_MAX:
+        found = await session.get(Branch, branch_id)
         if found:
             return found
-    name = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(name_or_id))).strip()
+    return await _branch_named(session, str(name_or_id))
+
+
+async def _branch_named(session: AsyncSession, name: str) -> Branch | None:
+    name = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", name)).strip()
     return await session.scalar(select(Branch).where(Branch.name == name))
 
 
@@ -109,19 +118,37 @@ async def list_branches(session: AsyncSession) -> list[tuple[Branch, int]]:
 
 # --- invites ----------------------------------------------------------------------------------
 
+MAX_INVITE_USES, MAX_INVITE_DAYS = 1000, 365
+# (uses, days) when not given. A secretary link is for one person and short-lived: a forwarded link must not
+# make more people secretaries.
+INVITE_DEFAULTS = {Role.MEMBER: (50, 14), Role.SECRETARY: (1, 3)}
+
+
+def invite_limits(role: str, uses: str | None = None, days: str | None = None) -> tuple[int, int]:
+    """Uses and days of a new invite from what the user typed (ASCII digits), else the role's defaults."""
+    default_uses, default_days = INVITE_DEFAULTS.get(role, INVITE_DEFAULTS[Role.MEMBER])
+    parsed = (default_uses if uses is None else parse_int(uses, lo=1, hi=MAX_INVITE_USES),
+              default_days if days is None else parse_int(days, lo=1, hi=MAX_INVITE_DAYS))
+    if None in parsed:
+        raise DomainError("invite_bad_limits")
+    return parsed
+
 async def create_invite(
     session: AsyncSession,
     branch: Branch,
     role: str = Role.MEMBER,
-    uses: int = 50,
-    days: int = 14,
+    uses: int | None = None,
+    days: int | None = None,
     actor: Member | None = None,
     actor_label: str | None = None,
     now: datetime | None = None,
 ) -> Invite:
+    """A new invite link; uses and days default by role (INVITE_DEFAULTS)."""
     if role not in (Role.MEMBER, Role.SECRETARY):
         raise DomainError("invite_bad_role")
-    if not 1 <= uses <= 1000 or not 1 <= days <= 365:
+    default_uses, default_days = INVITE_DEFAULTS[role]
+    uses, days = default_uses if uses is None else uses, default_days if days is None else days
+    if not 1 <= uses <= MAX_INVITE_USES or not 1 <= days <= MAX_INVITE_DAYS:
         raise DomainError("invite_bad_limits")
     invite = Invite(
         code=secrets.token_urlsafe(9).replace("-", "x").replace("_", "y"),
@@ -129,6 +156,7 @@ async def create_invite(
         role=role,
         max_uses=uses,
         expires_at=(now or utcnow()) + timedelta(days=days),
+        created_by=actor.id if actor else None,
     )
     session.add(invite)
     await session.flush()
@@ -136,6 +164,30 @@ async def create_invite(
         session, actor, "invite.create", "invite", invite.id, actor_label=actor_label,
         branch=branch.name, role=role, uses=uses, days=days,
     )
+    return invite
+
+
+async def usable_invites(session: AsyncSession, actor: Actor, now: datetime | None = None) -> list[Invite]:
+    """Invites that still let someone join: admins see all, secretaries their own branch's."""
+    if not (actor.is_admin or actor.is_secretary):
+        raise DomainError("forbidden")
+    query = (select(Invite).where(Invite.revoked.is_(False), Invite.expires_at > (now or utcnow()),
+                                  Invite.uses < Invite.max_uses)
+             .order_by(Invite.branch_id, Invite.expires_at, Invite.id))
+    if not actor.is_admin:
+        query = query.where(Invite.branch_id == actor.branch_id)
+    return list((await session.scalars(query)).all())
+
+
+async def revoke_invite(session: AsyncSession, actor: Actor, invite_id: int, actor_label: str | None = None) -> Invite:
+    """Stop a link from working (admins: any; secretaries: their branch's). Absent and foreign look alike."""
+    invite = await session.get(Invite, invite_id)
+    if invite is None or not actor.can_manage_branch(invite.branch_id):
+        raise DomainError("invite_not_found")
+    if not invite.revoked:
+        invite.revoked = True
+        audit.record(session, actor.member, "invite.revoke", "invite", invite.id, actor_label=actor_label,
+                     branch=invite.branch.name, role=invite.role)
     return invite
 
 
@@ -225,6 +277,8 @@ async def set_role(session: AsyncSession, actor: Actor, member_id: int, role: st
     if role not in tuple(Role):
         raise DomainError("bad_role")
     member = await get_member_for(session, actor, member_id)
+    if role == Role.SECRETARY and member.branch_id is None:
+        raise DomainError("secretary_needs_branch", name=member.real_name)
     old = member.role
     member.role = role
     audit.record(session, actor.member, "member.role", "member", member.id, old=old, new=role)

@@ -92,8 +92,13 @@ async def enqueue_many(session: AsyncSession, deliveries: list[dict]) -> int:
 
 
 def visible_length(html_text: str) -> int:
-    """Length as Telegram counts it: after the HTML tags and entities are parsed."""
-    return len(html.unescape(_TAG.sub("", html_text)))
+    """Length as Telegram counts it: UTF-16 code units after the HTML tags and entities are parsed."""
+    return utf16_len(html.unescape(_TAG.sub("", html_text)))
+
+
+def utf16_len(text: str) -> int:
+    """Telegram measures text in UTF-16 code units: a character beyond the BMP (most emoji) counts twice."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
 
 def _check_buttons(buttons: list[list[dict]] | None) -> None:

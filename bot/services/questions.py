@@ -61,6 +61,23 @@ async def get_question(session: AsyncSession, actor: Actor, question_id: int, *,
     return row
 
 
+async def question_to_page(session: AsyncSession, actor: Actor, question_id: int, offset: int) -> Question:
+    """The asker's own logged question, for 「更多」 from `offset`: the log records what its asker was shown, so
+    nobody else may page it, and an offset can only continue (or re-page) what was shown."""
+    row = await get_question(session, actor, question_id)
+    if actor.member is None or row.member_id != actor.member.id:
+        raise DomainError("question_not_yours")
+    if not 0 <= offset <= len(row.source_ids):
+        raise DomainError("question_gone")
+    return row
+
+
+def record_shown(row: Question, offset: int, source_ids: list[str]) -> None:
+    """The clauses shown from `offset` on replace whatever was shown from there before."""
+    row.source_ids = list(row.source_ids)[:offset] + list(source_ids)
+    row.shown = len(row.source_ids)
+
+
 async def give_feedback(session: AsyncSession, actor: Actor, question_id: int, value: int) -> Question:
     row = await get_question(session, actor, question_id, own_only=True)
     row.feedback = 1 if value > 0 else -1

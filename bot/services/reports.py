@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -336,6 +336,8 @@ async def pending_reports(
     if not (actor.is_admin or actor.is_secretary):
         raise DomainError("forbidden")
     query = select(Report).where(Report.status == ReportStatus.SUBMITTED)
+    if actor.member is not None:
+        query = query.where(Report.member_id != actor.member.id)  # someone else reviews it
     if not actor.is_admin:
         query = query.where(Report.branch_id == actor.branch_id)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -365,8 +367,14 @@ async def review(
     tz_offset: timedelta | None = None, now: datetime | None = None,
 ) -> ReviewResult:
     """Approve or return a submitted report. Only staff of the report's branch (or an admin) may; others get
-    the same 'not found' as for a missing report. `version` guards against deciding on an outdated copy."""
-    report = await session.get(Report, report_id, populate_existing=True, with_for_update=True)
+    the same 'not found' as for a missing report; nobody reviews their own report. `version` guards against
+    deciding on an outdated copy.
+
+    Two reviewers may decide at the same moment (approve in one chat, return in another). The decision is
+    one conditional UPDATE (still submitted, same version): the database lets exactly one through, on SQLite
+    and PostgreSQL alike (`with_for_update` does nothing on SQLite); the other gets 'report_decided', and
+    history, audit and points are written only by the winner."""
+    report = await session.get(Report, report_id, populate_existing=True)
     if report is None or not actor.can_manage_branch(report.branch_id):
         raise DomainError("report_not_found")
     target = ReportStatus.APPROVED if approve else ReportStatus.RETURNED
@@ -376,18 +384,29 @@ async def review(
         return ReviewResult(report, changed=False)
     if report.status != ReportStatus.SUBMITTED:
         raise DomainError("report_not_pending")
+    if actor.member is not None and report.member_id == actor.member.id:
+        raise DomainError("report_own")
     comment = (comment or "").strip() or None
     if not approve and not comment:
         raise DomainError("report_comment_required")
     if comment and len(comment) > MAX_ANSWER:
         raise DomainError("report_answer_too_long", max=MAX_ANSWER)
     now = now or utcnow()
-    old = report.status
-    report.status = target
-    report.reviewed_at = now
-    report.reviewed_by = actor.member.id if actor.member else None
-    report.review_comment = comment
-    _history(session, report, actor.member, old, target, comment=comment, now=now)
+    decided = await session.execute(
+        update(Report)
+        .where(Report.id == report.id, Report.version == report.version, Report.status == ReportStatus.SUBMITTED)
+        .values(status=target, reviewed_at=now, reviewed_by=actor.member.id if actor.member else None,
+                review_comment=comment)
+        .execution_options(synchronize_session=False)
+    )
+    # Read back what the database now holds (ours, or the other reviewer's decision); columns only, so the
+    # loaded hazards and photos stay as they are.
+    await session.refresh(report, ["status", "version", "reviewed_at", "reviewed_by", "review_comment"])
+    if decided.rowcount != 1:
+        if report.status == target:
+            return ReviewResult(report, changed=False)
+        raise DomainError("report_decided", status=report.status)
+    _history(session, report, actor.member, ReportStatus.SUBMITTED, target, comment=comment, now=now)
     audit.record(session, actor.member, "report.approve" if approve else "report.return", "report", report.id,
                  version=report.version)
     if approve:
@@ -446,14 +465,15 @@ async def branch_secretaries(session: AsyncSession, branch_id: int | None) -> li
     return list(rows.all())
 
 
-async def reviewers_for(session: AsyncSession, branch_id: int | None) -> list[Member]:
+async def reviewers_for(session: AsyncSession, branch_id: int | None, author_id: int | None = None) -> list[Member]:
     """Who is told of a new report: the branch's secretaries, or the admins while a branch has none
-    (a report must never wait unseen)."""
-    secretaries = await branch_secretaries(session, branch_id)
+    (a report must never wait unseen). The author never reviews their own report: a secretary's report
+    goes to the branch's other secretaries, else to the admins."""
+    secretaries = [m for m in await branch_secretaries(session, branch_id) if m.id != author_id]
     if secretaries:
         return secretaries
-    rows = await session.scalars(select(Member).where(Member.role == Role.ADMIN, Member.active.is_(True)))
-    return list(rows.all())
+    admins = await session.scalars(select(Member).where(Member.role == Role.ADMIN, Member.active.is_(True)))
+    return [m for m in admins.all() if m.id != author_id]
 
 
 # --- corrective actions ---------------------------------------------------------------------------

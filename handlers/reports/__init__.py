@@ -25,6 +25,7 @@ from bot.forms.report import ITEM_STEPS, PHOTO_STEPS, REPORT_FORM, TEXT_STEPS, R
 from bot.services import reports
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
+from bot.services.parse import parse_id
 from bot.services.reports import MAX_ANSWER, MAX_HAZARD_PHOTOS
 from handlers.reports.screens import button, overflow_keyboard, redirect_notice, resume_or_discard, screen
 from handlers.ui.access import IsMember
@@ -32,7 +33,7 @@ from handlers.ui.callbacks import ReportFormButton
 from handlers.ui.form_screens import keyboard
 from handlers.ui.menu import Menu
 from handlers.ui.notices import report_submitted
-from handlers.ui.photos import save_photo
+from handlers.ui.photos import first_of_album, save_photo
 from handlers.ui.render import answer_long, error_text
 from handlers.ui.report_text import STATUS_NAMES, month_label
 from handlers.ui.states import ReportForm
@@ -205,6 +206,8 @@ async def _photo_answer(message: Message, state: FSMContext, draft: ReportDraft,
                         bot: Bot) -> None:
     item = draft.item or {"photos": []}
     if draft.step == "hz_photos" and len(item.get("photos", [])) >= MAX_HAZARD_PHOTOS:
+        if not await first_of_album(message, state):  # an album of 20: one answer, not 17
+            return
         await message.answer(_("A hazard can have at most {max} photos; this one was not added. Press ✅ Done to go on.")
                              .format(max=MAX_HAZARD_PHOTOS))
         return
@@ -312,6 +315,8 @@ def _on_drop(draft: ReportDraft, value: str) -> list[str] | None:
 
 
 def _on_next(draft: ReportDraft, value: str) -> list[str] | None:
+    if draft.step not in ("hazards", "violations"):  # the only screens with 「下一步」
+        return None
     return _next(draft)
 
 
@@ -324,6 +329,8 @@ def _on_urgency(draft: ReportDraft, value: str) -> list[str] | None:
 
 
 def _on_edit(draft: ReportDraft, value: str) -> list[str] | None:
+    if draft.step != REPORT_FORM.summary:  # edit links are on the summary only
+        return None
     return [] if REPORT_FORM.edit(draft, value) else None
 
 
@@ -359,9 +366,12 @@ async def _submit(query: CallbackQuery, state: FSMContext, session: AsyncSession
 async def _revise(query: CallbackQuery, cb: ReportFormButton, state: FSMContext, session: AsyncSession,
                   actor: Actor, app: App) -> None:
     """「Edit and resubmit」 from the return notification: loads that report into a new form."""
+    report_id = parse_id(cb.value)
     try:
-        report = await reports.get_report_for(session, actor, int(cb.value or 0))
-    except (DomainError, ValueError):
+        if report_id is None:
+            raise DomainError("report_not_found")
+        report = await reports.get_report_for(session, actor, report_id)
+    except DomainError:
         await query.answer(_("This report cannot be edited."), show_alert=True)
         return
     if actor.member is None or report.member_id != actor.member.id or report.status != ReportStatus.RETURNED:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram.filters import Filter
-from aiogram.types import TelegramObject
+from aiogram.types import CallbackQuery, TelegramObject
 
 from bot.services.membership import Actor
 
@@ -31,3 +31,13 @@ class IsStaff(Filter):
 class IsAdmin(Filter):
     async def __call__(self, event: TelegramObject, actor: Actor | None = None, **_: Any) -> bool:
         return actor is not None and actor.is_admin
+
+
+class InPrivateChat(Filter):
+    """The message, or the message a pressed button sits on, is in a private chat with the bot. A button
+    without a message (inline mode) does not count as private."""
+
+    async def __call__(self, event: TelegramObject, **_: Any) -> bool:
+        message = event.message if isinstance(event, CallbackQuery) else event
+        chat = getattr(message, "chat", None)  # also on an InaccessibleMessage (an old or deleted one)
+        return chat is not None and chat.type == "private"

@@ -1,14 +1,29 @@
 """Callback data of every inline button, in one place: feature routers, notices and jobs build and parse
 buttons with these classes, so no feature imports another to make a button that leads into it.
 
-Whatever a button carries is re-authorized on use (ownership, branch, state); callback data is never trusted."""
+Whatever a button carries is re-authorized on use (ownership, branch, state); callback data is never trusted.
+Fields are typed and bounded: a forged or malformed button fails to unpack, so no handler sees it and the
+fallback router answers "this button is no longer valid" (nothing is written, nothing raises)."""
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from aiogram.filters.callback_data import CallbackData
+from pydantic import BeforeValidator, Field
+
+from bot.services.parse import ROW_ID_MAX, strict_int
+
+
+def _bounded(lo: int, hi: int):
+    return Annotated[int, BeforeValidator(strict_int), Field(ge=lo, le=hi)]
+
+
+RowId = _bounded(0, ROW_ID_MAX)  # 0: none
+MAX_SHOWN_SOURCES = 60  # clauses one answer can page through (「更多」 offsets, 「原文」 indexes)
 
 
 class LanguageChoice(CallbackData, prefix="lang"):
-    code: str
+    code: Annotated[str, Field(max_length=8)]
 
 
 class JoinChoice(CallbackData, prefix="join"):
@@ -16,33 +31,41 @@ class JoinChoice(CallbackData, prefix="join"):
 
 
 class MemberAction(CallbackData, prefix="mem"):
-    action: str  # "role", "move", "active", "pick_branch"
-    member_id: int
-    value: str = ""
+    action: Literal["role", "move", "active", "pick_branch"]
+    member_id: RowId
+    role: Literal["", "member", "secretary", "admin"] = ""  # "role": the new role
+    branch_id: RowId = 0  # "move": the new branch
+    active: bool = False  # "active": the new state
+
+
+class InviteButton(CallbackData, prefix="inv"):
+    """Revoke an invite link (from /invites)."""
+
+    invite_id: RowId
 
 
 class AskMore(CallbackData, prefix="ask"):
-    question_id: int
-    offset: int
+    question_id: RowId
+    offset: _bounded(0, MAX_SHOWN_SOURCES)
 
 
 class AskFull(CallbackData, prefix="full"):
-    question_id: int
-    index: int
+    question_id: RowId
+    index: _bounded(0, MAX_SHOWN_SOURCES - 1)
 
 
 class AskFeedback(CallbackData, prefix="fb"):
-    question_id: int
-    value: int
+    question_id: RowId
+    value: Annotated[Literal[-1, 1], BeforeValidator(strict_int)]
 
 
 class DailyButton(CallbackData, prefix="dly"):
     """`a`: 「已学习」; `q`: a quiz option (`choice` 0–3). `ack` is the acknowledgement row's id; the handler
     re-checks that it belongs to whoever pressed, so a forged or forwarded button does nothing."""
 
-    action: str
-    ack: int
-    choice: int = -1
+    action: Literal["a", "q"]
+    ack: RowId
+    choice: _bounded(-1, 3) = -1
 
 
 class ReportFormButton(CallbackData, prefix="rf"):
@@ -54,18 +77,18 @@ class ReportFormButton(CallbackData, prefix="rf"):
 
 
 class ReviewButton(CallbackData, prefix="rv"):
-    action: str  # "page", "open", "approve", "return"
-    report_id: int = 0
-    version: int = 0
-    page: int = 0
+    action: Literal["page", "open", "approve", "return"]
+    report_id: RowId = 0
+    version: _bounded(0, ROW_ID_MAX) = 0
+    page: _bounded(0, 10_000) = 0
 
 
 class ActionButton(CallbackData, prefix="ac"):
-    action: str  # "hazard", "owner", "due", "done"
-    hazard_id: int = 0
-    owner_id: int = 0
-    days: int = 0
-    action_id: int = 0
+    action: Literal["hazard", "owner", "due", "done"]
+    hazard_id: RowId = 0
+    owner_id: RowId = 0
+    days: _bounded(0, 366) = 0
+    action_id: RowId = 0
 
 
 class TalkFormButton(CallbackData, prefix="tf"):
@@ -81,5 +104,12 @@ class TalkButton(CallbackData, prefix="tk"):
     "due" (the 「待谈」 list of a branch), "start" (/talk prefilled with member `ref`), "branch" (admins: a
     branch's overview). Ownership and branch are checked again on every press."""
 
-    action: str
-    ref: int = 0
+    action: Literal["confirm", "open", "done", "due", "start", "branch"]
+    ref: RowId = 0
+
+
+# Buttons that show or change personal data (reports, actions, members, invites, the form, daily answers):
+# pressed on a message in a group chat, they are refused before any feature router sees them.
+PRIVATE_BUTTONS: tuple[type[CallbackData], ...] = (
+    MemberAction, InviteButton, DailyButton, ReportFormButton, ReviewButton, ActionButton, TalkFormButton, TalkButton,
+)

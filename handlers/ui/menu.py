@@ -25,6 +25,7 @@ class CommandSpec:
     description: LazyProxy
     who: str = "member"  # "member", "staff" (secretaries and admins) or "admin"
     in_menu: bool = True  # False: known (a member is told "not allowed", not "unknown"), not listed
+    private_only: bool = True  # shows personal data or starts a form: in a group it answers "message me privately"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,10 @@ class Menu:
     def __init__(self, commands: Iterable[CommandSpec], buttons: Iterable[tuple[MenuButton, ...]]) -> None:
         self.commands = tuple(commands)
         self.button_groups = tuple(tuple(group) for group in buttons)
+
+    @property
+    def private_commands(self) -> tuple[str, ...]:
+        return tuple(command.name for command in self.commands if command.private_only)
 
     @property
     def known_commands(self) -> set[str]:

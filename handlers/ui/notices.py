@@ -1,4 +1,5 @@
-"""Report notifications through the one delivery path (bot.services.outbox → bot/delivery sender).
+"""Notifications through the one delivery path (bot.services.outbox → bot/delivery sender): reports,
+corrective actions, and membership events the admins must know of.
 
 Each notice is rendered in the recipient's language and written as a delivery row in the caller's
 transaction, keyed so a retried handler or job never sends it twice. The secretary gets one message per
@@ -12,7 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import App
-from bot.services import outbox, reports
+from bot.services import membership, outbox, reports
 from handlers.ui.callbacks import ActionButton, ReportFormButton, ReviewButton
 from handlers.ui.report_text import in_locale, month_label
 from storage.models import Member
@@ -23,7 +24,7 @@ KIND = "report"
 
 async def report_submitted(session: AsyncSession, app: App, report: Report, member: Member) -> int:
     sent = 0
-    for secretary in await reports.reviewers_for(session, report.branch_id):
+    for secretary in await reports.reviewers_for(session, report.branch_id, author_id=report.member_id):
         with in_locale(app, secretary.locale):
             text = _("📝 New 四不伤害 report from {name} for {month} (version {version}), waiting for your review.").format(
                 name=escape(member.real_name), month=month_label(report.month), version=report.version)
@@ -69,3 +70,19 @@ async def action_assigned(session: AsyncSession, app: App, action: CorrectiveAct
                                    kind=KIND, text=text, member_id=owner.id, buttons=buttons)
     app.kick_delivery()
     return created
+
+
+async def secretary_joined(session: AsyncSession, app: App, member: Member) -> int:
+    """Tell every admin that someone became a branch secretary through an invite link (a forwarded link
+    must not make a secretary unnoticed)."""
+    sent = 0
+    for chat_id, admin in await membership.admin_recipients(session, app.settings.admin_ids):
+        with in_locale(app, admin.locale if admin else None):
+            text = _("👤 {name} joined {branch} as secretary through an invite link. If that is not right, "
+                     "change their role with /member {id} and revoke the link with /invites.").format(
+                name=escape(member.real_name), branch=escape(member.branch.name), id=member.id)
+        if await outbox.enqueue(session, key=f"secretary-joined:{member.id}:{chat_id}", chat_id=chat_id,
+                                kind="membership", text=text, member_id=admin.id if admin else None):
+            sent += 1
+    app.kick_delivery()
+    return sent

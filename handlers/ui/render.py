@@ -1,6 +1,8 @@
 """Rendering helpers shared by the routers: escaping, long replies, domain errors in the user's language."""
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterable
 from html import escape
 
@@ -10,6 +12,7 @@ from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
 from bot.services.errors import DomainError
+from bot.services.outbox import utf16_len, visible_length
 
 TELEGRAM_TEXT_LIMIT = 4096
 
@@ -32,9 +35,12 @@ ERRORS: dict[str, LazyProxy] = {
     "already_member": __("You have already joined {branch}. Send /help to see what you can do."),
     "member_not_found": __("No such member in the branches you manage."),
     "bad_role": __("A role must be member, secretary or admin."),
+    "secretary_needs_branch": __("{name} has no branch. Move them to a branch first, then make them secretary."),
+    "invite_not_found": __("No such invite link, or it is not yours to revoke."),
     "cannot_change_self": __("You cannot deactivate yourself."),
     "question_empty": __("Please type your question."),
     "question_gone": __("That question is no longer available. Please ask again."),
+    "question_not_yours": __("Only the person who asked can page through this answer. Ask it yourself to see more."),
 }
 
 
@@ -58,29 +64,73 @@ def error_text(error: DomainError) -> str:
     return str(template).format(**{key: escape(str(value)) for key, value in error.params.items()})
 
 
-def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
-    """Split at line breaks (then hard-split very long lines) so each part fits one Telegram message.
+# An HTML tag, an entity, or one character: the units a message may be cut between.
+_TOKEN = re.compile(r"<[^>]*>|&#?\w+;|[\s\S]")
+_TAG_NAME = re.compile(r"</?\s*([\w-]+)")
 
-    aiogram has no splitter; ours keeps whole lines so the HTML tags we emit (always within one line)
-    stay balanced in every part."""
+
+def _visible_width(token: str) -> int:
+    if token.startswith("<") and token.endswith(">"):
+        return 0
+    return utf16_len(html.unescape(token))
+
+
+def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
+    """Split an HTML message into parts Telegram accepts: each at most `limit` UTF-16 code units of visible
+    text (Telegram's measure), cut at the last line break that fits, else between characters — never inside
+    a tag or an entity (`&lt;`) — with the tags open at a cut closed at the end of the part and reopened at
+    the start of the next. Line breaks where a part was cut are dropped; nothing else is.
+
+    Hand-written: aiogram has no splitter for HTML text, and the libraries that split messages work on plain
+    text or Markdown."""
+    if visible_length(text) <= limit:
+        return [text]
     parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    if current or not parts:
-        parts.append(current)
+    prefix = ""  # tags reopened at the start of the current part
+    tokens: list[str] = []  # the current part after its prefix
+    open_tags: list[tuple[str, str]] = []  # (name, opening tag) open after the last token
+    size = 0  # visible width of the current part
+    line_end: tuple[int, list[tuple[str, str]], int] | None = None  # last "\n": index, tags open, width before
+
+    for token in _TOKEN.findall(text):
+        width = _visible_width(token)
+        while size + width > limit and tokens:
+            if line_end is not None and line_end[0] > 0:
+                index, tags_there, width_before = line_end
+                parts.append(prefix + "".join(tokens[:index]) + _close(tags_there))
+                prefix, tokens, size = _reopen(tags_there), tokens[index + 1:], size - width_before - 1
+            else:
+                parts.append(prefix + "".join(tokens) + _close(open_tags))
+                prefix, tokens, size = _reopen(open_tags), [], 0
+            line_end = None
+        tokens.append(token)
+        size += width
+        _track(open_tags, token)
+        if token == "\n":
+            line_end = (len(tokens) - 1, list(open_tags), size - 1)
+    parts.append(prefix + "".join(tokens) + _close(open_tags))
     return parts
+
+
+def _track(open_tags: list[tuple[str, str]], token: str) -> None:
+    if not (token.startswith("<") and token.endswith(">")):
+        return
+    name = _TAG_NAME.match(token)
+    if name is None or token.endswith("/>"):
+        return
+    if token.startswith("</"):
+        if open_tags and open_tags[-1][0] == name.group(1).lower():
+            open_tags.pop()
+    else:
+        open_tags.append((name.group(1).lower(), token))
+
+
+def _close(open_tags: list[tuple[str, str]]) -> str:
+    return "".join(f"</{name}>" for name, _tag in reversed(open_tags))
+
+
+def _reopen(open_tags: list[tuple[str, str]]) -> str:
+    return "".join(tag for _name, tag in open_tags)
 
 
 async def answer_long(message: Message, text: str, **kwargs) -> Message:

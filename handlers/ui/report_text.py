@@ -101,6 +101,8 @@ REPORT_ERRORS = {
     "report_not_found": __("This report does not exist or is not yours to see."),
     "report_changed": __("The report was changed since you opened it. Please open it again."),
     "report_not_pending": __("This report is no longer waiting for review."),
+    "report_decided": __("Another reviewer has just decided on this report. Nothing was changed."),
+    "report_own": __("You cannot review your own report; it goes to another reviewer."),
     "report_comment_required": __("A comment is required to return a report."),
     "report_exists": __("Your report for {month} is already submitted and waiting for review."),
     "report_already_approved": __("Your report for {month} is already approved."),

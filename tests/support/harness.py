@@ -38,10 +38,12 @@ class Harness:
                           from_user=self.user(user_id), text=text, **message_fields)
         return await self._feed(Update(update_id=next(_update_ids), message=message))
 
-    async def press(self, user_id: int, callback_data: str, message_text: str = "…") -> list[str]:
-        """Feed a callback query as if the user pressed an inline button carrying `callback_data`."""
-        message = Message(message_id=next(_message_ids), date=datetime.now(),
-                          chat=Chat(id=user_id, type="private"), text=message_text)
+    async def press(self, user_id: int, callback_data: str, message_text: str = "…", *, chat_id: int | None = None,
+                    chat_type: str = "private") -> list[str]:
+        """Feed a callback query as if the user pressed an inline button carrying `callback_data` (on a message
+        in their private chat, or in the group `chat_id`)."""
+        chat = Chat(id=chat_id or user_id, type=chat_type, title=None if chat_type == "private" else "班组群")
+        message = Message(message_id=next(_message_ids), date=datetime.now(), chat=chat, text=message_text)
         query = CallbackQuery(id=str(next(_update_ids)), from_user=self.user(user_id), chat_instance="x",
                               data=callback_data, message=message)
         return await self._feed(Update(update_id=next(_update_ids), callback_query=query))

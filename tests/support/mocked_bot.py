@@ -11,6 +11,7 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Chat, Message, User
@@ -23,10 +24,16 @@ class RecordingSession(BaseSession):
         super().__init__()
         self.calls: list[TelegramMethod[Any]] = []
         self._ids = itertools.count(1000)
+        self.answered_callbacks: set[str] = set()
 
     async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None) -> TelegramType:
-        self.calls.append(method)
         name = type(method).__name__
+        if name == "AnswerCallbackQuery":  # like Telegram: a callback query can be answered once
+            if method.callback_query_id in self.answered_callbacks:
+                raise TelegramBadRequest(method=method, message="Bad Request: query is too old and response "
+                                                               "timeout expired or query ID is invalid")
+            self.answered_callbacks.add(method.callback_query_id)
+        self.calls.append(method)
         if name == "GetMe":
             return BOT_USER  # type: ignore[return-value]
         if name in ("SendMessage", "EditMessageText", "SendPhoto", "SendDocument", "EditMessageReplyMarkup"):
