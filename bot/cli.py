@@ -98,6 +98,31 @@ def start_simulator(settings: Settings, verbose: bool, **options: Any) -> None:
 
 # --- database, branches, invites, members -----------------------------------------------------
 
+@app.command()
+def readme() -> None:
+    """Regenerate README's "first ten minutes" transcript from its conversation script."""
+    import contextlib
+    import io
+    import tempfile
+
+    from bot.simulate import simulate_main
+    from bot.simulator import transcript
+
+    output = io.StringIO()
+    with tempfile.TemporaryDirectory(prefix="fieldmate-readme-") as temp:
+        settings = settings_or_exit(index_dir=Path(temp) / "index", media_dir=Path(temp) / "media",
+                                    knowledge_sync_on_start=True)
+        with contextlib.redirect_stdout(output):
+            code = asyncio.run(simulate_main(settings, fresh=True, script=transcript.SCRIPT, as_user=None))
+    if code:
+        console.print(output.getvalue())
+        raise typer.Exit(code)
+    path = Path("README.md")
+    path.write_text(transcript.with_block(path.read_text(encoding="utf-8"), transcript.normalize(output.getvalue())),
+                    encoding="utf-8")
+    console.print(f"README.md: transcript of {transcript.SCRIPT} updated")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply all migrations to DATABASE_URL."""

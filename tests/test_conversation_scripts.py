@@ -9,6 +9,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.simulate import simulate_main
+from bot.simulator import transcript
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "tests" / "scripts").glob("*.yaml"))
@@ -20,7 +21,7 @@ def shared_index(tmp_path_factory):
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[path.stem for path in SCRIPTS])
-async def test_conversation_script_passes(script, tmp_path, shared_index):
+async def test_conversation_script_passes(script, tmp_path, shared_index, capsys):
     uses_knowledge = "knowledge" in script.stem
     settings = load_settings(
         _env_file=None,
@@ -31,3 +32,6 @@ async def test_conversation_script_passes(script, tmp_path, shared_index):
         knowledge_sync_on_start=uses_knowledge,
     )
     assert await simulate_main(settings, fresh=True, script=script, as_user=None) == 0
+    if script.name == transcript.SCRIPT.name:  # README shows this script's output: it must be the current one
+        shown = transcript.block_in((ROOT / "README.md").read_text(encoding="utf-8"))
+        assert shown == transcript.normalize(capsys.readouterr().out), "README's transcript is stale: run ./dev readme"

@@ -14,7 +14,7 @@ from storage.models import Question
 from tests.test_handlers_join import join, make_invite
 
 CLAUSES = [
-    Source(f"c{i}", "登高与杆塔作业安全", "一、登杆前检查", f"（一）{i}", f"登杆前应检查杆根、杆身和拉线，第{i}条。", 0.9 - i / 100, "a.md")
+    Source(f"c{i}", "登高与杆塔作业安全", "一、登杆前检查", f"（一）{i}", f"登杆前应检查杆根、杆身和拉线，第{i}条。攀登时系好安全带。", 0.9 - i / 100, "a.md")
     for i in range(1, 8)
 ]
 
@@ -68,7 +68,7 @@ async def test_more_shows_the_next_clauses_and_full_text_only_for_a_clause_cut_s
         full = await harness.press(1001, harness.button_data("原文4"))
         assert full[0].count("登杆前应检查杆根。") == 100
     finally:
-        CLAUSES[3].text = "登杆前应检查杆根、杆身和拉线，第4条。"
+        CLAUSES[3].text = "登杆前应检查杆根、杆身和拉线，第4条。攀登时系好安全带。"
 
 
 async def test_off_topic_question_gets_a_short_reply_without_the_safety_wording_and_is_logged(harness, app):

@@ -47,9 +47,10 @@ def phone_text(text: str) -> str:
 
 def lead_sentence(question: str, source: Source, max_chars: int = 120) -> str:
     """The sentence of the clause that shares most with the question (character pairs count double, single
-    Chinese characters once; matched in a normalised form); the clause's first sentence when nothing does."""
+    Chinese characters once; matched in a normalised form); the clause's first sentence when nothing does.
+    Empty for a clause of one sentence: it is shown right below the lead, once is enough."""
     sentences = [s.strip() for s in _SENTENCE_END.split(phone_text(source.text)) if s.strip()]
-    if not sentences:
+    if len(sentences) < 2:
         return ""
     question = match_form(question)
     pairs, chars = _pairs(question), {ch for ch in question if is_cjk(ch)}
@@ -61,7 +62,8 @@ def lead_sentence(question: str, source: Source, max_chars: int = 120) -> str:
     best = max(sentences, key=lambda s: (shared(s), -sentences.index(s)))
     if not shared(best):
         best = sentences[0]
-    best = _NUMBER_PREFIX.sub("", best)
+    while (stripped := _NUMBER_PREFIX.sub("", best).lstrip(".．、 ")) != best:  # （一）1. … → …
+        best = stripped
     return best if len(best) <= max_chars else best[:max_chars] + "……"
 
 

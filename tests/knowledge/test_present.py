@@ -27,3 +27,8 @@ def test_the_lead_is_the_clause_sentence_that_shares_most_with_the_question():
     s = source("6.2.1 登杆前应检查杆根、杆身有无裂纹。严禁酒后登杆作业。攀登时应使用防坠装置。")
     assert lead_sentence("喝了酒能不能登杆", s) == "严禁酒后登杆作业。"
     assert lead_sentence("天气", s) == "登杆前应检查杆根、杆身有无裂纹。"  # nothing shared: the first sentence
+
+
+def test_no_lead_for_a_clause_of_one_sentence_and_no_stray_numbering():
+    assert lead_sentence("登杆前查什么", source("（一）1. 登杆前应核对杆号。")) == ""
+    assert lead_sentence("杆号", source("（一）1. 登杆前应核对杆号。攀登时系好安全带。")) == "登杆前应核对杆号。"
