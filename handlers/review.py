@@ -4,16 +4,19 @@ Every button is re-authorized through the service on use: a secretary of another
 forged callback gets the same "not found" as for a report that does not exist, and nothing changes."""
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from datetime import date, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
+    FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
@@ -26,9 +29,10 @@ from bot.context import App
 from bot.services import reports
 from bot.services.errors import DomainError
 from bot.services.membership import Actor, list_members
+from bot.services.parse import parse_day
 from handlers.ui.access import InPrivateChat, IsMember, IsStaff
 from handlers.ui.callbacks import ActionButton, ReviewButton
-from handlers.ui.notices import action_assigned, report_reviewed
+from handlers.ui.notices import action_assigned, action_completed, action_reopened, report_reviewed
 from handlers.ui.photos import remember_album, save_photo
 from handlers.ui.render import answer_long, error_text
 from handlers.ui.report_text import (
@@ -37,10 +41,11 @@ from handlers.ui.report_text import (
     month_label,
     render_report,
 )
-from handlers.ui.states import ActionDoneForm, ReviewForm
+from handlers.ui.states import ActionAssignForm, ActionDoneForm, ReviewForm
 from storage.models import Member
 from storage.models.reports import Report, ReportStatus
 
+log = logging.getLogger(__name__)
 DUE_CHOICES = (3, 7, 14, 30)  # days from today offered as due dates
 
 
@@ -55,6 +60,9 @@ def router() -> Router:
     r.message.register(comment_not_text, ReviewForm.comment, ~F.text)
     r.message.register(actions_command, Command("actions"))
     r.callback_query.register(action_button, ActionButton.filter())
+    r.message.register(typed_due_date, ActionAssignForm.due, F.text, ~F.text.startswith("/"))
+    r.message.register(use_the_buttons, ActionAssignForm.owner, ~F.text.startswith("/"))
+    r.message.register(use_the_buttons, ActionAssignForm.due, ~F.text.startswith("/"))
     r.message.register(done_note, ActionDoneForm.note, F.text, ~F.text.startswith("/"))
     r.message.register(done_photo, ActionDoneForm.photo, F.photo)
     r.message.register(done_skip_photo, ActionDoneForm.photo, F.text == "0")
@@ -140,7 +148,8 @@ async def _state_free(query: CallbackQuery, state: FSMContext) -> bool:
     """A comment or note is asked as the next message; never overwrite another open form (e.g. the
     secretary's own half-filled report) to do so."""
     current = await state.get_state()
-    if current is None or current in (ReviewForm.comment.state, ActionDoneForm.note.state, ActionDoneForm.photo.state):
+    if current is None or current in (ReviewForm.comment.state, ActionDoneForm.note.state, ActionDoneForm.photo.state,
+                                      ActionAssignForm.owner.state, ActionAssignForm.due.state):
         return True
     await query.answer(_("Please finish or /cancel what you are doing first."), show_alert=True)
     return False
@@ -176,15 +185,9 @@ async def show_report(message: Message, session: AsyncSession, bot: Bot, report:
     ]
     text += "\n\n" + _("<b>History</b>") + "\n" + "\n".join(history)
     await answer_long(message, text)
-    photos = [(_("Hazard {index}").format(index=i), p.file_id) for i, h in enumerate(report.hazards, 1) for p in h.photos]
-    photos += [(_("Violation {index}").format(index=i), p.file_id)
-               for i, v in enumerate(report.violations, 1) for p in v.photos]
-    for start in range(0, len(photos), 10):
-        chunk = photos[start:start + 10]
-        if len(chunk) == 1:
-            await bot.send_photo(message.chat.id, chunk[0][1], caption=chunk[0][0])
-        else:
-            await bot.send_media_group(message.chat.id, [InputMediaPhoto(media=f, caption=c) for c, f in chunk])
+    photos = [(_("Hazard {index}").format(index=i), p) for i, h in enumerate(report.hazards, 1) for p in h.photos]
+    photos += [(_("Violation {index}").format(index=i), p) for i, v in enumerate(report.violations, 1) for p in v.photos]
+    await _send_photos(message, bot, app, photos)
     own = actor.member is not None and report.member_id == actor.member.id  # another reviewer decides
     if report.status == ReportStatus.SUBMITTED and actor.can_manage_branch(report.branch_id) and not own:
         buttons = [[
@@ -194,6 +197,30 @@ async def show_report(message: Message, session: AsyncSession, bot: Bot, report:
                                                                       version=report.version).pack()),
         ]]
         await message.answer(_("Your decision on this report:"), reply_markup=_kb(buttons))
+
+
+async def _send_photos(message: Message, bot: Bot, app: App, photos: list[tuple[str, Any]]) -> None:
+    """The report's photos in albums of up to 10. Telegram may no longer serve an old file id: then our saved
+    copy is sent, and when there is none a line says the photo is missing — the decision buttons come anyway."""
+    for start in range(0, len(photos), 10):
+        chunk = photos[start:start + 10]
+        try:
+            if len(chunk) == 1:
+                await bot.send_photo(message.chat.id, chunk[0][1].file_id, caption=chunk[0][0])
+            else:
+                await bot.send_media_group(message.chat.id, [InputMediaPhoto(media=p.file_id, caption=c) for c, p in chunk])
+            continue
+        except TelegramBadRequest as error:
+            log.warning("report photos by file id failed (%s); sending saved copies", error.message)
+        for caption, photo in chunk:
+            saved = Path(app.settings.media_dir) / photo.local_path if photo.local_path else None
+            try:
+                if saved is None or not saved.is_file():
+                    raise FileNotFoundError(photo.local_path)
+                await bot.send_photo(message.chat.id, FSInputFile(saved), caption=caption)
+            except (TelegramBadRequest, OSError) as error:
+                log.warning("report photo %s could not be shown: %s", photo.file_unique_id, error)
+                await message.answer(_("{caption}: the photo can no longer be shown.").format(caption=caption))
 
 
 async def _decide(query: CallbackQuery, session: AsyncSession, actor: Actor, app: App, cb: ReviewButton, *, approve: bool,
@@ -256,22 +283,31 @@ async def actions_command(message: Message, session: AsyncSession, actor: Actor,
     for action in mine:
         lines.append(await _action_line(session, action))
         if actor.member is not None and action.owner_id == actor.member.id:
-            rows.append([InlineKeyboardButton(text=_("✅ Done: #{id}").format(id=action.id),
+            rows.append([InlineKeyboardButton(text=_("✅ Done: action #{id}").format(id=action.id),
                                               callback_data=ActionButton(action="done", action_id=action.id).pack())])
     if staff:
+        to_check = await reports.actions_to_check(session, actor)
+        lines.append(_("<b>Done, waiting for your check</b>: {count}").format(count=len(to_check)))
+        for action in to_check:
+            lines.append(await _action_line(session, action) + " · " + escape((action.done_note or "")[:40]))
+            rows.append([InlineKeyboardButton(text=_("✔️ Confirm action #{id}").format(id=action.id),
+                                              callback_data=ActionButton(action="verify", action_id=action.id).pack()),
+                         InlineKeyboardButton(text=_("↩️ Reopen action #{id}").format(id=action.id),
+                                              callback_data=ActionButton(action="reopen", action_id=action.id).pack())])
         hazards = await reports.hazards_without_action(session, actor)
         lines.append(_("<b>Hazards without an action</b>: {count}").format(count=len(hazards)))
         for hazard in hazards:
             urgency = URGENCY_NAMES.get(hazard.urgency, hazard.urgency)
-            lines.append(f"#{hazard.id} [{urgency}] {escape(hazard.description[:60])}")
-            rows.append([InlineKeyboardButton(text=_("🛠 Assign #{id}").format(id=hazard.id),
+            lines.append(_("⚠️ Hazard #{id} [{urgency}] {text}").format(
+                id=hazard.id, urgency=urgency, text=escape(hazard.description[:60])))
+            rows.append([InlineKeyboardButton(text=_("🛠 Assign: hazard #{id}").format(id=hazard.id),
                                               callback_data=ActionButton(action="hazard", hazard_id=hazard.id).pack())])
     await answer_long(message, "\n".join(lines), reply_markup=_kb(rows) if rows else None)
 
 
 async def _action_line(session: AsyncSession, action: Any) -> str:
     owner = await session.get(Member, action.owner_id)
-    return _("#{id} due {due} · {owner} · {hazard}").format(
+    return _("🛠 Action #{id}, due {due} · {owner} · {hazard}").format(
         id=action.id, due=action.due_date.isoformat(), owner=escape(owner.real_name if owner else "?"),
         hazard=escape(action.hazard.description[:60]))
 
@@ -279,9 +315,22 @@ async def _action_line(session: AsyncSession, action: Any) -> str:
 async def action_button(query: CallbackQuery, callback_data: ActionButton, state: FSMContext, session: AsyncSession,
                         actor: Actor, app: App) -> None:
     try:
+        if callback_data.action in ("verify", "reopen"):
+            action, changed = await reports.check_action(session, actor, callback_data.action_id,
+                                                         accept=callback_data.action == "verify")
+            if not changed:
+                await query.answer(_("This action was already checked."), show_alert=True)
+                return
+            await query.answer()
+            if callback_data.action == "reopen":
+                await action_reopened(session, app, action, app.clock.utc_naive().isoformat())
+                await query.message.edit_text(_("↩️ Action #{id} reopened. The owner has been told.").format(id=action.id))
+            else:
+                await query.message.edit_text(_("✔️ Action #{id} confirmed as fixed.").format(id=action.id))
+            return
         if callback_data.action == "done":
             action = await reports.get_action_for(session, actor, callback_data.action_id)
-            if action.status == "done":
+            if action.status != "open":
                 await query.answer(_("This action is already done."), show_alert=True)
                 return
             if not await _state_free(query, state):
@@ -294,6 +343,10 @@ async def action_button(query: CallbackQuery, callback_data: ActionButton, state
         hazard = await reports.get_hazard_for_staff(session, actor, callback_data.hazard_id)
         report = await session.get(Report, hazard.report_id)
         if callback_data.action == "hazard":
+            if not await _state_free(query, state):
+                return
+            await state.set_state(ActionAssignForm.owner)
+            await state.set_data({"hazard_id": hazard.id})
             members = [m for m in await list_members(session, actor, report.branch_id) if m.active]
             rows = [[InlineKeyboardButton(text=m.real_name, callback_data=ActionButton(
                 action="owner", hazard_id=hazard.id, owner_id=m.id).pack())] for m in members[:30]]
@@ -301,27 +354,54 @@ async def action_button(query: CallbackQuery, callback_data: ActionButton, state
             await query.message.answer(_("Who will fix hazard #{id}?\n{text}").format(
                 id=hazard.id, text=escape(hazard.description)), reply_markup=_kb(rows))
         elif callback_data.action == "owner":
+            await state.set_state(ActionAssignForm.due)
+            await state.set_data({"hazard_id": hazard.id, "owner_id": callback_data.owner_id})
             rows = [[InlineKeyboardButton(text=_("in {days} days").format(days=days), callback_data=ActionButton(
                 action="due", hazard_id=hazard.id, owner_id=callback_data.owner_id, days=days).pack())
                 for days in DUE_CHOICES]]
             await query.answer()
-            await query.message.answer(_("By when?"), reply_markup=_kb(rows))
+            await query.message.answer(_("By when? Press a button, or type a date (e.g. 12-05)."), reply_markup=_kb(rows))
         elif callback_data.action == "due" and callback_data.days in DUE_CHOICES:
-            today = app.local_now().date()
-            action, created = await reports.create_action(
-                session, actor, hazard.id, callback_data.owner_id, today + timedelta(days=callback_data.days),
-                today=today)
             await query.answer()
-            if created:
-                await action_assigned(session, app, action)
-                await query.message.edit_text(_("Corrective action #{id} created, due {due}. The owner has been told.")
-                                              .format(id=action.id, due=action.due_date.isoformat()))
-            else:
-                await query.message.answer(_("Hazard #{id} already has an action.").format(id=hazard.id))
+            today = app.local_now().date()
+            await _assign(query.message, state, session, actor, app, hazard.id, callback_data.owner_id,
+                          today + timedelta(days=callback_data.days), edit=True)
         else:
             await query.answer()
     except DomainError as error:
         await query.answer(error_text(error), show_alert=True)
+
+
+async def _assign(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App, hazard_id: int,
+                  owner_id: int, due: date, edit: bool = False) -> None:
+    today = app.local_now().date()
+    try:
+        await reports.get_hazard_for_staff(session, actor, hazard_id)  # re-authorized, and loaded for the notice
+        action, created = await reports.create_action(session, actor, hazard_id, owner_id, due, today=today)
+    except DomainError as error:
+        await message.answer(error_text(error))  # e.g. a typed date in the past: the step waits for another
+        return
+    await state.clear()
+    if not created:
+        await message.answer(_("Hazard #{id} already has an action.").format(id=hazard_id))
+        return
+    await action_assigned(session, app, action)
+    text = _("Corrective action #{id} created, due {due}. The owner has been told.").format(
+        id=action.id, due=action.due_date.isoformat())
+    await (message.edit_text(text) if edit else message.answer(text))
+
+
+async def typed_due_date(message: Message, state: FSMContext, session: AsyncSession, actor: Actor, app: App) -> None:
+    data = await state.get_data()
+    due = parse_day(message.text, app.local_now().date(), future=True)
+    if due is None or "owner_id" not in data:
+        await message.answer(_("That is not a date. Press a button above, or type a date like 12-05 or 2026-12-05."))
+        return
+    await _assign(message, state, session, actor, app, int(data["hazard_id"]), int(data["owner_id"]), due)
+
+
+async def use_the_buttons(message: Message) -> None:
+    await message.answer(_("Please use the buttons above (or /cancel)."))
 
 
 async def done_note(message: Message, state: FSMContext) -> None:
@@ -357,6 +437,8 @@ async def _finish_action(message: Message, state: FSMContext, session: AsyncSess
     except DomainError as error:
         await message.answer(error_text(error))
         return
+    if changed and actor.member is not None:
+        await action_completed(session, app, action, actor.member)
     await message.answer(_("✅ Action #{id} marked as done. Thank you!").format(id=action.id) if changed
                          else _("This action is already done."))
 

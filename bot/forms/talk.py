@@ -6,16 +6,14 @@ Concerns and follow-ups are lists; adding one goes through side steps (c_tag →
 f_what → f_owner → f_due) and returns to the list."""
 from __future__ import annotations
 
-import re
-from datetime import date, timedelta
 from typing import Any
 
 from bot.forms.engine import FormDraft, FormGraph, Redirect
+from bot.services.parse import parse_day  # noqa: F401 - the talk form's dates (re-exported)
 
 TEXT_STEPS = frozenset({"people", "date", "place", "topic", "c_note", "agreement", "f_what", "f_owner", "f_due"})
 ITEM_STEPS = {"c_tag": "concerns", "f_what": "follow_ups"}  # first step of adding an item -> its list
 PAST_DAYS = 6  # quick date buttons: today and the six days before
-HALF_YEAR = timedelta(days=183)
 
 
 class TalkDraft(FormDraft):
@@ -67,33 +65,3 @@ TALK_FORM: FormGraph[TalkDraft] = FormGraph(
     skippable=frozenset({"place", "agreement"}),
     checks=(people_chosen, joined_by_then),
 )
-
-_RELATIVE = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2, "today": 0, "yesterday": 1}
-_FULL = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
-_SHORT = re.compile(r"(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
-
-
-def parse_day(text: str, today: date, future: bool = False) -> date | None:
-    """A typed date: 2026-11-18, 2026/11/18, 2026年11月18日, 11-18, 11月18日, 今天, 昨天, 前天.
-
-    A date without a year is this year's, except across New Year: more than half a year ahead is last year's
-    (in January, 12-30 is the talk of last week), more than half a year back is next year's when the question
-    asks for a day ahead (a due date). A day on the wrong side is kept, so the caller can say what is wrong
-    with it. None when it is no date at all."""
-    text = (text or "").strip().lower()
-    if text in _RELATIVE:
-        return today - timedelta(days=_RELATIVE[text])
-    try:
-        if match := _FULL.fullmatch(text):
-            return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        if match := _SHORT.fullmatch(text):
-            month, day = int(match.group(1)), int(match.group(2))
-            guess = date(today.year, month, day)
-            if future and guess < today - HALF_YEAR:
-                guess = date(today.year + 1, month, day)
-            elif not future and guess > today + HALF_YEAR:
-                guess = date(today.year - 1, month, day)
-            return guess
-    except ValueError:  # 2026-02-30 and the like
-        return None
-    return None

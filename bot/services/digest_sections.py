@@ -266,7 +266,7 @@ async def reports_sheets(session: AsyncSession, scope: Scope) -> list[Sheet]:
 
 _STATUS = {ReportStatus.DRAFT: _("draft"), ReportStatus.SUBMITTED: _("waiting for review"),
            ReportStatus.RETURNED: _("returned"), ReportStatus.APPROVED: _("approved")}
-_ACTION = {ActionStatus.OPEN: _("open"), ActionStatus.DONE: _("done")}
+_ACTION = {ActionStatus.OPEN: _("open"), ActionStatus.DONE: _("done"), ActionStatus.VERIFIED: _("verified")}
 
 REPORTS = DigestSection("reports", reports_section, reports_sheets)
 

@@ -543,7 +543,7 @@ async def complete_action(
 ) -> tuple[CorrectiveAction, bool]:
     """The owner (or branch staff) marks an action done with a note and optionally a photo. Returns (action, changed)."""
     action = await get_action_for(session, actor, action_id)
-    if action.status == ActionStatus.DONE:
+    if action.status != ActionStatus.OPEN:
         return action, False
     note = (note or "").strip()
     if not note:
@@ -559,6 +559,37 @@ async def complete_action(
     audit.record(session, actor.member, "action.done", "corrective_action", action.id)
     await session.flush()
     return action, True
+
+
+async def check_action(session: AsyncSession, actor: Actor, action_id: int, *, accept: bool,
+                       now: datetime | None = None) -> tuple[CorrectiveAction, bool]:
+    """Branch staff check an action its owner marked done: accept it (verified) or reopen it (open again,
+    the owner's note kept in the audit log). Returns (action, changed)."""
+    action = await session.get(CorrectiveAction, action_id)
+    if action is None or not actor.can_manage_branch(action.branch_id):
+        raise DomainError("action_not_found")
+    if action.status != ActionStatus.DONE:
+        return action, False
+    if accept:
+        action.status = ActionStatus.VERIFIED
+    else:
+        audit.record(session, actor.member, "action.reopen", "corrective_action", action.id, note=action.done_note)
+        action.status, action.done_at, action.done_note = ActionStatus.OPEN, None, None
+        action.done_photo_file_id = action.done_photo_path = None
+    if accept:
+        audit.record(session, actor.member, "action.verify", "corrective_action", action.id)
+    await session.flush()
+    return action, True
+
+
+async def actions_to_check(session: AsyncSession, actor: Actor) -> list[CorrectiveAction]:
+    """Actions marked done and not yet checked, in the branches the actor manages."""
+    if not (actor.is_admin or actor.is_secretary):
+        return []
+    query = select(CorrectiveAction).where(CorrectiveAction.status == ActionStatus.DONE)
+    if not actor.is_admin:
+        query = query.where(CorrectiveAction.branch_id == actor.branch_id)
+    return list((await session.scalars(query.order_by(CorrectiveAction.done_at))).all())
 
 
 async def open_actions(session: AsyncSession, actor: Actor) -> list[CorrectiveAction]:

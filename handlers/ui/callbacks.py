@@ -84,7 +84,7 @@ class ReviewButton(CallbackData, prefix="rv"):
 
 
 class ActionButton(CallbackData, prefix="ac"):
-    action: Literal["hazard", "owner", "due", "done"]
+    action: Literal["hazard", "owner", "due", "done", "verify", "reopen"]
     hazard_id: RowId = 0
     owner_id: RowId = 0
     days: _bounded(0, 366) = 0

@@ -17,7 +17,7 @@ from bot.services import membership, outbox, reports
 from handlers.ui.callbacks import ActionButton, ReportFormButton, ReviewButton
 from handlers.ui.report_text import in_locale, month_label
 from storage.models import Member
-from storage.models.reports import CorrectiveAction, Report
+from storage.models.reports import CorrectiveAction, Hazard, Report
 
 KIND = "report"
 
@@ -64,9 +64,43 @@ async def action_assigned(session: AsyncSession, app: App, action: CorrectiveAct
         return False
     with in_locale(app, owner.locale):
         text = _("🛠 Corrective action for you, due {due}:\n{hazard}\nWhen it is fixed, press the button and send a note and a photo.").format(
-            due=action.due_date.isoformat(), hazard=escape(action.hazard.description))
+            due=action.due_date.isoformat(), hazard=escape((await _hazard_of(session, action)).description))
         buttons = [[{"text": _("✅ Mark as done"), "callback_data": ActionButton(action="done", action_id=action.id).pack()}]]
     created = await outbox.enqueue(session, key=f"action-assigned:{action.id}", chat_id=owner.telegram_id,
+                                   kind=KIND, text=text, member_id=owner.id, buttons=buttons)
+    app.kick_delivery()
+    return created
+
+
+async def action_completed(session: AsyncSession, app: App, action: CorrectiveAction, owner: Member) -> int:
+    """Tell the branch's reviewers that an owner marked an action done, with 「确认」 / 「重新打开」 buttons (once
+    per completion: a reopened and again completed action is a new notice)."""
+    sent = 0
+    for reviewer in await reports.reviewers_for(session, action.branch_id):
+        with in_locale(app, reviewer.locale):
+            text = _("🛠 Action #{id} marked done by {owner}: {note}\nHazard: {hazard}\nPlease check it.").format(
+                id=action.id, owner=escape(owner.real_name), note=escape(action.done_note or ""),
+                hazard=escape((await _hazard_of(session, action)).description[:80]))
+            buttons = [[{"text": _("✔️ Confirm the fix"), "callback_data": ActionButton(action="verify", action_id=action.id).pack()},
+                        {"text": _("↩️ Reopen"), "callback_data": ActionButton(action="reopen", action_id=action.id).pack()}]]
+        done_at = action.done_at.isoformat() if action.done_at else ""
+        if await outbox.enqueue(session, key=f"action-done:{action.id}:{done_at}:{reviewer.id}", chat_id=reviewer.telegram_id,
+                                kind=KIND, text=text, member_id=reviewer.id, buttons=buttons):
+            sent += 1
+    app.kick_delivery()
+    return sent
+
+
+async def action_reopened(session: AsyncSession, app: App, action: CorrectiveAction, at: str) -> bool:
+    """Tell the owner the secretary reopened their action (with the 「完成」 button again)."""
+    owner = await session.get(Member, action.owner_id)
+    if owner is None:
+        return False
+    with in_locale(app, owner.locale):
+        text = _("↩️ Action #{id} was reopened by your secretary; it is not fixed yet. Due {due}:\n{hazard}").format(
+            id=action.id, due=action.due_date.isoformat(), hazard=escape((await _hazard_of(session, action)).description))
+        buttons = [[{"text": _("✅ Mark as done"), "callback_data": ActionButton(action="done", action_id=action.id).pack()}]]
+    created = await outbox.enqueue(session, key=f"action-reopened:{action.id}:{at}", chat_id=owner.telegram_id,
                                    kind=KIND, text=text, member_id=owner.id, buttons=buttons)
     app.kick_delivery()
     return created
@@ -86,3 +120,8 @@ async def secretary_joined(session: AsyncSession, app: App, member: Member) -> i
             sent += 1
     app.kick_delivery()
     return sent
+
+
+async def _hazard_of(session: AsyncSession, action: CorrectiveAction) -> Hazard:
+    """The action's hazard without a lazy load (not allowed on an async session)."""
+    return await session.get(Hazard, action.hazard_id)

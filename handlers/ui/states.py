@@ -22,6 +22,14 @@ class ActionDoneForm(StatesGroup):
     photo = State()
 
 
+class ActionAssignForm(StatesGroup):
+    """A secretary assigning a corrective action: the owner and the due date are chosen with buttons (a date
+    may also be typed); anything else typed meanwhile is answered here instead of becoming a question."""
+
+    owner = State()
+    due = State()
+
+
 class TalkForm(StatesGroup):
     filling = State()
 

@@ -25,7 +25,8 @@ class Urgency(StrEnum):
 
 class ActionStatus(StrEnum):
     OPEN = "open"
-    DONE = "done"
+    DONE = "done"  # the owner says it is fixed; the secretary checks it
+    VERIFIED = "verified"  # the secretary confirmed the fix (a reopened action goes back to OPEN)
 
 
 # The four no-harms, in the order the form asks them; each has a "what I did" and an "example" column.

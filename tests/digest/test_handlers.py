@@ -39,7 +39,7 @@ async def test_digests_stay_out_of_groups_and_other_branches(harness, app, sessi
     world = await make_world(session)
     app.clock.set(NOW)
     group = await harness.send(world.chen.telegram_id, "/digest", chat_id=-100, chat_type="group")
-    assert group == ["其中包含个人信息，请在与我的私聊中查看。"]
+    assert group == ["请私聊我：这类信息只在私聊中显示。"]
     assert await harness.send(world.zhou.telegram_id, "/digest 余山供电所 上周") == ["抱歉，您没有权限进行此操作。"]
     (bad,) = await harness.send(world.chen.telegram_id, "/digest 2026-13")
     assert "不是有效的时段" in bad

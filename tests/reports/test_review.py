@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.services import outbox, points
 from bot.services.reports import deadline
-from storage.models import CorrectiveAction, Report, ReportStatusChange
+from storage.models import CorrectiveAction, Question, Report, ReportStatusChange
 from tests.reports.form_steps import (
     add_hazard,
     fill_until_hazards,
@@ -182,3 +182,64 @@ async def test_a_hazard_with_a_corrective_action_stays_when_the_member_edits_a_r
         action = await session.scalar(select(CorrectiveAction))
         report = await session.get(Report, report.id, populate_existing=True)
     assert report.status == "submitted" and action.hazard_id == report.hazards[0].id
+
+
+async def test_a_report_whose_photos_telegram_no_longer_serves_still_gets_the_decision_buttons(harness, app, world):
+    await file_report(harness, hazards=1)
+    async with app.sessionmaker() as session:
+        from storage.models import ReportPhoto
+
+        harness.bot.session.stale_file_ids = {p.file_id for p in (await session.scalars(select(ReportPhoto))).all()}
+    _listing, screen = await open_first_pending(harness)
+    assert any("照片已无法显示" in text for text in screen)
+    assert harness.button_data("通过") and harness.button_data("退回")
+
+
+async def test_a_completed_action_goes_to_the_secretary_who_confirms_or_reopens_it(harness, app, world):
+    await file_report(harness)
+    listing = (await harness.send(SEC_A, "/actions"))[0]
+    assert "⚠️ 隐患#" in listing and "#1 " not in listing.replace("隐患#1 ", "")  # labelled, not bare numbers
+    await press(harness, SEC_A, "安排整改")
+    await press(harness, SEC_A, "王强")
+    await press(harness, SEC_A, "7天内")
+    async with app.sessionmaker() as session:
+        action = await session.scalar(select(CorrectiveAction))
+    done = (await delivery(app, f"action-assigned:{action.id}")).buttons[0][0]["callback_data"]
+
+    async def complete(note):
+        await harness.press(WANG, done)
+        await harness.send(WANG, note)
+        return await harness.send(WANG, "0")
+
+    assert "已记录完成" in (await complete("已紧固拉线"))[0]
+    async with app.sessionmaker() as session:
+        action = await session.get(CorrectiveAction, action.id, populate_existing=True)
+    notice = await delivery(app, f"action-done:{action.id}:{action.done_at.isoformat()}:{world.sec_a.id}")
+    assert notice.chat_id == SEC_A and "王强" in notice.text and "已紧固拉线" in notice.text
+    assert "待您核实的整改</b>：1项" in (await harness.send(SEC_A, "/actions"))[0]
+    reopen, verify = (button["callback_data"] for button in notice.buttons[0][::-1])
+    assert "整改不存在" in (await harness.press(ZHAO, reopen))[0]  # another branch: nothing to see, nothing changes
+    assert "已重新打开" in (await harness.press(SEC_A, reopen))[0]
+    async with app.sessionmaker() as session:
+        action = await session.get(CorrectiveAction, action.id, populate_existing=True)
+        assert action.status == "open" and action.done_note is None
+    assert "已记录完成" in (await complete("已更换拉线并紧固"))[0]
+    assert "已确认整改到位" in (await harness.press(SEC_A, verify))[0]
+    async with app.sessionmaker() as session:
+        assert (await session.get(CorrectiveAction, action.id, populate_existing=True)).status == "verified"
+
+
+async def test_typing_while_assigning_an_action_is_answered_and_a_typed_due_date_is_taken(harness, app, world):
+    await file_report(harness)
+    await harness.send(SEC_A, "/actions")
+    await press(harness, SEC_A, "安排整改")
+    assert "按钮" in (await harness.send(SEC_A, "王强吧"))[0]  # the owner is chosen with a button
+    await press(harness, SEC_A, "王强")
+    assert "不是日期" in (await harness.send(SEC_A, "下周吧"))[0]
+    past = (app.local_now().date() - timedelta(days=3)).strftime("%m-%d")
+    assert "不能早于今天" in (await harness.send(SEC_A, past))[0]  # refused, and the step waits for another date
+    due = app.local_now().date() + timedelta(days=10)
+    created = await harness.send(SEC_A, due.isoformat())
+    assert "已创建整改" in created[0] and due.isoformat() in created[0]
+    async with app.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Question)) == 0  # nothing became a question

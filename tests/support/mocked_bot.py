@@ -25,6 +25,7 @@ class RecordingSession(BaseSession):
         self.calls: list[TelegramMethod[Any]] = []
         self._ids = itertools.count(1000)
         self.answered_callbacks: set[str] = set()
+        self.stale_file_ids: set[str] = set()  # ids Telegram no longer serves ("wrong file identifier")
 
     async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None) -> TelegramType:
         name = type(method).__name__
@@ -34,6 +35,9 @@ class RecordingSession(BaseSession):
                                                                "timeout expired or query ID is invalid")
             self.answered_callbacks.add(method.callback_query_id)
         self.calls.append(method)
+        sent_ids = [getattr(method, "photo", None)] + [getattr(m, "media", None) for m in getattr(method, "media", None) or []]
+        if any(isinstance(file_id, str) and file_id in self.stale_file_ids for file_id in sent_ids):
+            raise TelegramBadRequest(method=method, message="Bad Request: wrong file identifier/HTTP URL specified")
         if name == "GetMe":
             return BOT_USER  # type: ignore[return-value]
         if name in ("SendMessage", "EditMessageText", "SendPhoto", "SendDocument", "EditMessageReplyMarkup"):
