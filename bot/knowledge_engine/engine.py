@@ -120,6 +120,10 @@ class KnowledgeEngine:
         """Identifies the embedding space; a change means re-embedding everything."""
         return self.index.fingerprint
 
+    def ping(self) -> None:
+        """The index answers (health checks): a round trip to the vector store."""
+        self.index.ping()
+
     @staticmethod
     def chunking_fingerprint() -> str:
         """Identifies how files become chunks (splitter + embedded-text layout); a

@@ -90,6 +90,10 @@ class IndexStore:
         return chromadb.PersistentClient(path=str(path), settings=cs)
 
     # ------------------------------------------------------------------ reads
+    def ping(self) -> None:
+        """A real round trip to the vector store (the Chroma server with CHROMA_HOST); raises when unreachable."""
+        self.vectors.get(limit=1, include=[])
+
     def chunks(self) -> tuple[list[str], list[dict], list[str]]:
         """Every chunk: ids, metadatas, embedded texts (in store order)."""
         got = self.vectors.get(include=["documents", "metadatas"])

@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import IN_CI, PG_URL
+from tests.support import waiting
 
 PYTHON = sys.executable
 CHROMA = shutil.which("chroma", path=str(Path(PYTHON).parent)) or shutil.which("chroma")
@@ -40,18 +40,8 @@ def free_port() -> int:
 
 
 async def wait_until(check, timeout: float, what: str, interval: float = 0.2):
-    """Poll an async `check()` until it returns a truthy value (returned); fail naming `what` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = await check()
-            if result:
-                return result
-        except Exception:  # noqa: BLE001 - not up yet
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(interval)
+    """Wait for a process or server: errors while it starts count as "not yet" (tests/support/waiting.py)."""
+    return await waiting.wait_until(check, timeout, f"waiting for {what}", interval=interval, errors=(Exception,))
 
 
 async def http_status(url: str) -> tuple[int, dict]:

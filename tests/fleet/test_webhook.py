@@ -122,14 +122,12 @@ async def test_healthz_is_503_while_the_index_opens_and_200_once_every_part_answ
 
 
 class _IndexThatAnswers:
-    class store:  # noqa: N801 - stands for the engine's langchain Chroma store
-        @staticmethod
-        def get(**kwargs):
-            return {"ids": []}
+    @staticmethod
+    def ping() -> None:
+        return None
 
 
 class _IndexThatFails:
-    class store:  # noqa: N801
-        @staticmethod
-        def get(**kwargs):
-            raise ConnectionError("Chroma server unreachable")
+    @staticmethod
+    def ping() -> None:
+        raise ConnectionError("Chroma server unreachable")

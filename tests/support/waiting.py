@@ -7,21 +7,27 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-Condition = Callable[[], bool | Awaitable[bool]]
+Condition = Callable[[], Any]
 
 
-async def wait_until(condition: Condition, timeout: float = 10.0, interval: float = 0.01,
-                     message: str | Callable[[], str | Awaitable[str]] = "condition never held") -> None:
-    """Return once `condition()` (sync or async) is true; raise AssertionError after `timeout` seconds."""
+async def wait_until(condition: Condition, timeout: float = 10.0,
+                     message: str | Callable[[], str | Awaitable[str]] = "condition never held", *,
+                     interval: float = 0.01, errors: tuple[type[BaseException], ...] = ()) -> Any:
+    """Return the first truthy value of `condition()` (sync or async); raise AssertionError after `timeout`
+    seconds. Exceptions listed in `errors` count as "not yet" (e.g. a server still starting)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        held = condition()
-        if inspect.isawaitable(held):
-            held = await held
+        try:
+            held = condition()
+            if inspect.isawaitable(held):
+                held = await held
+        except errors:
+            held = None
         if held:
-            return
+            return held
         if loop.time() > deadline:
             text = message() if callable(message) else message
             if inspect.isawaitable(text):
