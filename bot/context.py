@@ -38,6 +38,7 @@ class App:
     delivery: TurnTakingSender | None = None
     scheduler: AsyncIOScheduler | None = None
     daily_files_signature: tuple[tuple[str, int, int], ...] | None = None  # knowledge/daily/*.yaml as last loaded
+    kb_pending: tuple[tuple[str, int, int], ...] | None = None  # knowledge files waiting to sync, as the last scan saw them
 
     def form_storage(self) -> BaseStorage:
         """The FSM storage of this app, made once: the dispatcher and the idle-form scan share it

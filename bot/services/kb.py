@@ -242,6 +242,18 @@ def sync(engine: KnowledgeEngine, redis_url: str | None, progress: Callable[[int
     return report
 
 
+def pending_signature(engine: KnowledgeEngine) -> tuple[tuple[str, int, int], ...]:
+    """The files a sync would touch, with size and mtime (-1 once deleted): equal on two scans = settled."""
+    signature = []
+    for name in sorted(engine.pending_changes()):
+        try:
+            st = (engine.knowledge_dir / name).stat()
+            signature.append((name, st.st_size, st.st_mtime_ns))
+        except OSError:
+            signature.append((name, -1, -1))
+    return tuple(signature)
+
+
 def describe(engine: KnowledgeEngine, name: str, before: set[str], report: SyncReport) -> Change:
     """What the sync did to one file: chunks added and removed (by chunk key), and its first clauses."""
     failed = dict(report.failed).get(name, "")

@@ -83,3 +83,12 @@ class TalkButton(CallbackData, prefix="tk"):
 
     action: str
     ref: int = 0
+
+
+class KbButton(CallbackData, prefix="kb"):
+    """Admins' knowledge-folder buttons: "replace" / "both" (an upload clashing with a file of the same name),
+    "remove" (confirmed), "restore" (from the trash), "cancel". `key` is the file name's kb.key_of() (names
+    do not fit the 64 bytes of callback data); the handler finds the file again and re-checks the admin."""
+
+    action: str
+    key: str = ""

@@ -6,12 +6,14 @@ restart with the same broken files does not repeat the message, a new failure do
 from __future__ import annotations
 
 import hashlib
+import uuid
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import App
+from bot.knowledge_engine.types import SyncReport
 from bot.services import membership, outbox
 from handlers.ui.report_text import in_locale
 
@@ -42,3 +44,26 @@ def _render(failed: list[tuple[str, str]]) -> str:
         count=len(failed))
     footer = _("Fix or replace them, then run <code>./dev ingest</code> and restart the bot.")
     return "\n".join([header, *lines, footer])
+
+
+async def sync_summary(session: AsyncSession, app: App, report: SyncReport) -> int:
+    """One message per admin for a sync of the folder: files added, changed, removed and failed (with why)."""
+    token = uuid.uuid4().hex[:12]
+    queued = 0
+    for telegram_id, member in await membership.admin_recipients(session, app.settings.admin_ids):
+        with in_locale(app, member.locale if member else None):
+            text = _render_sync(report)
+        if await outbox.enqueue(session, key=f"kb-sync:{token}:{telegram_id}", chat_id=telegram_id,
+                                kind=KIND, text=text, member_id=member.id if member else None):
+            queued += 1
+    return queued
+
+
+def _render_sync(report: SyncReport) -> str:
+    lines = [_("📚 The knowledge folder changed on disk and was synced:")]
+    for label, names in ((_("added"), report.added), (_("changed"), report.changed), (_("removed"), report.removed)):
+        lines += [f"• {label}: {escape(name)}" for name in names[:MAX_LISTED]]
+    failed = _("failed")
+    lines += [f"• ⚠️ {failed}: {escape(name)}: {escape(why)}" for name, why in report.failed[:MAX_LISTED]]
+    lines.append(_("{chunks} passages in the index now.").format(chunks=report.chunks))
+    return "\n".join(lines)
