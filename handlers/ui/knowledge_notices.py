@@ -26,11 +26,16 @@ async def files_not_indexed(session: AsyncSession, app: App, failed: list[tuple[
     if not failed:
         return 0
     digest = hashlib.sha256(repr(sorted(failed)).encode()).hexdigest()[:16]
+    return await _to_admins(session, app, f"knowledge-failed:{digest}", lambda: _render(failed))
+
+
+async def _to_admins(session: AsyncSession, app: App, key: str, render) -> int:
+    """Queue one message per admin (each in their language; `key` + their id keeps it once); returns how many."""
     queued = 0
     for telegram_id, member in await membership.admin_recipients(session, app.settings.admin_ids):
         with in_locale(app, member.locale if member else None):
-            text = _render(failed)
-        if await outbox.enqueue(session, key=f"knowledge-failed:{digest}:{telegram_id}", chat_id=telegram_id,
+            text = render()
+        if await outbox.enqueue(session, key=f"{key}:{telegram_id}", chat_id=telegram_id,
                                 kind=KIND, text=text, member_id=member.id if member else None):
             queued += 1
     return queued
@@ -48,15 +53,7 @@ def _render(failed: list[tuple[str, str]]) -> str:
 
 async def sync_summary(session: AsyncSession, app: App, report: SyncReport) -> int:
     """One message per admin for a sync of the folder: files added, changed, removed and failed (with why)."""
-    token = uuid.uuid4().hex[:12]
-    queued = 0
-    for telegram_id, member in await membership.admin_recipients(session, app.settings.admin_ids):
-        with in_locale(app, member.locale if member else None):
-            text = _render_sync(report)
-        if await outbox.enqueue(session, key=f"kb-sync:{token}:{telegram_id}", chat_id=telegram_id,
-                                kind=KIND, text=text, member_id=member.id if member else None):
-            queued += 1
-    return queued
+    return await _to_admins(session, app, f"kb-sync:{uuid.uuid4().hex[:12]}", lambda: _render_sync(report))
 
 
 def _render_sync(report: SyncReport) -> str:
