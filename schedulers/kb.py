@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def register(scheduler: Any, app: App, bot: Any) -> None:
-    if app.settings.kb_scan_seconds > 0:
+    # In a fleet (CHROMA_HOST) bots only read the shared index; `fieldmate ingest` is its one writer.
+    if app.settings.kb_scan_seconds > 0 and not getattr(app.settings, "chroma_host", None):
         scheduler.add_job(scan_folder, "interval", seconds=app.settings.kb_scan_seconds, args=[app], id="kb:scan",
                           coalesce=True, max_instances=1, replace_existing=True)
 
