@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     knowledge_dir: Path = Path("knowledge")
     knowledge_sync_on_start: bool = True  # index new/changed knowledge files when the bot starts
     index_dir: Path = Path("data/index")
+    # Admins keep the knowledge folder from the chat (issue 16): upload limits and the folder scan.
+    kb_upload_max_mb: int = Field(default=20, ge=1, le=50)
+    kb_max_pdf_pages: int = Field(default=300, ge=1)
+    kb_scan_seconds: int = Field(default=20, ge=0)  # edits on disk synced within two scans (0: no scan)
     media_dir: Path = Path("data/media")
     log_dir: Path = Path("data/logs")  # log files of the simulator and `fieldmate ingest`
     timezone: str = "Asia/Shanghai"

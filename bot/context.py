@@ -40,6 +40,7 @@ class App:
     scheduler: AsyncIOScheduler | None = None
     daily_files_signature: tuple[tuple[str, int, int], ...] | None = None  # knowledge/daily/*.yaml as last loaded
     digest_sections: tuple[DigestSection, ...] = ()  # every feature's digest section (bot/features.py)
+    kb_pending: tuple[tuple[str, int, int], ...] | None = None  # knowledge files waiting to sync, as the last scan saw them
 
     def form_storage(self) -> BaseStorage:
         """The FSM storage of this app, made once: the dispatcher and the idle-form scan share it

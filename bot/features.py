@@ -28,13 +28,14 @@ from aiogram.utils.i18n.lazy_proxy import LazyProxy
 from bot.services.digest import MEMBERS, DigestSection
 from bot.services.digest_sections import DAILY, POINTS, QUESTIONS, REPORTS, TALKS
 from bot.services.talks import may_log
-from handlers import admin, ask, common, daily, digest, fallback, gate, groups, reports, review, start, talks
+from handlers import admin, ask, common, daily, digest, fallback, gate, groups, kb, reports, review, start, talks
 from handlers.ui.menu import CommandSpec, Menu, MenuButton
 from handlers.ui.render import install_error_messages
 from handlers.ui.report_text import REPORT_ERRORS
 from handlers.ui.talk_text import TALK_ERRORS
 from schedulers import daily as daily_jobs
 from schedulers import digest as digest_jobs
+from schedulers import kb as kb_jobs
 from schedulers import reports as report_jobs
 from schedulers import talks as talk_jobs
 
@@ -125,6 +126,13 @@ FEATURES: tuple[Feature, ...] = (
         errors=TALK_ERRORS,
         jobs=talk_jobs.register,
         digest=TALKS,  # talks held, coverage, open follow-ups, who needs a talk now
+    ),
+    Feature(
+        "kb", kb.router,  # admins keep the knowledge folder: documents uploaded in chat, /kb, /reindex, folder scan
+        commands=(_command("kb", __("Knowledge base: documents, remove, restore"), "admin"),
+                  _command("reindex", __("Rebuild the knowledge index"), "admin")),
+        errors=kb.KB_ERRORS,
+        jobs=kb_jobs.register,
     ),
     Feature(
         "ask", ask.router,  # free text: questions to the knowledge folder

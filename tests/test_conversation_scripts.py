@@ -1,6 +1,7 @@
 """Every conversation script in tests/scripts runs through `fieldmate simulate --script`: the real bot,
 real long polling, the local fake Telegram server. Scripts named *knowledge* use the sample knowledge
-folder (indexed once per test session)."""
+folder (indexed once per test session); scripts named *kb* change the folder, so they get an empty
+temporary one."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,11 +24,14 @@ def shared_index(tmp_path_factory):
 @pytest.mark.parametrize("script", SCRIPTS, ids=[path.stem for path in SCRIPTS])
 async def test_conversation_script_passes(script, tmp_path, shared_index, capsys):
     uses_knowledge = "knowledge" in script.stem
+    edits_knowledge = "kb" in script.stem
+    if edits_knowledge:
+        (tmp_path / "knowledge").mkdir()
     settings = load_settings(
         _env_file=None,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
-        knowledge_dir=ROOT / "knowledge",
-        index_dir=shared_index,
+        knowledge_dir=tmp_path / "knowledge" if edits_knowledge else ROOT / "knowledge",
+        index_dir=tmp_path / "index" if edits_knowledge else shared_index,
         media_dir=tmp_path / "media",
         knowledge_sync_on_start=uses_knowledge,
     )

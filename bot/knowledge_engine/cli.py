@@ -82,10 +82,10 @@ def _sync_once_across_fleet(engine, progress):
     """With REDIS_URL, one ingestion at a time across the fleet, and bots told of the new version."""
     from bot.config import load_settings
 
-    from .fleet import ingest_turn, publish_version
+    from .fleet import SYNC_LOCK_FILE, ingest_turn, publish_version
 
     redis_url = load_settings().redis_url
-    with ingest_turn(redis_url):
+    with ingest_turn(redis_url, engine.index_dir / SYNC_LOCK_FILE):
         report = engine.sync(progress=progress)
     if report.added or report.changed or report.removed:
         publish_version(redis_url)

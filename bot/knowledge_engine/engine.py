@@ -27,7 +27,7 @@ from .query import prepare
 from .retrieval import Reranker, Retrieval, hybrid_search
 from .splitter import SPLITTER_VERSION, Chunk
 from .terms import TERM_FILE, TermFileError, TermMap, load_terms
-from .types import Answer, Source, SyncReport
+from .types import Answer, DocumentInfo, Source, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,15 @@ class KnowledgeEngine:
     def sync(self, progress: Progress | None = None) -> SyncReport:
         """Bring the index in line with the knowledge folder (see indexing.py)."""
         with self._sync_lock:
+            report = self.indexer.sync(progress)
+            self._reload_terms(report)
+            return report
+
+    def rebuild(self, progress: Progress | None = None) -> SyncReport:
+        """Drop every chunk and index the whole folder again (`/reindex`); vectors stay cached by content
+        hash, so only the splitting and writing are redone. Answers are empty until the files are back."""
+        with self._sync_lock:
+            self.indexer.drop_all()
             report = self.indexer.sync(progress)
             self._reload_terms(report)
             return report
@@ -328,6 +337,30 @@ class KnowledgeEngine:
         if len(parts) > 1:
             src.text = "\n".join(str(cache["metas"][j].get("text", "")) for j in parts)
         return src
+
+    def file_keys(self, rel: str) -> set[str]:
+        """The chunk keys indexed from one file (to tell what a sync added and removed)."""
+        return set(self.records.list_keys(group_ids=[rel]))
+
+    def preview(self, path: Path) -> tuple[str, list[Chunk]]:
+        """Read and split one file exactly as a sync would, without indexing it (raises LoadError)."""
+        return self.indexer.load_chunks(path)
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every indexed file with its title, chunk and clause counts and when it was last indexed."""
+        cache = self._load_cache()
+        clauses: dict[str, int] = {}
+        for meta in cache["metas"]:
+            if meta.get("clause"):
+                clauses[str(meta.get("file", ""))] = clauses.get(str(meta.get("file", "")), 0) + 1
+        files = self.indexer.manifest().get("files", {})
+        return [DocumentInfo(rel, str(entry.get("title", "")), int(entry.get("chunks", 0)), clauses.get(rel, 0),
+                             float(entry.get("indexed_at", 0.0))) for rel, entry in sorted(files.items())]
+
+    def file_clauses(self, rel: str) -> list[Source]:
+        """The indexed chunks of one file, in document order."""
+        cache = self._load_cache()
+        return [self._source(i, 1.0, cache) for i, meta in enumerate(cache["metas"]) if meta.get("file") == rel]
 
     def stats(self) -> dict[str, Any]:
         manifest = self.indexer.manifest()

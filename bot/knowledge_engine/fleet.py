@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from pathlib import Path
 from typing import Iterator
 
 log = logging.getLogger("fieldmate.knowledge")
@@ -29,13 +30,22 @@ VERSION_KEY = "fieldmate:index:version"
 INGEST_LOCK = "fieldmate:index:ingest"
 INGEST_LOCK_SECONDS = 3600  # a crashed ingestion frees the fleet's lock after this long
 VERSION_POLL_SECONDS = 10.0
+SYNC_LOCK_FILE = "sync.lock"  # in INDEX_DIR: one sync at a time across the processes of one machine
 
 
 @contextlib.contextmanager
-def ingest_turn(redis_url: str | None) -> Iterator[None]:
-    """Hold the fleet's ingestion lock (blocking) while the body runs; nothing to hold without Redis."""
+def ingest_turn(redis_url: str | None, lock_file: Path | None = None) -> Iterator[None]:
+    """Hold the fleet's ingestion lock (blocking) while the body runs. Without Redis, processes on one
+    machine (the bot, `fieldmate ingest`, a second bot) take turns on ``lock_file`` when one is given."""
     if not redis_url:
-        yield
+        if lock_file is None:
+            yield
+            return
+        from filelock import FileLock
+
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(lock_file)):
+            yield
         return
     from redis import Redis
 

@@ -130,6 +130,15 @@ class Indexer:
         changed = [rel for rel, path in scan.files.items() if not _same_stat(known.get(rel), _stat(path))]
         return changed + [rel for rel in manifest["files"] if rel not in scan.files]
 
+    def drop_all(self) -> None:
+        """Remove every file's chunks and forget the manifest's files (the embedding cache stays)."""
+        manifest = read_manifest(self.manifest_path)
+        for rel in list(manifest["files"]):
+            self.store.delete_source(rel)
+        manifest.update(files={}, failed={})
+        self._save(manifest)
+        self.on_change()
+
     def manifest(self) -> dict[str, Any]:
         return read_manifest(self.manifest_path)
 
@@ -167,7 +176,7 @@ class Indexer:
             report.unchanged.append(rel)
             return None
         try:
-            title, chunks = self._load_chunks(path)
+            title, chunks = self.load_chunks(path)
         except LoadError as exc:
             return self._fail(rel, st, str(exc), old, manifest, report)
         except Exception as exc:  # a bug or an unexpected format must not stop the sync
@@ -177,7 +186,7 @@ class Indexer:
             report.warnings.append((rel, f"no numbered clauses found; indexed as {len(chunks)} prose passages"))
         return _Prepared(rel, st, digest, title, [self._document(rel, title, c) for c in chunks], old)
 
-    def _load_chunks(self, path: Path) -> tuple[str, list[Chunk]]:
+    def load_chunks(self, path: Path) -> tuple[str, list[Chunk]]:
         doc = load_file(path)
         chunks = [c for c in split_text(doc.text) if _meaningful(c.text) and c.text.strip() != doc.title]
         if not chunks:
@@ -254,6 +263,7 @@ class Indexer:
             "sha256": item.digest,
             "title": item.title,
             "chunks": len(item.docs),
+            "indexed_at": time.time(),
         }
         self._save(manifest)
         self.on_change()

@@ -32,6 +32,17 @@ class Answer:
 
 
 @dataclass
+class DocumentInfo:
+    """One indexed file of the knowledge folder (`/kb`)."""
+
+    file: str
+    title: str
+    chunks: int
+    clauses: int
+    indexed_at: float  # epoch seconds of the sync that last wrote it (0: unknown, an older index)
+
+
+@dataclass
 class SyncReport:
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)

@@ -108,8 +108,17 @@ class TalkButton(CallbackData, prefix="tk"):
     ref: RowId = 0
 
 
+class KbButton(CallbackData, prefix="kb"):
+    """Admins' knowledge-folder buttons: "replace" / "both" (an upload clashing with a file of the same name),
+    "remove" (confirmed), "restore" (from the trash), "cancel". `key` is the file name's kb.key_of() (names
+    do not fit the 64 bytes of callback data); the handler finds the file again and re-checks the admin."""
+
+    action: Literal["replace", "both", "remove", "restore", "cancel"]
+    key: str = ""
+
+
 # Buttons that show or change personal data (reports, actions, members, invites, the form, daily answers):
 # pressed on a message in a group chat, they are refused before any feature router sees them.
 PRIVATE_BUTTONS: tuple[type[CallbackData], ...] = (
-    MemberAction, InviteButton, DailyButton, ReportFormButton, ReviewButton, ActionButton, TalkFormButton, TalkButton,
+    MemberAction, InviteButton, DailyButton, ReportFormButton, ReviewButton, ActionButton, TalkFormButton, TalkButton, KbButton,
 )

@@ -6,12 +6,14 @@ restart with the same broken files does not repeat the message, a new failure do
 from __future__ import annotations
 
 import hashlib
+import uuid
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import App
+from bot.knowledge_engine.types import SyncReport
 from bot.services import membership, outbox
 from handlers.ui.report_text import in_locale
 
@@ -24,11 +26,16 @@ async def files_not_indexed(session: AsyncSession, app: App, failed: list[tuple[
     if not failed:
         return 0
     digest = hashlib.sha256(repr(sorted(failed)).encode()).hexdigest()[:16]
+    return await _to_admins(session, app, f"knowledge-failed:{digest}", lambda: _render(failed))
+
+
+async def _to_admins(session: AsyncSession, app: App, key: str, render) -> int:
+    """Queue one message per admin (each in their language; `key` + their id keeps it once); returns how many."""
     queued = 0
     for telegram_id, member in await membership.admin_recipients(session, app.settings.admin_ids):
         with in_locale(app, member.locale if member else None):
-            text = _render(failed)
-        if await outbox.enqueue(session, key=f"knowledge-failed:{digest}:{telegram_id}", chat_id=telegram_id,
+            text = render()
+        if await outbox.enqueue(session, key=f"{key}:{telegram_id}", chat_id=telegram_id,
                                 kind=KIND, text=text, member_id=member.id if member else None):
             queued += 1
     return queued
@@ -42,3 +49,18 @@ def _render(failed: list[tuple[str, str]]) -> str:
         count=len(failed))
     footer = _("Fix or replace them, then run <code>./dev ingest</code> and restart the bot.")
     return "\n".join([header, *lines, footer])
+
+
+async def sync_summary(session: AsyncSession, app: App, report: SyncReport) -> int:
+    """One message per admin for a sync of the folder: files added, changed, removed and failed (with why)."""
+    return await _to_admins(session, app, f"kb-sync:{uuid.uuid4().hex[:12]}", lambda: _render_sync(report))
+
+
+def _render_sync(report: SyncReport) -> str:
+    lines = [_("📚 The knowledge folder changed on disk and was synced:")]
+    for label, names in ((_("added"), report.added), (_("changed"), report.changed), (_("removed"), report.removed)):
+        lines += [f"• {label}: {escape(name)}" for name in names[:MAX_LISTED]]
+    failed = _("failed")
+    lines += [f"• ⚠️ {failed}: {escape(name)}: {escape(why)}" for name, why in report.failed[:MAX_LISTED]]
+    lines.append(_("{chunks} passages in the index now.").format(chunks=report.chunks))
+    return "\n".join(lines)

@@ -1,0 +1,358 @@
+"""Admins keep the knowledge folder from the chat: upload a document, /kb (list, remove, restore), /reindex.
+
+Parsing and rendering only; checks, saving and syncing are in bot.services.kb. Every change is audited."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from html import escape
+from typing import TYPE_CHECKING, TypeVar
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.context import App
+from bot.services import audit, kb
+from bot.services.errors import DomainError
+from bot.services.membership import Actor
+from handlers.ui.access import IsAdmin, IsMember
+from handlers.ui.callbacks import KbButton
+from handlers.ui.render import answer_long, reply_error
+
+if TYPE_CHECKING:
+    from bot.knowledge_engine import KnowledgeEngine, SyncReport
+
+log = logging.getLogger("fieldmate.kb")
+T = TypeVar("T")
+PROGRESS_EDIT_SECONDS = 1.5  # Telegram allows about one edit a second per chat
+PENDING = "kb_upload"  # FSM data key: the upload waiting for 替换 / 保留两份
+SNIPPET = 60
+
+
+def router() -> Router:
+    r = Router(name="kb")
+    r.message.filter(IsMember())
+    r.callback_query.filter(IsMember())
+    r.message.register(upload, F.document, IsAdmin())
+    r.message.register(upload_refused, F.document, F.chat.type == "private")
+    r.message.register(kb_command, Command("kb"), IsAdmin())
+    r.message.register(reindex_command, Command("reindex"), IsAdmin())
+    r.callback_query.register(button_pressed, KbButton.filter(), IsAdmin())
+    return r
+
+
+def _limits(app: App) -> kb.Limits:
+    return kb.Limits(max_bytes=app.settings.kb_upload_max_mb * 1024 * 1024, max_pdf_pages=app.settings.kb_max_pdf_pages)
+
+
+def _engine(app: App) -> KnowledgeEngine | None:
+    return app.knowledge
+
+
+def _actor_label(actor: Actor) -> str:
+    return actor.member.real_name if actor.member else f"admin {actor.telegram_id}"
+
+
+# ------------------------------------------------------------------ upload
+async def upload_refused(message: Message) -> None:
+    await message.answer(_("Only administrators can add documents to the knowledge base; your file was not saved."))
+
+
+async def upload(message: Message, bot: Bot, app: App, session: AsyncSession, actor: Actor, state: FSMContext) -> None:
+    document = message.document
+    engine = _engine(app)
+    try:
+        name = kb.safe_name(document.file_name)
+        kb.check_suffix(name)
+        kb.check_size(document.file_size, _limits(app))
+        if engine is None:
+            raise DomainError("kb_not_ready")
+        data = await _download(bot, document.file_id)
+        kb.check_content(name, data, _limits(app))
+        await asyncio.to_thread(kb.read_as_sync_would, engine, name, data)
+    except DomainError as error:
+        log.info("upload %r by %s refused: %s %s", document.file_name, actor.telegram_id, error.code, error.params)
+        await reply_error(message, error)
+        return
+    differs = kb.existing_differs(engine.knowledge_dir, name, data)
+    if differs is False:
+        await message.answer(_("{name} is already in the knowledge base with the same content; nothing changed.").format(
+            name=escape(name)))
+        return
+    if differs:
+        await state.update_data({PENDING: {"file_id": document.file_id, "name": name}})
+        key = kb.key_of(name)
+        await message.answer(
+            _("The knowledge base already has a different {name}. Replace it, or keep both?").format(name=escape(name)),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[
+                InlineKeyboardButton(text=_("Replace"), callback_data=KbButton(action="replace", key=key).pack()),
+                InlineKeyboardButton(text=_("Keep both"), callback_data=KbButton(action="both", key=key).pack()),
+                InlineKeyboardButton(text=_("Cancel"), callback_data=KbButton(action="cancel").pack()),
+            ]]))
+        return
+    await _store(message, app, session, actor, name, data, replace=False)
+
+
+async def _download(bot: Bot, file_id: str) -> bytes:
+    buffer = io.BytesIO()
+    await bot.download(file_id, destination=buffer)
+    return buffer.getvalue()
+
+
+async def _store(message: Message, app: App, session: AsyncSession, actor: Actor, name: str, data: bytes,
+                 *, replace: bool, keep_both: bool = False) -> None:
+    engine = _engine(app)
+    before = await asyncio.to_thread(engine.file_keys, name)
+    try:
+        if keep_both:
+            saved = await asyncio.to_thread(kb.save_keeping_both, engine.knowledge_dir, name, data)
+            before = set()
+        else:
+            saved = await asyncio.to_thread(kb.save, engine.knowledge_dir, name, data, replace=replace)
+    except DomainError as error:
+        await reply_error(message, error)
+        return
+    audit.record(session, actor.member, "kb.upload", "knowledge_file", None, actor_label=_actor_label(actor),
+                 file=saved.name, replaced=saved.replaced, bytes=len(data))
+    status = await message.answer(_("Saved {name}; indexing…").format(name=escape(saved.name)))
+    report = await _with_progress(status, lambda progress: kb.sync(engine, app.settings.redis_url, progress))
+    change = kb.describe(engine, saved.name, before, report)
+    await _edit(status, change_text(change))
+
+
+def change_text(change: kb.Change) -> str:
+    if change.failed:
+        return _("⚠️ {name} was saved but could not be indexed: {reason}").format(
+            name=escape(change.name), reason=escape(change.failed))
+    lines = [_("✅ {name} 《{title}》: {added} passage(s) added, {removed} removed; {chunks} in all, {clauses} numbered clause(s).").format(
+        name=escape(change.name), title=escape(change.title), added=change.added, removed=change.removed,
+        chunks=change.chunks, clauses=change.clauses)]
+    if change.preview:
+        lines.append(_("First clauses:"))
+        lines += [f"• <b>{escape(c.clause)}</b> {escape(_snippet(c.text))}" for c in change.preview]
+    return "\n".join(lines)
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= SNIPPET else flat[:SNIPPET] + "…"
+
+
+# --------------------------------------------------------------------- /kb
+async def kb_command(message: Message, command: CommandObject, app: App, session: AsyncSession, actor: Actor) -> None:
+    engine = _engine(app)
+    if engine is None:
+        await reply_error(message, DomainError("kb_not_ready"))
+        return
+    verb, _sep, rest = (command.args or "").strip().partition(" ")
+    if verb == "remove":
+        await _ask_remove(message, engine, rest.strip())
+    elif verb == "restore":
+        await _restore(message, app, session, actor, rest.strip())
+    elif verb:
+        await message.answer(usage_text())
+    else:
+        await answer_long(message, await asyncio.to_thread(_listing, engine, app))
+
+
+def usage_text() -> str:
+    return _("Send a document (md, txt, docx, pdf, html) to add it. /kb lists the documents; "
+             "/kb remove NAME moves one to the trash; /kb restore brings it back; /reindex rebuilds the index.")
+
+
+def _listing(engine: KnowledgeEngine, app: App) -> str:
+    documents = engine.documents()
+    lines = [_("<b>Knowledge base: {count} document(s)</b>").format(count=len(documents))]
+    for doc in documents:
+        synced = (datetime.fromtimestamp(doc.indexed_at, app.settings.tz).strftime("%m-%d %H:%M")
+                  if doc.indexed_at else "—")
+        lines.append(_("• {file} 《{title}》: {chunks} passage(s), {clauses} clause(s), synced {synced}").format(
+            file=escape(doc.file), title=escape(doc.title), chunks=doc.chunks, clauses=doc.clauses, synced=synced))
+    trash = kb.trashed(engine.knowledge_dir)
+    if trash:
+        lines.append(_("In the trash: {count} (/kb restore)").format(count=len(trash)))
+    lines.append("")
+    lines.append(usage_text())
+    return "\n".join(lines)
+
+
+def _find_document(engine: KnowledgeEngine, wanted: str) -> str:
+    """A document by file name, title or a unique part of either."""
+    documents = engine.documents()
+    exact = [d.file for d in documents if wanted in (d.file, d.title, d.title and f"《{d.title}》")]
+    partial = [d.file for d in documents if wanted and (wanted in d.file or wanted in d.title)]
+    found = exact or partial
+    if len(found) != 1:
+        raise DomainError("kb_no_such_document" if not found else "kb_ambiguous", name=wanted)
+    return found[0]
+
+
+async def _ask_remove(message: Message, engine: KnowledgeEngine, wanted: str) -> None:
+    if not wanted:
+        await message.answer(_("Which document? e.g. /kb remove 安全工器具使用与检查.md"))
+        return
+    try:
+        name = _find_document(engine, wanted)
+    except DomainError as error:
+        await reply_error(message, error)
+        return
+    await message.answer(
+        _("Move {name} to the trash? Members will no longer get answers from it (/kb restore brings it back).").format(
+            name=escape(name)),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[
+            InlineKeyboardButton(text=_("Remove"), callback_data=KbButton(action="remove", key=kb.key_of(name)).pack()),
+            InlineKeyboardButton(text=_("Cancel"), callback_data=KbButton(action="cancel").pack()),
+        ]]))
+
+
+async def _restore(message: Message, app: App, session: AsyncSession, actor: Actor, wanted: str) -> None:
+    engine = _engine(app)
+    trash = kb.trashed(engine.knowledge_dir)
+    matches = [name for name in trash if wanted and wanted in name]
+    if len(matches) == 1:
+        await _do_restore(message, app, session, actor, matches[0])
+        return
+    if not trash:
+        await message.answer(_("The trash is empty."))
+        return
+    await message.answer(_("Which document should come back?"), reply_markup=InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=name[:60], callback_data=KbButton(action="restore", key=kb.key_of(name)).pack())]
+        for name in trash[:20]]))
+
+
+async def _do_restore(message: Message, app: App, session: AsyncSession, actor: Actor, name: str) -> None:
+    engine = _engine(app)
+    try:
+        restored = await asyncio.to_thread(kb.restore, engine.knowledge_dir, name)
+    except DomainError as error:
+        await reply_error(message, error)
+        return
+    audit.record(session, actor.member, "kb.restore", "knowledge_file", None, actor_label=_actor_label(actor), file=restored)
+    status = await message.answer(_("Restoring {name}…").format(name=escape(restored)))
+    report = await _with_progress(status, lambda progress: kb.sync(engine, app.settings.redis_url, progress))
+    await _edit(status, change_text(kb.describe(engine, restored, set(), report)))
+
+
+async def _do_remove(message: Message, app: App, session: AsyncSession, actor: Actor, name: str) -> None:
+    engine = _engine(app)
+    try:
+        await asyncio.to_thread(kb.remove, engine.knowledge_dir, name)
+    except DomainError as error:
+        await reply_error(message, error)
+        return
+    audit.record(session, actor.member, "kb.remove", "knowledge_file", None, actor_label=_actor_label(actor), file=name)
+    before = await asyncio.to_thread(engine.file_keys, name)
+    await asyncio.to_thread(kb.sync, engine, app.settings.redis_url)
+    await message.answer(_("{name} moved to the trash; {count} passage(s) removed from the index. /kb restore brings it back.").format(
+        name=escape(name), count=len(before)))
+
+
+# ---------------------------------------------------------------- /reindex
+async def reindex_command(message: Message, app: App, session: AsyncSession, actor: Actor) -> None:
+    engine = _engine(app)
+    if engine is None:
+        await reply_error(message, DomainError("kb_not_ready"))
+        return
+    audit.record(session, actor.member, "kb.reindex", "knowledge_index", None, actor_label=_actor_label(actor))
+    status = await message.answer(_("Rebuilding the index…"))
+    report = await _with_progress(status, lambda progress: kb.sync(engine, app.settings.redis_url, progress, rebuild=True))
+    await _edit(status, sync_text(report))
+
+
+def sync_text(report: SyncReport) -> str:
+    text = _("Index rebuilt: {files} file(s), {chunks} passage(s) in {seconds:.0f} s.").format(
+        files=len(report.added) + len(report.changed) + len(report.unchanged), chunks=report.chunks, seconds=report.seconds)
+    if report.failed:
+        text += "\n" + "\n".join(f"⚠️ {escape(name)}: {escape(why)}" for name, why in report.failed)
+    return text
+
+
+# ----------------------------------------------------------------- buttons
+async def button_pressed(query: CallbackQuery, callback_data: KbButton, bot: Bot, app: App, session: AsyncSession,
+                         actor: Actor, state: FSMContext) -> None:
+    engine = _engine(app)
+    if engine is None:
+        await reply_error(query, DomainError("kb_not_ready"))
+        return
+    action, key = callback_data.action, callback_data.key
+    await query.answer()
+    with contextlib.suppress(TelegramBadRequest):
+        await query.message.edit_reply_markup(reply_markup=None)  # a second press finds no button
+    if action == "cancel":
+        await state.update_data({PENDING: None})
+        await query.message.answer(_("Cancelled; nothing changed."))
+    elif action in ("replace", "both"):
+        pending = (await state.get_data()).get(PENDING)
+        if not pending or kb.key_of(pending["name"]) != key:
+            await reply_error(query.message, DomainError("kb_upload_gone"))
+            return
+        await state.update_data({PENDING: None})
+        data = await _download(bot, pending["file_id"])
+        await _store(query.message, app, session, actor, pending["name"], data,
+                     replace=action == "replace", keep_both=action == "both")
+    elif action == "remove":
+        name = next((d.file for d in engine.documents() if kb.key_of(d.file) == key), None)
+        if name is None:
+            await reply_error(query.message, DomainError("kb_no_such_document", name="—"))
+            return
+        await _do_remove(query.message, app, session, actor, name)
+    elif action == "restore":
+        name = next((n for n in kb.trashed(engine.knowledge_dir) if kb.key_of(n) == key), None)
+        if name is None:
+            await reply_error(query.message, DomainError("kb_no_such_document", name="—"))
+            return
+        await _do_restore(query.message, app, session, actor, name)
+
+
+# ---------------------------------------------------------------- progress
+async def _with_progress(status: Message, work: Callable[[Callable[[int, int, str], None]], T]) -> T:
+    """Run `work(progress)` in a thread; edit `status` in place with the latest progress meanwhile."""
+    latest: list[tuple[int, int, str] | None] = [None]
+
+    def progress(done: int, total: int, what: str) -> None:
+        latest[0] = (done, total, what)
+
+    task = asyncio.ensure_future(asyncio.to_thread(work, progress))
+    shown = None
+    while not task.done():
+        await asyncio.wait({task}, timeout=PROGRESS_EDIT_SECONDS)
+        if not task.done() and latest[0] is not None and latest[0] != shown:
+            shown = latest[0]
+            done, total, what = shown
+            await _edit(status, _("Indexing {done}/{total}: {what}").format(done=done + 1, total=max(total, 1), what=escape(what)))
+    return task.result()
+
+
+async def _edit(status: Message, text: str) -> None:
+    with contextlib.suppress(TelegramBadRequest):  # "message is not modified"
+        await status.edit_text(text)
+
+
+KB_ERRORS = {
+    "kb_not_ready": __("The knowledge base is not ready yet. Please try again in a few minutes."),
+    "kb_bad_name": __("That file name cannot be used. Please rename the file and send it again."),
+    "kb_legacy_format": __("{suffix} is an old format the knowledge base cannot read: open it in Word or WPS, save it as .docx and send it again."),
+    "kb_image_not_supported": __("Photos and scans are not read yet: please send the document as text (docx, pdf with text, md, txt)."),
+    "kb_bad_type": __("Files of type {suffix} are not accepted: send md, txt, docx, pdf or html."),
+    "kb_too_large": __("The file is {mb} MB; at most {max} MB can be uploaded. Please split it into smaller documents."),
+    "kb_empty": __("The file is empty; nothing was saved."),
+    "kb_not_what_it_says": __("The file's content is not a {suffix} document (renamed or damaged?); nothing was saved."),
+    "kb_pdf_encrypted": __("The PDF is password-protected; please send a copy without a password."),
+    "kb_pdf_too_many_pages": __("The PDF has {pages} pages; at most {max} can be uploaded. Please split it into parts."),
+    "kb_zip_bomb": __("The Word file would unpack to {mb} MB, far more than a document needs; it was refused as unsafe."),
+    "kb_unreadable": __("The file cannot be read as a regulation ({reason}); nothing was saved."),
+    "kb_clash": __("A file named {name} already exists; nothing was overwritten."),
+    "kb_no_such_document": __("There is no document {name}; /kb lists them."),
+    "kb_ambiguous": __("Several documents match {name}; please give the full file name from /kb."),
+    "kb_upload_gone": __("That upload is no longer waiting; please send the file again."),
+}
