@@ -35,6 +35,7 @@ from handlers.ui.report_text import REPORT_ERRORS
 from handlers.ui.talk_text import TALK_ERRORS
 from schedulers import daily as daily_jobs
 from schedulers import digest as digest_jobs
+from schedulers import forms as form_jobs
 from schedulers import kb as kb_jobs
 from schedulers import reports as report_jobs
 from schedulers import talks as talk_jobs
@@ -76,6 +77,7 @@ FEATURES: tuple[Feature, ...] = (
                   _command("language", __("Switch language"), private_only=False),
                   _command("cancel", __("Cancel the current form"), private_only=False)),
         buttons=(MenuButton(common.BTN_HELP, row=1), MenuButton(common.BTN_LANGUAGE, row=1)),
+        jobs=form_jobs.register,  # every form's idle drafts: one reminder, then discarded
     ),
     Feature(
         "admin", admin.router,

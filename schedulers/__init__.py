@@ -15,7 +15,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-
 JOB_DEFAULTS = {
     "coalesce": True,  # after downtime run a missed scan once, not once per missed interval
     "misfire_grace_time": 15 * 60,  # APScheduler's default (1 s) would silently drop scans after a busy moment

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from bot.app import build_dispatcher
 from bot.services import reports
-from schedulers.reports import register, scan_idle_forms, send_report_reminders
+from schedulers.forms import scan_idle_forms
+from schedulers.reports import register, send_report_reminders
 from storage.models import Delivery, FsmRecord
 from tests.reports.helpers import LI, sample_input
 from tests.support.harness import Harness
@@ -100,5 +101,5 @@ def test_register_adds_the_two_jobs(app):
 
     scheduler = Recorder()
     register(scheduler, app, bot=None)
-    assert {job[2]["id"] for job in scheduler.jobs} == {"reports:reminders", "reports:idle-forms"}
+    assert {job[2]["id"] for job in scheduler.jobs} == {"reports:reminders"}  # idle forms: schedulers/forms.py
     assert all(job[2]["coalesce"] and job[2]["max_instances"] == 1 for job in scheduler.jobs)

@@ -73,3 +73,20 @@ def test_cli_lists_a_quarter(tmp_path, monkeypatch):
     assert "余山供电所 2026Q4: 0 talks (0 confirmed), 0/0 members covered" in listed.output
     bad = runner.invoke(cli, ["talks", "list", "--branch", "余山供电所", "--quarter", "2026Q5"])
     assert bad.exit_code == 1 and "talk_bad_quarter" in bad.output
+
+
+async def test_an_idle_talk_record_gets_one_reminder_then_is_discarded(harness, app, world):
+    from datetime import timedelta
+
+    from schedulers.forms import scan_idle_forms
+    from storage.models import Delivery, FsmRecord
+
+    await harness.send(SEC_A, "/talk")
+    async with app.sessionmaker() as session:
+        started = await session.scalar(select(FsmRecord.updated_at))
+    assert await scan_idle_forms(app, now=started + timedelta(days=5, hours=1)) == (1, 0)
+    assert await scan_idle_forms(app, now=started + timedelta(days=7, hours=1)) == (0, 1)
+    async with app.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 0
+        texts = (await session.scalars(select(Delivery.text).where(Delivery.key.like("talk-form-%")))).all()
+    assert len(texts) == 2 and "/talk" in texts[0]
