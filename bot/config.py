@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     report_reminder_day: int = 25  # reminders to members without a submitted report start on this day of the month
     report_reminder_hour: int = 9  # local hour of the daily reminder scan (before noon: people read it at work)
     report_deadline_day: int = 0  # day of the month a report is due; 0 = the month's last day
-    report_form_keep_days: int = 7  # an idle half-filled form is discarded after this many days (one reminder first)
+    report_form_keep_days: int = 7  # any idle half-filled form (report, talk) is discarded after this many days (one reminder first)
 
     # Points (积分) awarded through bot/services/points.py; 0 disables an award.
     points_daily_ack: int = 1  # acknowledging the daily safety item (「已学习」)
