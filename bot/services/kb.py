@@ -13,10 +13,12 @@ import io
 import os
 import re
 import shutil
+import threading
 import unicodedata
 import uuid
 import zipfile
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -303,3 +305,34 @@ def restore(folder: Path, name: str) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(source, target)
     return name
+
+
+# ------------------------------------------------------------- FAQ answers
+FAQ_FILE = "常见问题解答.md"
+FAQ_TITLE = "# 常见问题解答\n"
+_faq_lock = threading.Lock()
+MAX_FAQ_ANSWER = 2000  # characters: a FAQ answer is a few sentences; longer text belongs in a regulation
+
+
+def faq_section(question: str, answer: str, admin: str, day: date) -> str:
+    """One FAQ section: the question as its heading (so retrieval matches it), the answer, and who answered
+    when: the line 「管理员答复：王管理，2026-12-01」 is part of the text, so every answer from it shows it."""
+    heading = " ".join(question.split()).lstrip("#").strip()
+    body = "\n".join(line.rstrip() for line in answer.strip().splitlines())
+    return f"\n## {heading}\n\n{body}\n\n管理员答复：{admin}，{day.isoformat()}\n"
+
+
+def append_faq(folder: Path, question: str, answer: str, admin: str, day: date) -> str:
+    """Append a section to the FAQ document (created on first use), atomically; returns its file name.
+    Raises DomainError('faq_empty' / 'faq_too_long')."""
+    answer = answer.strip()
+    if not answer:
+        raise DomainError("faq_empty")
+    if len(answer) > MAX_FAQ_ANSWER:
+        raise DomainError("faq_too_long", length=len(answer), max=MAX_FAQ_ANSWER)
+    target = folder / FAQ_FILE
+    with _faq_lock:  # read-append-replace: two admins answering at once must not drop a section
+        current = target.read_text("utf-8") if target.is_file() else FAQ_TITLE
+        text = current.rstrip("\n") + "\n" + faq_section(question, answer, admin, day)
+        save(folder, FAQ_FILE, text.encode("utf-8"), replace=True)
+    return FAQ_FILE
