@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Callable
 from bot.knowledge_engine.fleet import SYNC_LOCK_FILE, ingest_turn, publish_version
 from bot.knowledge_engine.folder import LEGACY_FORMATS
 from bot.knowledge_engine.loaders import HTML_SUFFIXES, TEXT_SUFFIXES, LoadError, decode_bytes
+from bot.services import daily_items
 from bot.services.errors import DomainError
 
 if TYPE_CHECKING:
@@ -336,3 +337,30 @@ def append_faq(folder: Path, question: str, answer: str, admin: str, day: date) 
         text = current.rstrip("\n") + "\n" + faq_section(question, answer, admin, day)
         save(folder, FAQ_FILE, text.encode("utf-8"), replace=True)
     return FAQ_FILE
+
+
+# ------------------------------------------------------- daily-item lists
+DAILY_FOLDER = "daily"  # inside the knowledge folder: the daily items' yaml lists (bot.services.daily_items)
+DAILY_SUFFIXES = {".yaml", ".yml"}
+MAX_LISTED_PROBLEMS = 10
+
+
+def is_daily_list(name: str) -> bool:
+    return Path(name).suffix.lower() in DAILY_SUFFIXES
+
+
+def save_daily_list(folder: Path, name: str, data: bytes, limits: Limits) -> tuple[Saved, daily_items.LoadResult]:
+    """Validate an uploaded daily-item list as it would load beside the other lists in `folder`, and only if
+    every item loads save it (atomically, replacing a list of the same name): a bad file never replaces a good
+    one. Raises DomainError('daily_list_invalid') listing the problems with file and line."""
+    check_size(len(data), limits)
+    if _sniff(data) is not None:
+        raise DomainError("kb_not_what_it_says", suffix=Path(name).suffix)
+    result = daily_items.check_upload(folder, name, data)
+    blocking = [problem for problem in result.problems if problem.skipped]
+    if blocking or not result.items:
+        shown = [f"{p.file}:{p.line}: {p.message}" for p in blocking[:MAX_LISTED_PROBLEMS]] or [f"{name}:1: no items"]
+        more = len(blocking) - MAX_LISTED_PROBLEMS
+        raise DomainError("daily_list_invalid", name=name, count=max(len(blocking), 1),
+                          problems="\n".join(shown + ([f"… +{more}"] if more > 0 else [])))
+    return save(folder, name, data, replace=True), result
