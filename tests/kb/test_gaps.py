@@ -109,3 +109,16 @@ async def test_a_gap_answered_is_then_the_answer_to_that_question(harness, app, 
         closed = (await session.scalars(select(Question.gap_closed).order_by(Question.id))).all()
         actions = (await session.scalars(select(AuditEntry.action))).all()
     assert closed[:2] == ["answered", "answered"] and "gap.answered" in actions
+
+
+async def test_commands_pass_through_while_an_answer_is_awaited_and_cancel_ends_it(harness, app):
+    await member(harness, app)
+    await harness.send(1001, "明天天气怎么样")
+    await harness.send(1, "/gaps")
+    assert "请输入" in (await harness.press(1, harness.button_data("答复 1")))[-1]
+    assert "明天天气怎么样" in (await harness.send(1, "/gaps"))[-1]  # a command is a command, not the answer
+    await harness.send(1, "/cancel")
+    await harness.send(1, "绝缘手套多久送检")  # after /cancel, text is a question again
+    assert app.knowledge.asked[-1][0] == "绝缘手套多久送检"
+    async with app.sessionmaker() as session:
+        assert (await session.scalars(select(Question.gap_closed))).all() == [None, None]
