@@ -140,6 +140,7 @@ FEATURES: tuple[Feature, ...] = (
         "ask", ask.router,  # free text: questions to the knowledge folder
         commands=(_command("ask", __("Ask a question (also in groups)"), private_only=False),
                   _command("gaps", __("Questions the knowledge base could not answer"), "admin")),
+        errors=ask.ASK_ERRORS,
         digest=QUESTIONS,  # questions asked, share refused, top unanswered topics
     ),
     Feature("fallback", fallback.router),

@@ -1,6 +1,8 @@
 """Questions: any private text that is no command or form input; in groups only when addressed."""
 from __future__ import annotations
 
+import asyncio
+import logging
 from html import escape
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
@@ -14,21 +16,25 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.chat_action import ChatActionSender
+from aiogram.fsm.context import FSMContext
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import App
 from bot.knowledge_engine.present import citation, lead_sentence, phone_text
-from bot.services import questions
+from bot.services import audit, kb, questions
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
 from handlers.ui.access import IsAdmin, IsMember
-from handlers.ui.callbacks import AskFeedback, AskFull, AskMore
+from handlers.ui.callbacks import AskFeedback, AskFull, AskMore, GapButton
 from handlers.ui.render import answer_long, reply_error
+from handlers.ui.states import GapAnswerForm
 
 if TYPE_CHECKING:
     from bot.knowledge_engine import Answer, KnowledgeEngine, Source
 
+log = logging.getLogger("fieldmate.ask")
 PAGE = 3  # clauses per page of 「更多」 (and of related clauses); an answer leads with its best clause alone
 SNIPPET = 600  # characters of a clause shown in an answer; 「原文」 shows all of it
 
@@ -55,6 +61,8 @@ def router() -> Router:
     r.message.filter(IsMember())
     r.callback_query.filter(IsMember())
     r.message.register(gaps_command, Command("gaps"), IsAdmin())
+    r.callback_query.register(gap_pressed, GapButton.filter(), IsAdmin())
+    r.message.register(gap_answer_typed, GapAnswerForm.answer, F.text, ~F.text.startswith("/"), IsAdmin())
     r.message.register(ask_command, Command("ask"))
     r.message.register(ask_private, F.chat.type == "private", F.text, ~F.text.startswith("/"))
     r.message.register(ask_in_group, AddressedInGroup())
@@ -222,13 +230,96 @@ async def feedback_pressed(query: CallbackQuery, callback_data: AskFeedback, ses
     await query.answer(_("Thank you for the feedback."))
 
 
+MAX_GAP_BUTTONS = 20  # groups with buttons under one /gaps list (two buttons each; Telegram allows 100)
+GAP_STATE_KEY = "gap_question"
+
+
 async def gaps_command(message: Message, session: AsyncSession, actor: Actor, app: App) -> None:
     found = await questions.gaps(session, actor, now=app.clock.utc_naive())
     if not found:
         await message.answer(_("No refused or disliked questions in the last 30 days."))
         return
-    lines = [_("<b>Questions without a good answer (last 30 days)</b>")]
-    for gap in found:
+    lines = [_("<b>Questions without a good answer (last 30 days), similar ones grouped</b>")]
+    for number, gap in enumerate(found, 1):
         times = " " + _("×{count}").format(count=gap.count) if gap.count > 1 else ""
-        lines.append(f"{gap.last.asked_at:%m-%d} {'❓' if gap.last.refused else '👎'} {escape(gap.text[:80])}{times}")
-    await answer_long(message, "\n".join(lines))
+        lines.append(f"{number}. {gap.last.asked_at:%m-%d} {'❓' if gap.last.refused else '👎'} "
+                     f"{escape(gap.text[:80])}{times}")
+        lines.append("   " + _("Closest clause: {clause}").format(clause=escape(_closest(app, gap))))
+    lines.append(_("「Answer n」 adds your answer to the FAQ document; 「Out of scope n」 marks the refusal as right."))
+    keyboard = [[
+        InlineKeyboardButton(text=_("Answer {n}").format(n=number),
+                             callback_data=GapButton(action="answer", question_id=gap.last.id).pack()),
+        InlineKeyboardButton(text=_("Out of scope {n}").format(n=number),
+                             callback_data=GapButton(action="out", question_id=gap.last.id).pack()),
+    ] for number, gap in enumerate(found[:MAX_GAP_BUTTONS], 1)]
+    await answer_long(message, "\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=keyboard))
+
+
+def _closest(app: App, gap: questions.Gap) -> str:
+    engine = _engine(app)
+    source = engine.get_chunk(gap.source_id) if engine is not None and gap.source_id else None
+    return citation(source) if source is not None else "—"
+
+
+def _admin_name(actor: Actor) -> str:
+    return actor.member.real_name if actor.member else f"admin {actor.telegram_id}"
+
+
+async def gap_pressed(query: CallbackQuery, callback_data: GapButton, session: AsyncSession, actor: Actor, app: App,
+                      state: FSMContext) -> None:
+    try:
+        gap = await questions.find_gap(session, actor, callback_data.question_id, app.clock.utc_naive())
+    except DomainError as error:
+        await reply_error(query, error)
+        return
+    await query.answer()
+    if callback_data.action == "out":
+        questions.close_gap(gap, "out_of_scope")
+        audit.record(session, actor.member, "gap.out_of_scope", "question", gap.last.id,
+                     actor_label=_admin_name(actor), question=gap.text, questions=gap.count)
+        await query.message.answer(_("Marked as out of scope: 「{text}」 ({count} question(s)) leaves the list.").format(
+            text=escape(gap.text[:80]), count=gap.count))
+        return
+    await state.set_state(GapAnswerForm.answer)
+    await state.update_data({GAP_STATE_KEY: gap.last.id})
+    await query.message.answer(_(
+        "Type the answer to 「{text}」 (at most {max} characters). It is added to the FAQ document {file} with your "
+        "name and today's date, and members asking this get it from then on. /cancel stops."
+    ).format(text=escape(gap.text[:200]), max=kb.MAX_FAQ_ANSWER, file=kb.FAQ_FILE))
+
+
+async def gap_answer_typed(message: Message, session: AsyncSession, actor: Actor, app: App, state: FSMContext) -> None:
+    engine = _engine(app)
+    question_id = (await state.get_data()).get(GAP_STATE_KEY) or 0
+    try:
+        if engine is None:
+            raise DomainError("kb_not_ready")
+        gap = await questions.find_gap(session, actor, question_id, app.clock.utc_naive())
+        name = await asyncio.to_thread(kb.append_faq, engine.knowledge_dir, gap.text, message.text,
+                                       _admin_name(actor), app.local_now().date())
+    except DomainError as error:
+        if error.code != "faq_too_long":  # too long: the admin shortens it and sends again, still in the form
+            await state.clear()
+        await reply_error(message, error)
+        return
+    await state.clear()
+    questions.close_gap(gap, "answered")
+    audit.record(session, actor.member, "gap.answered", "question", gap.last.id, actor_label=_admin_name(actor),
+                 question=gap.text, questions=gap.count, file=name, chars=len(message.text))
+    await message.answer(_("Saved to {file}; indexing…").format(file=escape(name)))
+    report = await asyncio.to_thread(kb.sync, engine, app.settings.redis_url)
+    failed = dict(report.failed).get(name)
+    if failed:
+        log.error("FAQ %s saved but not indexed: %s", name, failed)
+        await message.answer(_("⚠️ {file} was saved but could not be indexed: {reason}").format(
+            file=escape(name), reason=escape(failed)))
+        return
+    await message.answer(_("✅ Answer saved to {file} and indexed: members asking 「{text}」 now get it.").format(
+        file=escape(name), text=escape(gap.text[:80])))
+
+
+ASK_ERRORS = {
+    "gap_gone": __("That group of questions is no longer open (answered or closed meanwhile); send /gaps again."),
+    "faq_empty": __("Please type the answer as text."),
+    "faq_too_long": __("The answer has {length} characters; at most {max} fit a FAQ entry. Please shorten it and send it again, or /cancel."),
+}

@@ -22,7 +22,7 @@ from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import App
-from bot.services import audit, kb
+from bot.services import audit, daily_items, kb
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
 from handlers.ui.access import IsAdmin, IsMember
@@ -73,6 +73,9 @@ async def upload(message: Message, bot: Bot, app: App, session: AsyncSession, ac
     engine = _engine(app)
     try:
         name = kb.safe_name(document.file_name)
+        if kb.is_daily_list(name):
+            await _upload_daily_list(message, bot, app, session, actor, name)
+            return
         kb.check_suffix(name)
         kb.check_size(document.file_size, _limits(app))
         if engine is None:
@@ -101,6 +104,29 @@ async def upload(message: Message, bot: Bot, app: App, session: AsyncSession, ac
             ]]))
         return
     await _store(message, app, session, actor, name, data, replace=False)
+
+
+async def _upload_daily_list(message: Message, bot: Bot, app: App, session: AsyncSession, actor: Actor,
+                             name: str) -> None:
+    """A yaml file is a daily-item list: checked item by item first, saved only when all load, then synced."""
+    folder = app.settings.knowledge_dir / kb.DAILY_FOLDER
+    limits = _limits(app)
+    try:
+        kb.check_size(message.document.file_size, limits)
+        data = await _download(bot, message.document.file_id)
+        saved, result = await asyncio.to_thread(kb.save_daily_list, folder, name, data, limits)
+    except DomainError as error:
+        log.info("daily list %r by %s refused: %s", name, actor.telegram_id, error.code)
+        await reply_error(message, error)
+        return
+    _loaded, report = await daily_items.load_and_sync(session, folder)
+    audit.record(session, actor.member, "kb.daily_list", "knowledge_file", None, actor_label=_actor_label(actor),
+                 file=f"{kb.DAILY_FOLDER}/{saved.name}", replaced=saved.replaced, items=len(result.items))
+    warnings = "".join(f"\n⚠️ {escape(str(problem))}" for problem in result.problems)
+    await message.answer(_(
+        "✅ Daily items list {name} saved: {items} item(s); {added} new, {updated} changed, {retired} retired."
+    ).format(name=escape(saved.name), items=len(result.items), added=len(report.added), updated=len(report.updated),
+             retired=len(report.retired)) + warnings)
 
 
 async def _download(bot: Bot, file_id: str) -> bytes:
@@ -354,5 +380,6 @@ KB_ERRORS = {
     "kb_clash": __("A file named {name} already exists; nothing was overwritten."),
     "kb_no_such_document": __("There is no document {name}; /kb lists them."),
     "kb_ambiguous": __("Several documents match {name}; please give the full file name from /kb."),
+    "daily_list_invalid": __("{name} was not saved: {count} problem(s) (file:line). Please fix them and send it again; the current list stays.\n{problems}"),
     "kb_upload_gone": __("That upload is no longer waiting; please send the file again."),
 }

@@ -87,17 +87,40 @@ def load_items(folder: Path) -> LoadResult:
     return result
 
 
+def check_upload(folder: Path, name: str, data: bytes) -> LoadResult:
+    """Load an uploaded list as it would load beside the other files of `folder` (the file of the same name,
+    which it would replace, left out), so duplicate ids across files are found before anything is written."""
+    seen: dict[str, str] = {}
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []:
+        if path.name != name:
+            _load_file(path, folder, LoadResult(), seen)
+    result = LoadResult(files=1)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        result.problems.append(Problem(name, 1, f"cannot read the file: {exc}"))
+        return result
+    _load_text(text, name, result, seen)
+    return result
+
+
 def _load_file(path: Path, folder: Path, result: LoadResult, seen: dict[str, str]) -> None:
     name = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else path.name
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        result.problems.append(Problem(name, 1, f"cannot read the file: {exc}"))
+        return
+    _load_text(text, name, result, seen)
+
+
+def _load_text(text: str, name: str, result: LoadResult, seen: dict[str, str]) -> None:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         result.problems.append(Problem(name, line, f"not valid YAML: {exc.problem or exc}; the whole file was skipped"))
-        return
-    except (OSError, UnicodeDecodeError) as exc:
-        result.problems.append(Problem(name, 1, f"cannot read the file: {exc}"))
         return
     if root is None:
         return  # an empty file

@@ -13,16 +13,19 @@ import io
 import os
 import re
 import shutil
+import threading
 import unicodedata
 import uuid
 import zipfile
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from bot.knowledge_engine.fleet import SYNC_LOCK_FILE, ingest_turn, publish_version
 from bot.knowledge_engine.folder import LEGACY_FORMATS
 from bot.knowledge_engine.loaders import HTML_SUFFIXES, TEXT_SUFFIXES, LoadError, decode_bytes
+from bot.services import daily_items
 from bot.services.errors import DomainError
 
 if TYPE_CHECKING:
@@ -303,3 +306,61 @@ def restore(folder: Path, name: str) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(source, target)
     return name
+
+
+# ------------------------------------------------------------- FAQ answers
+FAQ_FILE = "常见问题解答.md"
+FAQ_TITLE = "# 常见问题解答\n"
+_faq_lock = threading.Lock()
+MAX_FAQ_ANSWER = 2000  # characters: a FAQ answer is a few sentences; longer text belongs in a regulation
+
+
+def faq_section(question: str, answer: str, admin: str, day: date) -> str:
+    """One FAQ section: the question as its heading (so retrieval matches it), the answer, and who answered
+    when: the line 「管理员答复：王管理，2026-12-01」 is part of the text, so every answer from it shows it."""
+    heading = " ".join(question.split()).lstrip("#").strip()
+    body = "\n".join(line.rstrip() for line in answer.strip().splitlines())
+    return f"\n## {heading}\n\n{body}\n\n管理员答复：{admin}，{day.isoformat()}\n"
+
+
+def append_faq(folder: Path, question: str, answer: str, admin: str, day: date) -> str:
+    """Append a section to the FAQ document (created on first use), atomically; returns its file name.
+    Raises DomainError('faq_empty' / 'faq_too_long')."""
+    answer = answer.strip()
+    if not answer:
+        raise DomainError("faq_empty")
+    if len(answer) > MAX_FAQ_ANSWER:
+        raise DomainError("faq_too_long", length=len(answer), max=MAX_FAQ_ANSWER)
+    target = folder / FAQ_FILE
+    with _faq_lock:  # read-append-replace: two admins answering at once must not drop a section
+        current = target.read_text("utf-8") if target.is_file() else FAQ_TITLE
+        text = current.rstrip("\n") + "\n" + faq_section(question, answer, admin, day)
+        save(folder, FAQ_FILE, text.encode("utf-8"), replace=True)
+    return FAQ_FILE
+
+
+# ------------------------------------------------------- daily-item lists
+DAILY_FOLDER = "daily"  # inside the knowledge folder: the daily items' yaml lists (bot.services.daily_items)
+DAILY_SUFFIXES = {".yaml", ".yml"}
+MAX_LISTED_PROBLEMS = 10
+
+
+def is_daily_list(name: str) -> bool:
+    return Path(name).suffix.lower() in DAILY_SUFFIXES
+
+
+def save_daily_list(folder: Path, name: str, data: bytes, limits: Limits) -> tuple[Saved, daily_items.LoadResult]:
+    """Validate an uploaded daily-item list as it would load beside the other lists in `folder`, and only if
+    every item loads save it (atomically, replacing a list of the same name): a bad file never replaces a good
+    one. Raises DomainError('daily_list_invalid') listing the problems with file and line."""
+    check_size(len(data), limits)
+    if _sniff(data) is not None:
+        raise DomainError("kb_not_what_it_says", suffix=Path(name).suffix)
+    result = daily_items.check_upload(folder, name, data)
+    blocking = [problem for problem in result.problems if problem.skipped]
+    if blocking or not result.items:
+        shown = [f"{p.file}:{p.line}: {p.message}" for p in blocking[:MAX_LISTED_PROBLEMS]] or [f"{name}:1: no items"]
+        more = len(blocking) - MAX_LISTED_PROBLEMS
+        raise DomainError("daily_list_invalid", name=name, count=max(len(blocking), 1),
+                          problems="\n".join(shown + ([f"… +{more}"] if more > 0 else [])))
+    return save(folder, name, data, replace=True), result

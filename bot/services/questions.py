@@ -1,7 +1,6 @@
 """The question log: what was asked, what was shown, feedback, and the admins' gap list."""
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from datetime import datetime, timedelta
@@ -9,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.knowledge_engine.normalize import match_form
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
 from storage.models import Question, utcnow
@@ -84,37 +84,88 @@ async def give_feedback(session: AsyncSession, actor: Actor, question_id: int, v
     return row
 
 
+SIMILAR = 0.4  # character-bigram Jaccard at or above which two questions are one gap (see similarity())
+GAP_DAYS = 30
+GAP_RESOLUTIONS = ("answered", "out_of_scope")
+
+
 @dataclass
 class Gap:
-    """One question (as first worded) asked `count` times without a good answer; `last` is the latest."""
+    """Questions of the gap list that ask the same thing: `text` is the latest wording, `rows` newest first,
+    `source_id` the clause closest to it (the first one retrieved for any of them; "" when none was)."""
 
-    text: str
-    count: int
-    last: Question
+    rows: list[Question]
+
+    @property
+    def text(self) -> str:
+        return self.rows[0].text
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def last(self) -> Question:
+        return self.rows[0]
+
+    @property
+    def source_id(self) -> str:
+        return next((row.source_ids[0] for row in self.rows if row.source_ids), "")
 
 
-async def gaps(session: AsyncSession, actor: Actor, days: int = 30, limit: int = 30,
+def bigrams(text: str) -> set[str]:
+    """Character bigrams of the matching form, letters and digits only (punctuation and spaces say nothing).
+    A one-character question is its own "bigram"."""
+    chars = "".join(ch for ch in match_form(text) if ch.isalnum())
+    return {chars[i:i + 2] for i in range(len(chars) - 1)} or {chars}
+
+
+def similarity(a: set[str], b: set[str]) -> float:
+    """Jaccard of two bigram sets. Chosen over a model because it is explainable and needs nothing loaded:
+    Chinese questions on the same rule share most two-character words (接地/故障/米内), and rewording keeps
+    them; 0.4 merges 「室外接地故障点多少米」 with 「室外接地时离故障点多少米」 but not two different rules."""
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+async def gaps(session: AsyncSession, actor: Actor, days: int = GAP_DAYS, limit: int = 30,
                now: datetime | None = None) -> list[Gap]:
-    """Refused or 👎 questions of the last `days`, repeats merged (same words, ignoring spaces, punctuation
-    and case), most recent first: what the knowledge folder is missing."""
+    """Refused or 👎 questions of the last `days` not yet closed by an admin, grouped by similarity (a
+    question joins the first group whose latest wording is at least SIMILAR to it), the most asked first:
+    what the knowledge folder is missing."""
     if not actor.is_admin:
         raise DomainError("forbidden")
     since = (now or utcnow()) - timedelta(days=days)
     query = (
         select(Question)
-        .where(Question.asked_at >= since, or_(Question.refused.is_(True), Question.feedback == -1))
-        .order_by(Question.asked_at.desc())
-        .limit(limit * 10)
+        .where(Question.asked_at >= since, Question.gap_closed.is_(None),
+               or_(Question.refused.is_(True), Question.feedback == -1))
+        .order_by(Question.asked_at.desc(), Question.id.desc())
+        .limit(limit * 20)
     )
-    merged: dict[str, Gap] = {}
+    groups: list[tuple[set[str], Gap]] = []
     for row in (await session.scalars(query)).all():
-        key = _gap_key(row.text)
-        if key in merged:
-            merged[key].count += 1
+        grams = bigrams(row.text)
+        home = next((gap for key, gap in groups if similarity(key, grams) >= SIMILAR), None)
+        if home is None:
+            groups.append((grams, Gap([row])))
         else:
-            merged[key] = Gap(row.text, 1, row)
-    return list(merged.values())[:limit]
+            home.rows.append(row)
+    found = [gap for _key, gap in groups]
+    found.sort(key=lambda gap: (-gap.count, -gap.last.id))
+    return found[:limit]
 
 
-def _gap_key(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text).lower() if ch.isalnum())
+async def find_gap(session: AsyncSession, actor: Actor, question_id: int, now: datetime) -> Gap:
+    """The open gap holding `question_id` (as /gaps groups it now), re-checked for an admin: a button from an
+    old list finds its group again, or DomainError('gap_gone') when it was closed meanwhile."""
+    for gap in await gaps(session, actor, now=now, limit=10_000):
+        if any(row.id == question_id for row in gap.rows):
+            return gap
+    raise DomainError("gap_gone")
+
+
+def close_gap(gap: Gap, resolution: str) -> None:
+    if resolution not in GAP_RESOLUTIONS:
+        raise ValueError(resolution)
+    for row in gap.rows:
+        row.gap_closed = resolution

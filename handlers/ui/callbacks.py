@@ -117,8 +117,17 @@ class KbButton(CallbackData, prefix="kb"):
     key: str = ""
 
 
+class GapButton(CallbackData, prefix="gap"):
+    """/gaps: "answer" (「答复」, the admin types the FAQ answer) or "out" (「不在范围」, the refusal was right).
+    `question_id` is any question of the group; the handler re-checks the admin and finds the open group again."""
+
+    action: Literal["answer", "out"]
+    question_id: RowId
+
+
 # Buttons that show or change personal data (reports, actions, members, invites, the form, daily answers):
 # pressed on a message in a group chat, they are refused before any feature router sees them.
 PRIVATE_BUTTONS: tuple[type[CallbackData], ...] = (
     MemberAction, InviteButton, DailyButton, ReportFormButton, ReviewButton, ActionButton, TalkFormButton, TalkButton, KbButton,
+    GapButton,
 )

@@ -36,3 +36,9 @@ class TalkForm(StatesGroup):
 
 class TalkFollowUpDone(StatesGroup):
     note = State()
+
+
+class GapAnswerForm(StatesGroup):
+    """An admin typing the answer to a /gaps group (the group's question id is in the FSM data)."""
+
+    answer = State()

@@ -26,3 +26,6 @@ class Question(Base):
     feedback: Mapped[int | None]  # +1 👍, -1 👎
     feedback_note: Mapped[str | None] = mapped_column(String(500))
     asked_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # An admin closed this question's gap in /gaps: "answered" (a FAQ section was written) or "out_of_scope"
+    # (the refusal was right); either way it leaves the gap list.
+    gap_closed: Mapped[str | None] = mapped_column(String(16))
