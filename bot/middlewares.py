@@ -1,10 +1,15 @@
 """Outer middlewares: one DB session per update, the current actor, and the actor's language."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,25 +22,67 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 LOCALE_KEY = "actor_locale"  # the member's chosen language, copied when the actor is resolved
 
 
+# The update's session and the task handling the update, for CommitBeforeReply. The task is kept because a
+# task the handler starts inherits this context, and must never commit the handler's session from outside.
+_replying_update: ContextVar[tuple[AsyncSession, asyncio.Task[Any] | None] | None] = ContextVar(
+    "replying_update", default=None
+)
+
+
 class DbSessionMiddleware(BaseMiddleware):
-    """Opens a session for the update and commits only if the handler finished without error."""
+    """Opens a session for the update and commits only if the handler finished without error; what the
+    handler wrote is also committed before each of its calls to Telegram (CommitBeforeReply)."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        CommitBeforeReply.install(data.get("bot"))
         async with self.sessionmaker() as session:
             data["session"] = session
             token = update_session.set(session)
+            replying = _replying_update.set((session, asyncio.current_task()))
             try:
                 result = await handler(event, data)
             except Exception:
                 await session.rollback()
                 raise
             finally:
+                _replying_update.reset(replying)
                 update_session.reset(token)
             await session.commit()
             return result
+
+
+class CommitBeforeReply(BaseRequestMiddleware):
+    """Commits the update's transaction before the handler tells Telegram anything.
+
+    A reply such as 「已通过」 sent before the commit is a race: the user (or the member the reviewer just
+    answered) can act on it at once and still read the old state from another update. So whatever a handler
+    has written is durable by the time anyone can see a message about it. A handler that fails after
+    replying keeps what it had announced; its later writes roll back."""
+
+    @classmethod
+    def install(cls, bot: Bot | None) -> None:
+        """Once per bot: the first update through the dispatcher adds the middleware to that bot's session."""
+        if bot is None or any(isinstance(m, cls) for m in bot.session.middleware):
+            return
+        bot.session.middleware(cls())
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> Any:
+        replying = _replying_update.get()
+        if replying is not None:
+            session, task = replying
+            if task is asyncio.current_task() and session.in_transaction() and not _is_read_only(method):
+                await session.commit()
+        return await make_request(bot, method)
+
+
+def _is_read_only(method: TelegramMethod[Any]) -> bool:
+    """getMe, getFile, getChatMember…: reading from Telegram tells the user nothing."""
+    return method.__api_method__.startswith("get")
 
 
 class ActorMiddleware(BaseMiddleware):

@@ -236,7 +236,6 @@ async def _decide(query: CallbackQuery, session: AsyncSession, actor: Actor, app
         await query.answer(_("Already approved.") if approve else _("Already returned."), show_alert=True)
         return
     await report_reviewed(session, app, result.report)
-    await session.commit()  # decided and queued: say so only once it is true (the member may open /report at once)
     await query.answer(_("Approved.") if approve else _("Returned."))
     await query.message.edit_text(_("✅ Approved. The member has been told.") if approve
                                   else _("↩️ Returned. The member has been told."))
@@ -259,7 +258,6 @@ async def return_comment(message: Message, state: FSMContext, session: AsyncSess
     await state.clear()
     if result.changed:
         await report_reviewed(session, app, result.report)
-        await session.commit()  # returned and queued before the secretary (and the member) hear of it
         await message.answer(_("↩️ Returned. The member has been told."))
     else:
         await message.answer(_("This report was already returned."))

@@ -19,15 +19,20 @@ async def test_menus_per_role_join_help_and_language_over_real_polling(app):
 
             secretary = SimUser(id=2001, first_name="书记")
             code = await make_invite(app, role="secretary")
-            await driver.send(secretary, f"/start {code}")
-            await driver.send(secretary, "张书记")
-            welcome = await driver.press(secretary, "确认")
-            assert any("欢迎您，张书记" in m.text for m in welcome)
+            await step(driver, driver.send(secretary, f"/start {code}"), 2001, "姓名")
+            await step(driver, driver.send(secretary, "张书记"), 2001, "确认")
+            await step(driver, driver.press(secretary, "确认"), 2001, "欢迎您，张书记")
             staff_menu = [c["command"] for c in server.get_commands({"type": "chat", "chat_id": 2001})]
             assert "members" in staff_menu and "branch" not in staff_menu
 
-            help_reply = await driver.send(secretary, "❔ 帮助")
-            assert "/members" in help_reply[-1].text and "/branch" not in help_reply[-1].text
-            await driver.send(secretary, "/language")
-            english = await driver.press(secretary, "English")
-            assert any("What I can do" in m.text for m in english)
+            help_reply = await step(driver, driver.send(secretary, "❔ 帮助"), 2001, "/members")
+            assert "/branch" not in help_reply.text
+            await step(driver, driver.send(secretary, "/language"), 2001, "请选择语言")
+            await step(driver, driver.press(secretary, "English"), 2001, "What I can do")
+
+
+async def step(driver, action, chat_id, expect):
+    """Act, then wait (condition based, not on the quiet window) for the answer containing `expect`."""
+    since = driver.mark()
+    await action
+    return await driver.wait_for(chat_id, expect, since=since)

@@ -357,7 +357,6 @@ async def _submit(query: CallbackQuery, state: FSMContext, session: AsyncSession
         await query.message.answer(_("This report was already submitted."))
         return
     await report_submitted(session, app, report, actor.member)
-    await session.commit()  # stored before the member is told: the secretary may open /review at once
     branch = actor.member.branch.name if actor.member.branch else ""
     text = _("Submitted. Your report for {month} went to {branch} for review; you will be told the result.").format(
         month=month_label(report.month), branch=escape(branch))

@@ -18,6 +18,7 @@ from schedulers.daily import daily_scan
 from tests.daily.conftest import wait_drained
 from tests.daily.helpers import make_branch, make_members
 from tests.daily.test_handlers_daily import ITEMS
+from tests.support.waiting import wait_until
 
 FAST = dict(rate=50.0, chat_interval=0.2, poll_interval=0.05, backoff_base=0.05)
 
@@ -68,10 +69,11 @@ async def test_branch_time_reached_each_member_gets_it_once_acks_then_acks_board
 
                 driver = SimDriver(server)
                 await driver.press(people[0].telegram_id, "已学习")
-                answer = driver.callback_answer()
-                assert answer and "已记录" in answer["text"]
-                replies = await driver.send(secretary.telegram_id, "/acks")
-                board = replies[-1].text
+                await wait_until(lambda: driver.callback_answer() is not None, 15, message="「已学习」 was never answered")
+                assert "已记录" in driver.callback_answer()["text"]
+                since = driver.mark()
+                await driver.send(secretary.telegram_id, "/acks")
+                board = (await driver.wait_for(secretary.telegram_id, "已学习：", since=since)).text
                 assert "已学习：1 / 4" in board
                 done, rest = board.split("尚未学习：")
                 assert people[0].real_name in done and people[1].real_name in rest

@@ -4,6 +4,7 @@ Modelled on aiogram's own tests/mocked_bot.py (not shipped in the wheel)."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,9 +27,12 @@ class RecordingSession(BaseSession):
         self._ids = itertools.count(1000)
         self.answered_callbacks: set[str] = set()
         self.stale_file_ids: set[str] = set()  # ids Telegram no longer serves ("wrong file identifier")
+        self.before_call: Callable[[TelegramMethod[Any]], Awaitable[None]] | None = None  # a test's probe
 
     async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None) -> TelegramType:
         name = type(method).__name__
+        if self.before_call is not None:
+            await self.before_call(method)
         if name == "AnswerCallbackQuery":  # like Telegram: a callback query can be answered once
             if method.callback_query_id in self.answered_callbacks:
                 raise TelegramBadRequest(method=method, message="Bad Request: query is too old and response "

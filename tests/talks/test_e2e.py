@@ -21,6 +21,7 @@ from tests.talks.helpers import ADMIN, LI, SEC_A, SEC_B, WANG, XIAO, ZHAO
 secretary = SimUser(id=SEC_A, first_name="书记", last_name="陈")
 li = SimUser(id=LI, first_name="海波", last_name="李")
 PRIVATE_NOTE, OPEN_NOTE = "家里老人住院想调班", "安全带老化需要更换"
+HELP_TITLE = "我能为您做什么"
 
 
 async def answer(driver) -> str:
@@ -153,7 +154,7 @@ async def check_privacy(app, driver, talk_id):
         assert [a.target_id for a in audits] == [talk_id]
     # a member who was not there, another branch's member and secretary: a forged button shows nothing
     for stranger in (WANG, ZHAO, SEC_B):
-        answer_to = (await driver.send(stranger, "/help"))[-1]
+        answer_to = await step(driver, stranger, driver.send(stranger, "/help"), HELP_TITLE)
         got = await driver.press_data(stranger, answer_to.message_id, open_data)
         assert not any(PRIVATE_NOTE in m.text or OPEN_NOTE in m.text for m in got)
         assert "无权查看" in await answer(driver)
@@ -171,8 +172,9 @@ async def check_nothing_in_groups(app, driver, group, talk_id):
     """Commands and buttons in a group get a pointer to the private chat; no message to a group carries a talk."""
     for user in (secretary, li):
         for command in ("/talk", "/talks"):
-            got = await driver.send(user, command, chat=group)
-            assert got and all("私聊" in m.text for m in got)
+            since = driver.mark()
+            await step(driver, group.id, driver.send(user, command, chat=group), "私聊")
+            assert all("私聊" in m.text for m in driver.messages(group.id, since))
     await driver.press_data(secretary, driver.last(group.id).message_id, f"tk:open:{talk_id}", chat=group)
     assert "私聊" in await answer(driver)
     said = " ".join(m.text for m in driver.history(group.id))
