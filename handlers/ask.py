@@ -261,9 +261,6 @@ def _closest(app: App, gap: questions.Gap) -> str:
     return citation(source) if source is not None else "—"
 
 
-def _admin_name(actor: Actor) -> str:
-    return actor.member.real_name if actor.member else f"admin {actor.telegram_id}"
-
 
 async def gap_pressed(query: CallbackQuery, callback_data: GapButton, session: AsyncSession, actor: Actor, app: App,
                       state: FSMContext) -> None:
@@ -276,7 +273,7 @@ async def gap_pressed(query: CallbackQuery, callback_data: GapButton, session: A
     if callback_data.action == "out":
         questions.close_gap(gap, "out_of_scope")
         audit.record(session, actor.member, "gap.out_of_scope", "question", gap.last.id,
-                     actor_label=_admin_name(actor), question=gap.text, questions=gap.count)
+                     actor_label=actor.display_name, question=gap.text, questions=gap.count)
         await query.message.answer(_("Marked as out of scope: 「{text}」 ({count} question(s)) leaves the list.").format(
             text=escape(gap.text[:80]), count=gap.count))
         return
@@ -296,7 +293,7 @@ async def gap_answer_typed(message: Message, session: AsyncSession, actor: Actor
             raise DomainError("kb_not_ready")
         gap = await questions.find_gap(session, actor, question_id, app.clock.utc_naive())
         name = await asyncio.to_thread(kb.append_faq, engine.knowledge_dir, gap.text, message.text,
-                                       _admin_name(actor), app.local_now().date())
+                                       actor.display_name, app.local_now().date())
     except DomainError as error:
         if error.code != "faq_too_long":  # too long: the admin shortens it and sends again, still in the form
             await state.clear()
@@ -304,7 +301,7 @@ async def gap_answer_typed(message: Message, session: AsyncSession, actor: Actor
         return
     await state.clear()
     questions.close_gap(gap, "answered")
-    audit.record(session, actor.member, "gap.answered", "question", gap.last.id, actor_label=_admin_name(actor),
+    audit.record(session, actor.member, "gap.answered", "question", gap.last.id, actor_label=actor.display_name,
                  question=gap.text, questions=gap.count, file=name, chars=len(message.text))
     await message.answer(_("Saved to {file}; indexing…").format(file=escape(name)))
     report = await asyncio.to_thread(kb.sync, engine, app.settings.redis_url)

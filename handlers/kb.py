@@ -59,9 +59,6 @@ def _engine(app: App) -> KnowledgeEngine | None:
     return app.knowledge
 
 
-def _actor_label(actor: Actor) -> str:
-    return actor.member.real_name if actor.member else f"admin {actor.telegram_id}"
-
 
 # ------------------------------------------------------------------ upload
 async def upload_refused(message: Message) -> None:
@@ -120,7 +117,7 @@ async def _upload_daily_list(message: Message, bot: Bot, app: App, session: Asyn
         await reply_error(message, error)
         return
     _loaded, report = await daily_items.load_and_sync(session, folder)
-    audit.record(session, actor.member, "kb.daily_list", "knowledge_file", None, actor_label=_actor_label(actor),
+    audit.record(session, actor.member, "kb.daily_list", "knowledge_file", None, actor_label=actor.display_name,
                  file=f"{kb.DAILY_FOLDER}/{saved.name}", replaced=saved.replaced, items=len(result.items))
     warnings = "".join(f"\n⚠️ {escape(str(problem))}" for problem in result.problems)
     await message.answer(_(
@@ -148,7 +145,7 @@ async def _store(message: Message, app: App, session: AsyncSession, actor: Actor
     except DomainError as error:
         await reply_error(message, error)
         return
-    audit.record(session, actor.member, "kb.upload", "knowledge_file", None, actor_label=_actor_label(actor),
+    audit.record(session, actor.member, "kb.upload", "knowledge_file", None, actor_label=actor.display_name,
                  file=saved.name, replaced=saved.replaced, bytes=len(data))
     status = await message.answer(_("Saved {name}; indexing…").format(name=escape(saved.name)))
     report = await _with_progress(status, lambda progress: kb.sync(engine, app.settings.redis_url, progress))
@@ -263,7 +260,7 @@ async def _do_restore(message: Message, app: App, session: AsyncSession, actor: 
     except DomainError as error:
         await reply_error(message, error)
         return
-    audit.record(session, actor.member, "kb.restore", "knowledge_file", None, actor_label=_actor_label(actor), file=restored)
+    audit.record(session, actor.member, "kb.restore", "knowledge_file", None, actor_label=actor.display_name, file=restored)
     status = await message.answer(_("Restoring {name}…").format(name=escape(restored)))
     report = await _with_progress(status, lambda progress: kb.sync(engine, app.settings.redis_url, progress))
     await _edit(status, change_text(kb.describe(engine, restored, set(), report)))
@@ -276,7 +273,7 @@ async def _do_remove(message: Message, app: App, session: AsyncSession, actor: A
     except DomainError as error:
         await reply_error(message, error)
         return
-    audit.record(session, actor.member, "kb.remove", "knowledge_file", None, actor_label=_actor_label(actor), file=name)
+    audit.record(session, actor.member, "kb.remove", "knowledge_file", None, actor_label=actor.display_name, file=name)
     before = await asyncio.to_thread(engine.file_keys, name)
     await asyncio.to_thread(kb.sync, engine, app.settings.redis_url)
     await message.answer(_("{name} moved to the trash; {count} passage(s) removed from the index. /kb restore brings it back.").format(
@@ -289,7 +286,7 @@ async def reindex_command(message: Message, app: App, session: AsyncSession, act
     if engine is None:
         await reply_error(message, DomainError("kb_not_ready"))
         return
-    audit.record(session, actor.member, "kb.reindex", "knowledge_index", None, actor_label=_actor_label(actor))
+    audit.record(session, actor.member, "kb.reindex", "knowledge_index", None, actor_label=actor.display_name)
     status = await message.answer(_("Rebuilding the index…"))
     report = await _with_progress(status, lambda progress: kb.sync(engine, app.settings.redis_url, progress, rebuild=True))
     await _edit(status, sync_text(report))

@@ -45,6 +45,12 @@ class Actor:
     def branch_id(self) -> int | None:
         return self.member.branch_id if self.member else None
 
+    @property
+    def display_name(self) -> str:
+        """The name to record and show for what this actor did (an ADMIN_IDS admin who never joined has
+        only an id)."""
+        return self.member.real_name if self.member else f"admin {self.telegram_id}"
+
     def can_manage_branch(self, branch_id: int | None) -> bool:
         return self.is_admin or (self.is_secretary and branch_id is not None and branch_id == self.branch_id)
 

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import App
 from bot.knowledge_engine.types import SyncReport
-from bot.services import membership, outbox
-from handlers.ui.report_text import in_locale
+from bot.services import membership
+from handlers.ui.notify import notify
 
 KIND = "knowledge"
 MAX_LISTED = 15  # the message stays well under Telegram's 4,096 characters
@@ -30,15 +30,9 @@ async def files_not_indexed(session: AsyncSession, app: App, failed: list[tuple[
 
 
 async def _to_admins(session: AsyncSession, app: App, key: str, render) -> int:
-    """Queue one message per admin (each in their language; `key` + their id keeps it once); returns how many."""
-    queued = 0
-    for telegram_id, member in await membership.admin_recipients(session, app.settings.admin_ids):
-        with in_locale(app, member.locale if member else None):
-            text = render()
-        if await outbox.enqueue(session, key=f"{key}:{telegram_id}", chat_id=telegram_id,
-                                kind=KIND, text=text, member_id=member.id if member else None):
-            queued += 1
-    return queued
+    """Queue one message per admin (each in their language; `key` + their chat id keeps it once)."""
+    admins = await membership.admin_recipients(session, app.settings.admin_ids)
+    return await notify(session, app, admins, kind=KIND, render=render, key=lambda chat_id, _admin: f"{key}:{chat_id}")
 
 
 def _render(failed: list[tuple[str, str]]) -> str:

@@ -1,5 +1,5 @@
-"""Notifications through the one delivery path (bot.services.outbox → bot/delivery sender): reports,
-corrective actions, and membership events the admins must know of.
+"""Notifications through the one delivery path (handlers.ui.notify → bot.services.outbox → the sender):
+reports, corrective actions, and membership events the admins must know of.
 
 Each notice is rendered in the recipient's language and written as a delivery row in the caller's
 transaction, keyed so a retried handler or job never sends it twice. The secretary gets one message per
@@ -13,9 +13,10 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import App
-from bot.services import membership, outbox, reports
+from bot.services import membership, reports
 from handlers.ui.callbacks import ActionButton, ReportFormButton, ReviewButton
-from handlers.ui.report_text import in_locale, month_label
+from handlers.ui.notify import members, notify
+from handlers.ui.report_text import month_label
 from storage.models import Member
 from storage.models.reports import CorrectiveAction, Hazard, Report
 
@@ -23,103 +24,85 @@ KIND = "report"
 
 
 async def report_submitted(session: AsyncSession, app: App, report: Report, member: Member) -> int:
-    sent = 0
-    for secretary in await reports.reviewers_for(session, report.branch_id, author_id=report.member_id):
-        with in_locale(app, secretary.locale):
-            text = _("📝 New 四不伤害 report from {name} for {month} (version {version}), waiting for your review.").format(
-                name=escape(member.real_name), month=month_label(report.month), version=report.version)
-            buttons = [[{"text": _("Open"), "callback_data": ReviewButton(action="open", report_id=report.id).pack()}]]
-        if await outbox.enqueue(session, key=f"report-submitted:{report.id}:{report.version}:{secretary.id}",
-                                chat_id=secretary.telegram_id, kind=KIND, text=text, member_id=secretary.id,
-                                buttons=buttons):
-            sent += 1
-    app.kick_delivery()
-    return sent
+    def render():
+        text = _("📝 New 四不伤害 report from {name} for {month} (version {version}), waiting for your review.").format(
+            name=escape(member.real_name), month=month_label(report.month), version=report.version)
+        return text, [[{"text": _("Open"), "callback_data": ReviewButton(action="open", report_id=report.id).pack()}]]
+
+    reviewers = await reports.reviewers_for(session, report.branch_id, author_id=report.member_id)
+    return await notify(session, app, members(reviewers), kind=KIND, render=render,
+                        key=lambda _chat, reviewer: f"report-submitted:{report.id}:{report.version}:{reviewer.id}")
 
 
 async def report_reviewed(session: AsyncSession, app: App, report: Report) -> bool:
-    member = await session.get(Member, report.member_id)
-    if member is None:
-        return False
-    with in_locale(app, member.locale):
+    def render():
         if report.status == "approved":
-            text = _("✅ Your 四不伤害 report for {month} was approved.").format(month=month_label(report.month))
-            buttons = None
-        else:
-            text = _("↩️ Your 四不伤害 report for {month} was returned: {comment}\nPlease edit it and submit it again.").format(
-                month=month_label(report.month), comment=escape(report.review_comment or ""))
-            buttons = [[{"text": _("✏️ Edit and resubmit"),
-                         "callback_data": ReportFormButton(action="revise", value=str(report.id)).pack()}]]
-    created = await outbox.enqueue(session, key=f"report-{report.status}:{report.id}:{report.version}",
-                                   chat_id=member.telegram_id, kind=KIND, text=text, member_id=member.id,
-                                   buttons=buttons)
-    app.kick_delivery()
-    return created
+            return _("✅ Your 四不伤害 report for {month} was approved.").format(month=month_label(report.month))
+        text = _("↩️ Your 四不伤害 report for {month} was returned: {comment}\nPlease edit it and submit it again.").format(
+            month=month_label(report.month), comment=escape(report.review_comment or ""))
+        return text, [[{"text": _("✏️ Edit and resubmit"),
+                        "callback_data": ReportFormButton(action="revise", value=str(report.id)).pack()}]]
+
+    author = await session.get(Member, report.member_id)
+    return bool(await notify(session, app, members([author]), kind=KIND, render=render,
+                             key=lambda _chat, _member: f"report-{report.status}:{report.id}:{report.version}"))
 
 
 async def action_assigned(session: AsyncSession, app: App, action: CorrectiveAction) -> bool:
+    hazard = await _hazard_of(session, action)
+
+    def render():
+        text = _("🛠 Corrective action for you, due {due}:\n{hazard}\nWhen it is fixed, press the button and send a note and a photo.").format(
+            due=action.due_date.isoformat(), hazard=escape(hazard.description))
+        return text, [[{"text": _("✅ Mark as done"), "callback_data": ActionButton(action="done", action_id=action.id).pack()}]]
 
     owner = await session.get(Member, action.owner_id)
-    if owner is None:
-        return False
-    with in_locale(app, owner.locale):
-        text = _("🛠 Corrective action for you, due {due}:\n{hazard}\nWhen it is fixed, press the button and send a note and a photo.").format(
-            due=action.due_date.isoformat(), hazard=escape((await _hazard_of(session, action)).description))
-        buttons = [[{"text": _("✅ Mark as done"), "callback_data": ActionButton(action="done", action_id=action.id).pack()}]]
-    created = await outbox.enqueue(session, key=f"action-assigned:{action.id}", chat_id=owner.telegram_id,
-                                   kind=KIND, text=text, member_id=owner.id, buttons=buttons)
-    app.kick_delivery()
-    return created
+    return bool(await notify(session, app, members([owner]), kind=KIND, render=render,
+                             key=lambda _chat, _member: f"action-assigned:{action.id}"))
 
 
 async def action_completed(session: AsyncSession, app: App, action: CorrectiveAction, owner: Member) -> int:
     """Tell the branch's reviewers that an owner marked an action done, with 「确认」 / 「重新打开」 buttons (once
     per completion: a reopened and again completed action is a new notice)."""
-    sent = 0
-    for reviewer in await reports.reviewers_for(session, action.branch_id):
-        with in_locale(app, reviewer.locale):
-            text = _("🛠 Action #{id} marked done by {owner}: {note}\nHazard: {hazard}\nPlease check it.").format(
-                id=action.id, owner=escape(owner.real_name), note=escape(action.done_note or ""),
-                hazard=escape((await _hazard_of(session, action)).description[:80]))
-            buttons = [[{"text": _("✔️ Confirm the fix"), "callback_data": ActionButton(action="verify", action_id=action.id).pack()},
-                        {"text": _("↩️ Reopen"), "callback_data": ActionButton(action="reopen", action_id=action.id).pack()}]]
-        done_at = action.done_at.isoformat() if action.done_at else ""
-        if await outbox.enqueue(session, key=f"action-done:{action.id}:{done_at}:{reviewer.id}", chat_id=reviewer.telegram_id,
-                                kind=KIND, text=text, member_id=reviewer.id, buttons=buttons):
-            sent += 1
-    app.kick_delivery()
-    return sent
+    hazard = await _hazard_of(session, action)
+
+    def render():
+        text = _("🛠 Action #{id} marked done by {owner}: {note}\nHazard: {hazard}\nPlease check it.").format(
+            id=action.id, owner=escape(owner.real_name), note=escape(action.done_note or ""),
+            hazard=escape(hazard.description[:80]))
+        return text, [[{"text": _("✔️ Confirm the fix"), "callback_data": ActionButton(action="verify", action_id=action.id).pack()},
+                       {"text": _("↩️ Reopen"), "callback_data": ActionButton(action="reopen", action_id=action.id).pack()}]]
+
+    done_at = action.done_at.isoformat() if action.done_at else ""
+    return await notify(session, app, members(await reports.reviewers_for(session, action.branch_id)), kind=KIND,
+                        render=render, key=lambda _chat, reviewer: f"action-done:{action.id}:{done_at}:{reviewer.id}")
 
 
 async def action_reopened(session: AsyncSession, app: App, action: CorrectiveAction, at: str) -> bool:
     """Tell the owner the secretary reopened their action (with the 「完成」 button again)."""
-    owner = await session.get(Member, action.owner_id)
-    if owner is None:
-        return False
-    with in_locale(app, owner.locale):
+    hazard = await _hazard_of(session, action)
+
+    def render():
         text = _("↩️ Action #{id} was reopened by your secretary; it is not fixed yet. Due {due}:\n{hazard}").format(
-            id=action.id, due=action.due_date.isoformat(), hazard=escape((await _hazard_of(session, action)).description))
-        buttons = [[{"text": _("✅ Mark as done"), "callback_data": ActionButton(action="done", action_id=action.id).pack()}]]
-    created = await outbox.enqueue(session, key=f"action-reopened:{action.id}:{at}", chat_id=owner.telegram_id,
-                                   kind=KIND, text=text, member_id=owner.id, buttons=buttons)
-    app.kick_delivery()
-    return created
+            id=action.id, due=action.due_date.isoformat(), hazard=escape(hazard.description))
+        return text, [[{"text": _("✅ Mark as done"), "callback_data": ActionButton(action="done", action_id=action.id).pack()}]]
+
+    owner = await session.get(Member, action.owner_id)
+    return bool(await notify(session, app, members([owner]), kind=KIND, render=render,
+                             key=lambda _chat, _member: f"action-reopened:{action.id}:{at}"))
 
 
 async def secretary_joined(session: AsyncSession, app: App, member: Member) -> int:
     """Tell every admin that someone became a branch secretary through an invite link (a forwarded link
     must not make a secretary unnoticed)."""
-    sent = 0
-    for chat_id, admin in await membership.admin_recipients(session, app.settings.admin_ids):
-        with in_locale(app, admin.locale if admin else None):
-            text = _("👤 {name} joined {branch} as secretary through an invite link. If that is not right, "
-                     "change their role with /member {id} and revoke the link with /invites.").format(
-                name=escape(member.real_name), branch=escape(member.branch.name), id=member.id)
-        if await outbox.enqueue(session, key=f"secretary-joined:{member.id}:{chat_id}", chat_id=chat_id,
-                                kind="membership", text=text, member_id=admin.id if admin else None):
-            sent += 1
-    app.kick_delivery()
-    return sent
+    def render():
+        return _("👤 {name} joined {branch} as secretary through an invite link. If that is not right, "
+                 "change their role with /member {id} and revoke the link with /invites.").format(
+            name=escape(member.real_name), branch=escape(member.branch.name), id=member.id)
+
+    admins = await membership.admin_recipients(session, app.settings.admin_ids)
+    return await notify(session, app, admins, kind="membership", render=render,
+                        key=lambda chat_id, _admin: f"secretary-joined:{member.id}:{chat_id}")
 
 
 async def _hazard_of(session: AsyncSession, action: CorrectiveAction) -> Hazard:
