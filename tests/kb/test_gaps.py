@@ -37,6 +37,13 @@ def test_similarity_is_bigram_jaccard_on_the_matching_form():
     assert questions.bigrams("ＡＢ") == {"ab"}  # width-folded and lower-cased
 
 
+def test_question_words_do_not_make_two_different_questions_one_gap():
+    """「由谁担任」 is how one asks, not what: two roles asked the same way stay apart, a retyping joins."""
+    asked = ["工作票签发人由谁担任", "工作许可人由谁担任", "工作票签发人应该由谁来担任"]
+    groups = questions.group_similar(asked, lambda text: text)
+    assert groups == [["工作票签发人由谁担任", "工作票签发人应该由谁来担任"], ["工作许可人由谁担任"]]
+
+
 async def test_gaps_group_rewordings_count_them_and_skip_old_answered_and_closed_ones(app):
     first = await log(app, "室外接地故障点要离多少米", source_ids=["c9"])
     await log(app, "室外接地时离故障点多少米？")
