@@ -1,4 +1,4 @@
-"""The two benchmark knowledge folders, built from ../shared (read-only) as folders of links.
+"""The two benchmark knowledge folders, built from ../shared (read-only) as folders of copies.
 
 * ``regulation``: the four parts of the regulation (../shared/eval/corpus);
 * ``prose``: the seed articles (../shared/seeds) and the policy excerpts (../shared/eval/policy).
@@ -25,18 +25,27 @@ SOURCES = {
 
 
 def folder(name: str) -> Path:
-    """The knowledge folder ``name``: links to the shared files plus the term file."""
+    """The knowledge folder ``name``: copies of the shared files plus the term file.
+
+    Copies, not links: the engine does not read links to files outside the knowledge folder
+    (bot/knowledge_engine/folder.py), so a folder of links would index nothing.  A copy is refreshed
+    when its source's size or modification time differs (copy2 keeps the time, so a no-change sync
+    still only stats the files)."""
     dest = CACHE / "folders" / name
     dest.mkdir(parents=True, exist_ok=True)
     wanted = {p.name: p for src in SOURCES[name] for p in sorted(src.iterdir()) if p.is_file() and not p.name.startswith(".")}
     wanted["术语.yaml"] = REPO / "knowledge" / "术语.yaml"
     for existing in dest.iterdir():
-        if existing.name not in wanted or existing.resolve() != wanted[existing.name].resolve():
+        if existing.name not in wanted or existing.is_symlink():
             existing.unlink()
-    for link_name, target in wanted.items():
-        link = dest / link_name
-        if not link.exists():
-            link.symlink_to(target)
+    for copy_name, source in wanted.items():
+        copy = dest / copy_name
+        src_stat = source.stat()
+        if copy.exists():
+            st = copy.stat()
+            if st.st_size == src_stat.st_size and int(st.st_mtime) == int(src_stat.st_mtime):
+                continue
+        shutil.copy2(source, copy)
     return dest
 
 

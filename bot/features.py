@@ -26,7 +26,7 @@ from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
 from bot.services.digest import MEMBERS, DigestSection
-from bot.services.digest_sections import DAILY, POINTS, QUESTIONS, REPORTS, TALKS
+from bot.services.digest_sections import DAILY, POINTS, QUESTIONS, REPORTS, RULES, TALKS
 from bot.services.talks import may_log
 from handlers import admin, ask, common, daily, digest, fallback, gate, groups, kb, reports, review, start, talks
 from handlers.ui.menu import CommandSpec, Menu, MenuButton
@@ -100,6 +100,7 @@ FEATURES: tuple[Feature, ...] = (
         "review", review.router,  # report review and corrective actions
         commands=(_command("review", __("Review the branch's reports"), "staff"),
                   _command("actions", __("Corrective actions for hazards"))),  # owners mark their actions done
+        digest=RULES,  # the rules this month's hazards break most often (shown to the secretary on review)
     ),
     Feature(
         "daily", daily.router,  # the daily safety item: 已学习 / quiz buttons, /today, /acks, /schedule

@@ -271,6 +271,60 @@ _ACTION = {ActionStatus.OPEN: _("open"), ActionStatus.DONE: _("done"), ActionSta
 REPORTS = DigestSection("reports", reports_section, reports_sheets)
 
 
+# --------------------------------------------------------------------------- the rules hazards break
+
+RULES_SHOWN = 5  # the most-broken rules listed in the digest
+RULE_EXCERPT_SHOWN = 30  # characters of a clause's text beside its number
+
+
+async def _broken_rules(session: AsyncSession, scope: Scope, month: str,
+                        limit: int | None = RULES_SHOWN) -> list[tuple[str, str, str, int]]:
+    """(document, clause, excerpt, hazards) for the rules the hazards of the branch's `month` reports break
+    (submitted or approved, as the member kept them on the form), the most often broken first."""
+    count = func.count(Hazard.id)
+    query = (
+        select(Hazard.rule_title, Hazard.rule_clause, func.max(Hazard.rule_excerpt), count)
+        .join(Report, Report.id == Hazard.report_id)
+        .where(Report.branch_id == scope.branch_id, Report.month == month, Report.status.in_(DONE_REPORT),
+               Hazard.rule_clause.is_not(None))
+        .group_by(Hazard.rule_title, Hazard.rule_clause)
+        .order_by(count.desc(), Hazard.rule_clause, Hazard.rule_title)
+    )
+    rows = (await session.execute(query if limit is None else query.limit(limit))).all()
+    return [(title or "", clause, excerpt or "", n) for title, clause, excerpt, n in rows]
+
+
+def _rule_text(title: str, clause: str, excerpt: str) -> str:
+    cited = f"《{title}》 {clause}" if title else clause
+    if excerpt:
+        cut = excerpt if len(excerpt) <= RULE_EXCERPT_SHOWN else excerpt[: RULE_EXCERPT_SHOWN - 1] + "…"
+        cited += f"「{cut}」"
+    return cited
+
+
+async def rules_section(session: AsyncSession, scope: Scope) -> SectionResult | None:
+    """The rules this month's hazards break most often (the month of the period's last day so far, like the
+    reports section); no section while no hazard of that month has a rule."""
+    month = _month(scope.reference_day)
+    top = await _broken_rules(session, scope, month)
+    if not top:
+        return None
+    result = SectionResult("rules", _("Most-broken rules"), facts=[
+        Fact(_("The rules the hazards in {month}'s reports break most often:"), {"month": month})])
+    for rank, (title, clause, excerpt, count) in enumerate(top, start=1):
+        result.facts.append(Fact(_("{rank}. {rule} — {count} hazards"),
+                                 {"rank": rank, "rule": _rule_text(title, clause, excerpt), "count": count}))
+    return result
+
+
+async def rules_sheets(session: AsyncSession, scope: Scope) -> list[Sheet]:
+    rows = await _broken_rules(session, scope, _month(scope.reference_day), limit=None)
+    return [Sheet(_("Rules broken"), (_("Document"), _("Clause"), _("Clause text"), _("Hazards")), rows)] if rows else []
+
+
+RULES = DigestSection("rules", rules_section, rules_sheets)
+
+
 # --------------------------------------------------------------------------- questions
 
 

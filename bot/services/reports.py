@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.services import audit
 from bot.services.errors import DomainError
+from bot.services.hazard_rules import HazardRule
 from bot.services.membership import Actor
 from storage.models import Member, Role, utcnow
 from storage.models.reports import (
@@ -56,6 +57,7 @@ class HazardInput:
     longitude: float | None = None
     urgency: str = Urgency.NORMAL
     photos: list[PhotoInput] = field(default_factory=list)
+    rule: HazardRule | None = None  # the rule it breaks, as looked up and kept by the member
 
 
 @dataclass
@@ -85,6 +87,7 @@ class ReportInput:
                     description=h["description"], id=h.get("id"), place=h.get("place"), latitude=h.get("latitude"),
                     longitude=h.get("longitude"), urgency=h.get("urgency") or Urgency.NORMAL,
                     photos=[PhotoInput(**p) for p in h.get("photos", [])],
+                    rule=HazardRule.from_dict(h.get("rule")),
                 )
                 for h in data.get("hazards", [])
             ],
@@ -108,6 +111,7 @@ def report_to_form(report: Report, with_action: set[int] = frozenset()) -> dict[
             "id": h.id, "description": h.description, "place": h.place, "latitude": h.latitude,
             "longitude": h.longitude, "urgency": h.urgency, "photos": [_photo_dict(p) for p in h.photos],
             "has_action": h.id in with_action,
+            "rule": rule.as_dict() if (rule := HazardRule.of_hazard(h)) else None,
         }
         for h in report.hazards
     ]
@@ -246,6 +250,7 @@ async def _resubmit(
         hazard.description, hazard.place, hazard.urgency = item.description, item.place, item.urgency
         hazard.latitude, hazard.longitude = item.latitude, item.longitude
         hazard.photos = [_photo(report, p) for p in item.photos]
+        _set_rule(hazard, item.rule)
     report.violations.clear()
     await session.flush()
     for index, item in enumerate(data.violations):
@@ -279,11 +284,20 @@ def _photo(report: Report, photo: PhotoInput) -> ReportPhoto:
 
 
 def _hazard(report: Report, index: int, item: HazardInput) -> Hazard:
-    return Hazard(
+    hazard = Hazard(
         position=index, description=item.description, place=item.place,
         latitude=item.latitude, longitude=item.longitude, urgency=item.urgency,
         photos=[_photo(report, p) for p in item.photos],
     )
+    _set_rule(hazard, item.rule)
+    return hazard
+
+
+def _set_rule(hazard: Hazard, rule: HazardRule | None) -> None:
+    """Store the rule the member kept (none: the columns are cleared, e.g. removed on a resubmission)."""
+    hazard.rule_title = rule.title if rule else None
+    hazard.rule_clause = rule.clause if rule else None
+    hazard.rule_excerpt = (rule.excerpt or None) if rule else None
 
 
 def _violation(report: Report, index: int, item: ViolationInput) -> Violation:

@@ -24,12 +24,13 @@ from bot.context import App
 from bot.forms.report import ITEM_STEPS, PHOTO_STEPS, REPORT_FORM, TEXT_STEPS, ReportDraft
 from bot.services import reports
 from bot.services.errors import DomainError
+from bot.services.hazard_rules import HazardRule, find_rule
 from bot.services.membership import Actor
 from bot.services.parse import parse_id
 from bot.services.reports import MAX_ANSWER, MAX_HAZARD_PHOTOS
 from handlers.reports.screens import button, overflow_keyboard, redirect_notice, resume_or_discard, screen
 from handlers.ui.access import IsMember
-from handlers.ui.callbacks import ReportFormButton
+from handlers.ui.callbacks import HazardRuleButton, ReportFormButton, rule_button_clause
 from handlers.ui.form_screens import keyboard
 from handlers.ui.menu import Menu
 from handlers.ui.notices import report_submitted
@@ -51,6 +52,7 @@ def router() -> Router:
     r.message.register(report_command, Command("report"))
     r.message.register(report_command, F.text == BTN_REPORT)
     r.callback_query.register(form_button, ReportFormButton.filter())
+    r.callback_query.register(remove_rule, HazardRuleButton.filter())
     r.message.register(form_input, ReportForm.filling, ~F.text.startswith("/"))
     return r
 
@@ -148,7 +150,7 @@ async def form_input(message: Message, state: FSMContext, actor: Actor, app: App
         return
     step = draft.step
     if step in TEXT_STEPS and message.text is not None:
-        await _text_answer(message, state, draft, message.text, actor)
+        await _text_answer(message, state, draft, message.text, actor, app)
     elif step == "hz_place" and message.location is not None:
         location = message.location
         if not reports.is_inside_china(location.latitude, location.longitude):
@@ -167,7 +169,8 @@ async def form_input(message: Message, state: FSMContext, actor: Actor, app: App
         await message.answer(_("Please use the buttons above."))
 
 
-async def _text_answer(message: Message, state: FSMContext, draft: ReportDraft, text: str, actor: Actor) -> None:
+async def _text_answer(message: Message, state: FSMContext, draft: ReportDraft, text: str, actor: Actor,
+                       app: App) -> None:
     text = text.strip()
     if not text:
         await message.answer(_("Please answer with text."))
@@ -181,14 +184,19 @@ async def _text_answer(message: Message, state: FSMContext, draft: ReportDraft, 
                 length=len(text), max=MAX_ANSWER) + "\n\n" + escape(text[:MAX_ANSWER]),
             reply_markup=overflow_keyboard(draft))
         return
-    await _accept_text(message, state, draft, text, actor)
+    await _accept_text(message, state, draft, text, actor, app)
 
 
-async def _accept_text(message: Message, state: FSMContext, draft: ReportDraft, text: str, actor: Actor) -> None:
+async def _accept_text(message: Message, state: FSMContext, draft: ReportDraft, text: str, actor: Actor,
+                       app: App) -> None:
     step = draft.step
     notices: list[str] = []
     if step == "hz_desc":
-        draft.item = {**(draft.item or {}), "description": text, "photos": (draft.item or {}).get("photos", [])}
+        # The rule the hazard breaks, looked up again for every description typed (a confident match only;
+        # none without a knowledge engine). The member sees it on the hazard list and the summary and may remove it.
+        rule = await find_rule(app.hazard_rule_lookup(), text)
+        draft.item = {**(draft.item or {}), "description": text, "photos": (draft.item or {}).get("photos", []),
+                      "rule": rule.as_dict() if rule else None}
         REPORT_FORM.advance(draft, "hz_place")
     elif step == "hz_place":
         draft.item = {**(draft.item or {}), "place": text, "latitude": None, "longitude": None}
@@ -264,11 +272,30 @@ async def form_button(query: CallbackQuery, callback_data: ReportFormButton, sta
     elif action == "trim":  # the kept part of an over-long answer is taken like a typed one
         if draft.overflow:
             text, draft.overflow = draft.overflow, None
-            await _accept_text(message, state, draft, text[:MAX_ANSWER].strip(), actor)
+            await _accept_text(message, state, draft, text[:MAX_ANSWER].strip(), actor, app)
     elif action in _BUTTONS:
         notices = _BUTTONS[action](draft, callback_data.value)
         if notices is not None:
             await _save_and_prompt(message, state, draft, actor, notices)
+
+
+async def remove_rule(query: CallbackQuery, callback_data: HazardRuleButton, state: FSMContext, actor: Actor) -> None:
+    """「去掉相关规定」: the member does not want the rule found for one of their hazards on the report."""
+    draft = await _draft(state) if await state.get_state() == ReportForm.filling.state else None
+    if draft is None:
+        await query.answer(_("This form is already finished or was cancelled. Send /report to start."), show_alert=True)
+        return
+    index = callback_data.index
+    hazard = draft.hazards[index] if callback_data.step == draft.step and index < len(draft.hazards) else None
+    rule = HazardRule.from_dict(hazard.get("rule")) if hazard else None
+    if rule is None or rule_button_clause(rule.clause) != callback_data.clause:
+        log.info("rule button refused in chat %s: step %s/%s, hazard %s of %s, clause %r", query.from_user.id,
+                 callback_data.step, draft.step, index + 1, len(draft.hazards), callback_data.clause)
+        await query.answer(_("That button belongs to an earlier step; please use the latest message."), show_alert=True)
+        return
+    draft.hazards[index] = {**hazard, "rule": None}
+    await query.answer(_("The rule was removed from hazard {n}.").format(n=index + 1))
+    await _save_and_prompt(query.message, state, draft, actor)
 
 
 # Each button's change to the draft: returns the notices to show (None: nothing changed, show nothing).

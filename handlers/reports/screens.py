@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.forms.report import REPORT_FORM, SECTION_STEPS, ReportDraft
 from bot.services.membership import Actor
 from bot.services.reports import MAX_ANSWER, MAX_HAZARD_PHOTOS, MIN_SECTIONS
-from handlers.ui.callbacks import ReportFormButton
+from bot.services.hazard_rules import HazardRule
+from handlers.ui.callbacks import HazardRuleButton, ReportFormButton, rule_button_clause
 from handlers.ui.form_screens import FormButtons, Rows, current_answer
 from handlers.ui.report_text import SECTION_TITLES, hazard_line, month_label, render_report
 from storage.models.reports import SECTIONS, Urgency
@@ -90,7 +91,25 @@ def _list_screen(draft: ReportDraft) -> tuple[str, Rows]:
     rows = [[button(add, "add", step)], [button(_("➡️ Next") if items else none, "next", step)]]
     if items:
         rows.insert(1, [button(_("🗑 Remove the last one"), "drop", step)])
+    if step == "hazards":
+        rows = rule_buttons(draft, "hazards") + rows
     return "\n".join(lines), rows + navigation(draft)
+
+
+RULE_BUTTONS_MAX = 100  # HazardRuleButton.index is bounded to 0–99
+
+
+def rule_buttons(draft: ReportDraft, step: str) -> Rows:
+    """One 「去掉第n条的相关规定」 button per hazard that has a rule (on the hazard list and the summary)."""
+    rows = []
+    for index, hazard in enumerate(draft.hazards):
+        rule = HazardRule.from_dict(hazard.get("rule"))
+        clause = rule_button_clause(rule.clause) if rule else ""
+        if clause and index < RULE_BUTTONS_MAX:
+            data = HazardRuleButton(step=step, index=index, clause=clause).pack()
+            text = _("🗑 Remove the rule of hazard {n}").format(n=index + 1)
+            rows.append([InlineKeyboardButton(text=text, callback_data=data)])
+    return rows
 
 
 def confirm_screen(draft: ReportDraft, actor: Actor | None) -> tuple[str, Rows]:
@@ -105,6 +124,7 @@ def confirm_screen(draft: ReportDraft, actor: Actor | None) -> tuple[str, Rows]:
              button(_("✏️ Suggestions"), "edit", step, "suggestions")]]
     if len(draft.month_choices) > 1 and not draft.report_id:
         rows.append([button(_("✏️ Month"), "edit", step, "month")])
+    rows += rule_buttons(draft, step)
     rows.append([button(_("✅ Submit"), "submit", step), button(_("✖️ Cancel"), "cancel", step)])
     return text, rows
 

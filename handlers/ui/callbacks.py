@@ -76,6 +76,25 @@ class ReportFormButton(CallbackData, prefix="rf"):
     value: str = ""
 
 
+RULE_BUTTON_CLAUSE = 24  # characters of a clause number a rule button carries (callback data is 64 bytes)
+
+
+def rule_button_clause(clause: str) -> str:
+    """The clause number as a rule button carries it (bounded, without the callback separator)."""
+    return clause.replace(":", "")[:RULE_BUTTON_CLAUSE]
+
+
+class HazardRuleButton(CallbackData, prefix="hzr"):
+    """「去掉相关规定」 on the report form: remove the rule found for hazard number `index` (0-based) of the
+    member's own draft. `step` is the screen it was shown on and `clause` the rule it names: the handler reads
+    the draft from the presser's own form state and acts only while both still match (a stale or forged
+    button changes nothing)."""
+
+    step: Literal["hazards", "confirm"]
+    index: _bounded(0, 99)
+    clause: Annotated[str, Field(min_length=1, max_length=RULE_BUTTON_CLAUSE)]
+
+
 class ReviewButton(CallbackData, prefix="rv"):
     action: Literal["page", "open", "approve", "return"]
     report_id: RowId = 0
@@ -128,6 +147,6 @@ class GapButton(CallbackData, prefix="gap"):
 # Buttons that show or change personal data (reports, actions, members, invites, the form, daily answers):
 # pressed on a message in a group chat, they are refused before any feature router sees them.
 PRIVATE_BUTTONS: tuple[type[CallbackData], ...] = (
-    MemberAction, InviteButton, DailyButton, ReportFormButton, ReviewButton, ActionButton, TalkFormButton, TalkButton, KbButton,
+    MemberAction, InviteButton, DailyButton, ReportFormButton, HazardRuleButton, ReviewButton, ActionButton, TalkFormButton, TalkButton, KbButton,
     GapButton,
 )

@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
 from bot.context import App
+from bot.services.hazard_rules import HazardRule
 from storage.models.reports import SECTIONS
 
 SECTION_TITLES = {
@@ -92,9 +93,18 @@ def hazard_line(index: int, hazard: dict[str, Any]) -> str:
     urgency = URGENCY_NAMES.get(hazard.get("urgency") or "一般", hazard.get("urgency"))
     count = len(hazard.get("photos") or [])
     photos = _("{count} photos").format(count=count) if count else _("no photos")
-    return _("{index}. [{urgency}] {text} — place: {place}, {photos}").format(
+    line = _("{index}. [{urgency}] {text} — place: {place}, {photos}").format(
         index=index, urgency=urgency, text=escape(hazard["description"]), place=place, photos=photos
     )
+    rule = HazardRule.from_dict(hazard.get("rule"))
+    return line + "\n     " + rule_line(rule) if rule else line
+
+
+def rule_line(rule: HazardRule) -> str:
+    """「相关规定：《…》 16.5.2.6」 under a hazard (the summary, the review, the hazard list), with the clause's
+    first words so the member can judge whether it fits."""
+    line = _("Related rule: {rule}").format(rule=escape(rule.citation))
+    return line + f"「{escape(rule.excerpt)}」" if rule.excerpt else line
 
 
 REPORT_ERRORS = {

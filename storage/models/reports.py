@@ -29,6 +29,10 @@ class ActionStatus(StrEnum):
     VERIFIED = "verified"  # the secretary confirmed the fix (a reopened action goes back to OPEN)
 
 
+# Sizes of the stored rule of a hazard (a document title, a clause number such as 26.2.8.1).
+RULE_TITLE_MAX = 200
+RULE_CLAUSE_MAX = 40
+
 # The four no-harms, in the order the form asks them; each has a "what I did" and an "example" column.
 SECTIONS = ("self", "others", "by_others", "protect")
 
@@ -85,6 +89,11 @@ class Hazard(Base):
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
     urgency: Mapped[str] = mapped_column(String(8), default=Urgency.NORMAL)
+    # The rule the hazard breaks, as the knowledge engine found it when the description was typed and the
+    # member kept it (bot/services/hazard_rules.py): document title, clause number, the clause's first words.
+    rule_title: Mapped[str | None] = mapped_column(String(RULE_TITLE_MAX))
+    rule_clause: Mapped[str | None] = mapped_column(String(RULE_CLAUSE_MAX))
+    rule_excerpt: Mapped[str | None] = mapped_column(Text)
 
     report: Mapped[Report] = relationship(back_populates="hazards")
     photos: Mapped[list["ReportPhoto"]] = relationship(

@@ -1,0 +1,96 @@
+"""The rule a hazard breaks, for the 四不伤害 report: looked up when the member types the hazard, shown on the
+summary (removable), stored with the hazard, shown on review, counted in the digest.
+
+The lookup itself is the knowledge engine's (bot/knowledge_engine/rules.py: only a confident match, since a
+wrong rule on a report is worse than none). Here: the plain value the form, the database and the screens
+share (`HazardRule`), and the call that keeps the event loop free (the engine's search is synchronous CPU
+work, so it runs in a worker thread). A missing engine, an engine still opening, or a lookup that fails
+gives no rule and never an error: the hazard is what matters, the rule is a help.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from storage.models.reports import RULE_CLAUSE_MAX, RULE_TITLE_MAX
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.knowledge_engine import KnowledgeEngine
+    from storage.models.reports import Hazard
+
+log = logging.getLogger("fieldmate.rules")
+
+EXCERPT_CHARS = 80  # the clause's first words, stored so the secretary sees what the rule says
+
+
+@dataclass(frozen=True)
+class HazardRule:
+    title: str  # the document, e.g. 电力安全工作规程（第3部分）
+    clause: str  # its clause number, e.g. 20.3.1
+    excerpt: str = ""
+
+    @property
+    def citation(self) -> str:
+        """「《title》 clause」: how the summary, the review and the digest name the rule."""
+        return f"《{self.title}》 {self.clause}" if self.title else self.clause
+
+    def as_dict(self) -> dict[str, str]:
+        return {"title": self.title, "clause": self.clause, "excerpt": self.excerpt}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "HazardRule | None":
+        """From the form draft (JSON): None for anything that is not a well-formed rule."""
+        if not isinstance(data, Mapping):
+            return None
+        title, clause, excerpt = data.get("title"), data.get("clause"), data.get("excerpt") or ""
+        if not isinstance(title, str) or not isinstance(clause, str) or not isinstance(excerpt, str) or not clause:
+            return None
+        return cls(title[:RULE_TITLE_MAX], clause[:RULE_CLAUSE_MAX], excerpt[:EXCERPT_CHARS])
+
+    @classmethod
+    def of_hazard(cls, hazard: "Hazard") -> "HazardRule | None":
+        if not hazard.rule_clause:
+            return None
+        return cls(hazard.rule_title or "", hazard.rule_clause, hazard.rule_excerpt or "")
+
+
+# description -> the rule, or None when not confident; synchronous (it runs in a worker thread)
+RuleLookup = Callable[[str], "HazardRule | None"]
+
+
+def excerpt_of(text: str, clause: str = "") -> str:
+    """The clause text without its own number, whitespace squeezed, cut to EXCERPT_CHARS."""
+    body = " ".join(text.split())
+    if clause and body.startswith(clause):
+        body = body[len(clause):].lstrip()
+    return body if len(body) <= EXCERPT_CHARS else body[: EXCERPT_CHARS - 1] + "…"
+
+
+def engine_lookup(engine: "KnowledgeEngine") -> RuleLookup:
+    """The lookup through a knowledge engine's confident closest rule."""
+    from bot.knowledge_engine.rules import closest_rule
+
+    def lookup(description: str) -> HazardRule | None:
+        match = closest_rule(engine, description)
+        if match is None:
+            return None
+        source = match.source
+        return HazardRule(source.title[:RULE_TITLE_MAX], source.clause[:RULE_CLAUSE_MAX],
+                          excerpt_of(source.text, source.clause))
+
+    return lookup
+
+
+async def find_rule(lookup: RuleLookup | None, description: str) -> HazardRule | None:
+    """The rule for a hazard description, off the event loop; None without a lookup or when it fails."""
+    if lookup is None or not description.strip():
+        return None
+    try:
+        return await asyncio.to_thread(lookup, description)
+    except Exception as exc:  # the hazard is kept without a rule; the cause goes to the log
+        log.warning("rule lookup failed for a hazard description (%d chars): %s: %s",
+                    len(description), type(exc).__name__, exc)
+        return None
