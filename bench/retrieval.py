@@ -116,7 +116,7 @@ def summary(rows: list[dict]) -> str:
         parts.append(
             f"hit@1={sum(1 for k in ranks if k and k <= 1) / n:.3f} hit@3={sum(1 for k in ranks if k and k <= 3) / n:.3f} "
             f"hit@5={sum(1 for k in ranks if k and k <= 5) / n:.3f} MRR={sum(1 / k for k in ranks if k) / n:.3f} "
-            f"false_refusal={sum(r['outcome'] != 'answer' for r in ans) / n:.3f}"
+            f"false_refusal={sum(r['outcome'] != 'answer' for r in ans) / n:.3f} (related {sum(r['outcome'] == 'related' for r in ans)})"
         )
     if ref:
         parts.append(
