@@ -17,7 +17,8 @@ from bot.knowledge_engine.refusal import DENSE_FLOOR, FEATURES, RefusalModel
 
 L2 = 1.0
 SET_WEIGHT_CAP = 60
-TRAIN_FALSE_REFUSALS = 0.03
+# 0.04 puts the leave-one-set-out false refusals at about 3–4 % (0.03: 3.1 %, 0.05: 7–10 %, third pass)
+TRAIN_FALSE_REFUSALS = 0.04
 
 
 def _matrix(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -89,8 +90,10 @@ def fit_model(rows: list[dict]) -> dict:
 
 
 def leave_one_set_out(rows: list[dict]) -> dict[str, str]:
-    """Fit on all dev sets but one, apply to the one left out; the figures for each left-out set."""
+    """Fit on all dev sets but one, apply to the one left out; the figures for each left-out set, then the
+    pooled figures per folder (every answer and refusal made by a model that had not seen its set)."""
     out = {}
+    pooled: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # folder → [false refusals, answerable, refused, to refuse]
     for held in sorted({r["set"] for r in rows}):
         train = [r for r in rows if r["set"] != held]
         test = [r for r in rows if r["set"] == held]
@@ -102,10 +105,22 @@ def leave_one_set_out(rows: list[dict]) -> dict[str, str]:
         ]
         pos = [a for a, r in zip(answered, test) if r["answerable"]]
         neg = [a for a, r in zip(answered, test) if not r["answerable"]]
-        parts = []
-        if pos:
-            parts.append(f"false_refusal={1 - sum(pos) / len(pos):.3f} ({len(pos) - sum(pos)}/{len(pos)})")
-        if neg:
-            parts.append(f"refused={1 - sum(neg) / len(neg):.3f} ({len(neg) - sum(neg)}/{len(neg)})")
-        out[held] = "  ".join(parts)
+        folder = held[held.index("[") + 1 : -1] if "[" in held else "all"
+        counts = pooled[folder]
+        counts[0] += len(pos) - sum(pos)
+        counts[1] += len(pos)
+        counts[2] += len(neg) - sum(neg)
+        counts[3] += len(neg)
+        out[held] = _figures(len(pos) - sum(pos), len(pos), len(neg) - sum(neg), len(neg))
+    for folder, (fr, n_pos, ref, n_neg) in sorted(pooled.items()):
+        out[f"pooled[{folder}]"] = _figures(fr, n_pos, ref, n_neg)
     return out
+
+
+def _figures(false_refusals: int, answerable: int, refused: int, to_refuse: int) -> str:
+    parts = []
+    if answerable:
+        parts.append(f"false_refusal={false_refusals / answerable:.3f} ({false_refusals}/{answerable})")
+    if to_refuse:
+        parts.append(f"refused={refused / to_refuse:.3f} ({refused}/{to_refuse})")
+    return "  ".join(parts)

@@ -13,7 +13,10 @@ once; the script then prints
    the second tuning pass (new refusal signals, the learned second pass of rerank.py);
 4. ingest time, peak RSS.
 
-    .venv/bin/python bench/retrieval.py [--fresh] [--fit] [--features] [--misses]
+    .venv/bin/python bench/retrieval.py [--fresh] [--fit] [--features] [--misses] [--dev-only] [--no-exam]
+
+``--features`` and ``--misses`` print single questions of the development sets only; ``--dev-only`` asks only
+the development sets (tuning runs: the held-out sets are not even seen as totals).
 
 ``--fit`` refits the refusal model on all development sets and writes
 bot/knowledge_engine/refusal_model.json.  ``--fresh`` deletes the bench indexes first (cold ingest).
@@ -70,6 +73,10 @@ def question_sets() -> list[QuestionSet]:
         QuestionSet("out_of_kb_extra3", OWN / "out_of_kb_extra3.jsonl", "regulation", "unseen3"),
         QuestionSet("policy_extra3", OWN / "policy_extra3.jsonl", "prose", "unseen3"),
         QuestionSet("out_of_kb_extra3", OWN / "out_of_kb_extra3.jsonl", "prose", "unseen3"),
+        QuestionSet("natural_extra4", OWN / "natural_extra4.jsonl", "regulation", "unseen4"),
+        QuestionSet("out_of_kb_extra4", OWN / "out_of_kb_extra4.jsonl", "regulation", "unseen4"),
+        QuestionSet("policy_extra4", OWN / "policy_extra4.jsonl", "prose", "unseen4"),
+        QuestionSet("out_of_kb_extra4", OWN / "out_of_kb_extra4.jsonl", "prose", "unseen4"),
     ]
     for qs in sets:
         items = load_items(qs.path)
@@ -109,7 +116,7 @@ def summary(rows: list[dict]) -> str:
         parts.append(
             f"hit@1={sum(1 for k in ranks if k and k <= 1) / n:.3f} hit@3={sum(1 for k in ranks if k and k <= 3) / n:.3f} "
             f"hit@5={sum(1 for k in ranks if k and k <= 5) / n:.3f} MRR={sum(1 / k for k in ranks if k) / n:.3f} "
-            f"false_refusal={sum(r['outcome'] != 'answer' for r in ans) / n:.3f}"
+            f"false_refusal={sum(r['outcome'] != 'answer' for r in ans) / n:.3f} (related {sum(r['outcome'] == 'related' for r in ans)})"
         )
     if ref:
         parts.append(
@@ -128,6 +135,9 @@ def main() -> int:
     ap.add_argument("--features", action="store_true", help="print each question's signals")
     ap.add_argument("--misses", action="store_true")
     ap.add_argument("--dump", help="write every question's signals and outcome to this JSON file")
+    ap.add_argument("--no-exam", action="store_true", help="skip the 426 exam stems (quicker tuning runs)")
+    ap.add_argument("--dev-only", action="store_true",
+                    help="ask only the development sets (while tuning: the held-out sets stay unseen, even as totals)")
     args = ap.parse_args()
     if not (EVAL / "corpus").is_dir():
         print(f"eval data not found at {EVAL}", file=sys.stderr)
@@ -143,7 +153,7 @@ def main() -> int:
         engine.warm_up()
         engines[name] = engine
     rows: list[dict] = []
-    sets = question_sets()
+    sets = [qs for qs in question_sets() if (qs.role == "dev" or not args.dev_only) and not (args.no_exam and qs.name == "exam")]
     print("\n== every set, shipped refusal model ==")
     for qs in sets:
         got = ask_all(engines[qs.folder], qs)
@@ -151,11 +161,11 @@ def main() -> int:
             r["role"] = qs.role
         rows += got
         print(f"{qs.role:6s} {label(qs):30s} n={len(got):3d}  {summary(got)}")
-        for r in got if args.features and qs.name != "exam" else []:
+        for r in got if args.features and qs.role == "dev" and qs.name != "exam" else []:
             f = r["features"]
             print("   ", "ANS" if r["answerable"] else "REF", r["outcome"][:3], f"p={r['p']:.2f} rank={r['rank']}",
                   " ".join(f"{k}={v:.2f}" for k, v in f.items()), r["item"]["question"])
-        for r in got if args.misses and qs.name != "exam" else []:
+        for r in got if args.misses and qs.role == "dev" and qs.name != "exam" else []:
             if (r["answerable"] and (r["rank"] != 1 or r["outcome"] != "answer")) or (not r["answerable"] and r["outcome"] == "answer"):
                 print("    miss:", r["outcome"], f"rank={r['rank']}", json.dumps(r["item"].get("gold_clauses") or r["item"].get("gold_any", "")[:1], ensure_ascii=False), r["item"]["question"])
     if args.dump:
@@ -184,6 +194,10 @@ def main() -> int:
     print("\n== third held-out sets (written before the second tuning pass, never fitted) ==")
     for r_set in dict.fromkeys(r["set"] for r in rows if r["role"] == "unseen3"):
         got = [r for r in rows if r["set"] == r_set and r["role"] == "unseen3"]
+        print(f"  {r_set:30s} n={len(got):3d}  {summary(got)}")
+    print("\n== fourth held-out sets (written before the third tuning pass, never fitted, never read item by item) ==")
+    for r_set in dict.fromkeys(r["set"] for r in rows if r["role"] == "unseen4"):
+        got = [r for r in rows if r["set"] == r_set and r["role"] == "unseen4"]
         print(f"  {r_set:30s} n={len(got):3d}  {summary(got)}")
     print(f"\npeak RSS: {peak_rss_mb():.0f} MB")
     return 0

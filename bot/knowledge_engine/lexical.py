@@ -65,6 +65,8 @@ class LexicalIndex:
         forms = [match_form(t) for t in texts]
         # every chunk in match form, for "is this term mentioned anywhere at all" (a substring test)
         self.text = "\n".join(forms)
+        self.forms = forms  # each chunk's match form (its heading prefix included), for word-level tests
+        self._word_df: dict[str, int] = {}
         self.doc_tokens = [tokens(t, already_normalised=True) for t in forms]
         self.doc_sets = [set(d) for d in self.doc_tokens]
         self._bm25 = None
@@ -85,6 +87,19 @@ class LexicalIndex:
         if not q:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(q), dtype=np.float32)
+
+    def word_df(self, word: str) -> int:
+        """In how many chunks a word (any string in match form) occurs as a substring; cached."""
+        n = self._word_df.get(word)
+        if n is None:
+            n = self._word_df[word] = sum(1 for f in self.forms if word in f) if word in self.text else 0
+        return n
+
+    def word_idf(self, word: str) -> float:
+        """IDF of a word over the chunks, scaled to [0, 1]: 1 for a word no chunk contains."""
+        top = float(np.log(1 + (self.size + 0.5) / 0.5)) if self.size else 1.0
+        n = self.word_df(word)
+        return float(np.log(1 + (self.size - n + 0.5) / (n + 0.5))) / top
 
     def idf(self, tok: str) -> float:
         n = self.df.get(tok, 0)

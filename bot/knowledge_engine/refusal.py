@@ -36,7 +36,19 @@ Signals (each computed for any question, each with a reason)
   contains (电价, 执照, 铅封): graded, so a question made mostly of words the folder
   lacks looks unanswerable even when its best clause shares a heading with it;
 * ``number_type_missing`` 1 when the question asks for a kind of number (money, a
-  date, a duration, metres, volts, people…) that none of the clauses shown states.
+  date, a duration, metres, volts, people…) that none of the clauses shown states;
+* ``missing_idf`` the highest IDF (scaled to [0, 1]) of a topic word of the question
+  (jieba words, no function words, question words, everyday or common folder words;
+  mapped through the term file) that the folder uses somewhere but the best clause and
+  its headings do not: adjacent questions (电能表, 新装, 蓄电池, 整定 on a clause about
+  something else) name their topic in a word the folder has, yet the clause shown lacks it;
+* ``absent_share`` IDF-weighted share of those topic words that no passage contains in
+  any form (过流, 取证, 工单): another field's jargon — or a colloquial word the term file
+  does not know yet, which is why it is a weighted signal and not a rule.
+
+``topic_cover`` (the IDF-weighted share of the topic words the best clause contains) is
+computed as well and shown by ``bench/retrieval.py --features``; it is not a model input:
+leave-one-set-out it changed nothing over ``coverage``/``topic_words`` (third pass of issue 13).
 
 The answer probability is a logistic model over these signals, fitted on all
 development sets together and reported by leave-one-set-out cross-validation
@@ -60,7 +72,7 @@ from pathlib import Path
 MODEL_PATH = Path(__file__).with_name("refusal_model.json")
 FEATURES = (
     "dense", "agree", "coverage", "coverage3", "topic_words", "known", "margin", "unknown_term", "number_missing",
-    "unknown_share", "number_type_missing",
+    "unknown_share", "number_type_missing", "missing_idf", "absent_share",
 )
 
 ANSWER, RELATED, OFFTOPIC, EMPTY = "answer", "related", "offtopic", "empty"

@@ -191,6 +191,71 @@ def unknown_share(query_match: str, lex: LexicalIndex, terms: TermMap = EMPTY) -
     return sum(1 for w in words if not known(w)) / len(words)
 
 
+# A word in more than this share of the passages is the folder's common vocabulary (作业, 工作, 设备 in the
+# regulation): it says nothing about which clause the question is about.
+COMMON_WORD_SHARE = 0.08
+COMMON_WORD_MIN_DF = 3  # (a tiny folder has no common vocabulary to speak of)
+
+
+# jieba tags of words that carry no topic: numbers, measure words, adverbs, pronouns, locatives, prepositions,
+# conjunctions, particles, time words, punctuation
+FUNCTION_FLAGS = ("m", "q", "d", "r", "f", "p", "c", "u", "y", "x", "e", "o", "s", "t", "z")
+
+
+def salient_words(query_match: str, lex: LexicalIndex, terms: TermMap = EMPTY) -> list[tuple[str, tuple[str, ...]]]:
+    """The question's topic words with the forms they may take in a clause (as written, or the term map's
+    standard terms): jieba words of two or more characters that are not function words (by their tag), contain
+    no question word and do not begin or end with a filler character (要交, 时能: jieba glued a function word to
+    the next one), not everyday words (frequent in jieba's general dictionary: 需要, 时候, 规定) and not the
+    folder's common vocabulary (作业, 设备).  Fragments jieba's word guesser makes of colloquial text (电换,
+    人站) stay: dropping the words that are in neither its dictionary, nor the folder, nor the term file was
+    tried and lost two questions leave-one-set-out (it also drops real jargon such as 过流, 工单)."""
+    import jieba
+    import jieba.posseg
+
+    out = []
+    for p in jieba.posseg.lcut(query_match):
+        w = p.word
+        if len(w) < 2 or w.isascii() or QUESTION_CHARS & set(w) or w[0] in FILLER or w[-1] in FILLER:
+            continue
+        if p.flag.startswith(FUNCTION_FLAGS) or jieba.dt.FREQ.get(w, 0) >= GENERIC_FREQ:
+            continue
+        df = lex.word_df(w)
+        if df > COMMON_WORD_SHARE * lex.size and df >= COMMON_WORD_MIN_DF:
+            continue
+        if all(x[0] != w for x in out):
+            out.append((w, (w, *terms.expand(w))))
+    return out
+
+
+def topic_signals(query_match: str, best: int, lex: LexicalIndex, terms: TermMap = EMPTY) -> tuple[float, float, float]:
+    """Does the best clause (with its heading path) carry the question's topic?
+
+    * ``topic_cover`` — IDF-weighted share of the salient words (salient_words) that the clause or its headings
+      contain in one of their forms;
+    * ``missing_idf`` — the highest IDF (scaled to [0, 1]) of a salient word that the folder uses somewhere but
+      the best clause does not: an adjacent question (电能表, 并网, 许可证 on a clause about something else) names
+      its topic in a word the folder has, yet the clause shown lacks it;
+    * ``absent_share`` — IDF-weighted share of the salient words that no passage of the folder contains in any
+      form (过流, 窃电, 无人机): jargon of another field, or a colloquial word the term map does not know yet."""
+    words = salient_words(query_match, lex, terms)
+    if not words:
+        return 0.0, 0.0, 0.0
+    form = lex.forms[best]
+    total = got = missing = absent = 0.0
+    for _word, forms in words:
+        present = [f for f in forms if lex.word_df(f)]
+        idf = min(lex.word_idf(f) for f in present) if present else 1.0  # the rarity of the topic in the folder
+        total += idf
+        if any(f in form for f in forms):
+            got += idf
+        elif present:
+            missing = max(missing, idf)
+        else:
+            absent += idf
+    return got / total, missing, absent / total
+
+
 def number_type_missing(query_match: str, clause_texts: Sequence[str]) -> bool:
     """The question asks for a kind of number (money, a date, a duration, metres, volts…) that none of the
     clauses shown states: they may be on the topic, they cannot carry the answer."""
@@ -289,6 +354,7 @@ def signals(
     best_text = texts_of[hits[0].index] if texts_of is not None else ""
     best = hits[0]
     shown = [texts_of[h.index] for h in hits[:3]] if texts_of is not None else []
+    cover, missing, absent = topic_signals(query_match, best.index, lex, terms)
     return {
         "dense": top_dense,
         # both rankers put the best clause near their top: two independent methods agree on it
@@ -302,6 +368,9 @@ def signals(
         "number_missing": 1.0 if asks_quantity(query_match) and not states_quantity(best_text) else 0.0,
         "unknown_share": unknown_share(query_match, lex, terms),
         "number_type_missing": 1.0 if number_type_missing(query_match, shown) else 0.0,
+        "topic_cover": cover,
+        "missing_idf": missing,
+        "absent_share": absent,
     }
 
 

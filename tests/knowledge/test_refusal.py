@@ -132,3 +132,36 @@ def test_the_dense_floor_does_not_apply_to_prose_passages():
 
     d = decide({"dense": DENSE_FLOOR - 0.005, "coverage": 1.0, "known": 0.9, "numbered": 0.0}, [], MODEL)
     assert "cosine" not in d.reason
+
+
+def test_word_frequency_over_the_folder_is_counted_per_passage_and_scaled():
+    lex = LexicalIndex(["登杆前应检查杆根。", "登杆时应系安全带。", "电能表的接线应由两人进行。"])
+    assert lex.word_df("登杆") == 2 and lex.word_df("电能表") == 1 and lex.word_df("光伏") == 0
+    assert lex.word_idf("光伏") == 1.0  # no passage has it: the rarest possible
+    assert 0 < lex.word_idf("登杆") < lex.word_idf("电能表") < 1.0
+
+
+def test_topic_words_leave_out_question_words_function_words_and_glued_fragments():
+    from bot.knowledge_engine.retrieval import salient_words
+
+    words = [w for w, _ in salient_words(match_form("电能表接线最少要几个人"), LEX, TERMS)]
+    assert "电能表" in words and "接线" in words
+    assert not {"最少", "几个", "要几"} & set(words)  # an adverb, a number word, a fragment glued to 要
+    # a colloquial word carries its standard terms with it
+    assert ("火线", ("火线", "相线")) in salient_words(match_form("带电拆火线"), LEX, TERMS)
+
+
+def test_a_topic_word_the_folder_has_but_the_best_clause_lacks_is_what_an_adjacent_question_looks_like():
+    from bot.knowledge_engine.retrieval import topic_signals
+
+    lex = LexicalIndex([
+        "16.4.2 电源侧不停电更换电能表时，直接接入的电能表应将出线负荷断开。",
+        "20.1.2 凡发现工作人员有饮酒、精神不振时，禁止登高作业。",
+        "5.4.1 检修动力电源箱的支路开关均应加装剩余电流动作保护器。",
+    ])
+    # answerable: every topic word of the question is in the best clause
+    cover, missing, absent = topic_signals(match_form("更换电能表要断开出线负荷吗"), 0, lex)
+    assert cover == 1.0 and missing == 0.0 and absent == 0.0
+    # adjacent: 检修 is in the folder, not in the metering clause; 检定 is in no passage at all
+    cover, missing, absent = topic_signals(match_form("电能表检修后多久检定"), 0, lex)
+    assert cover < 1.0 and missing == lex.word_idf("检修") > 0.0 and absent > 0.0
