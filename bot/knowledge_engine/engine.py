@@ -22,6 +22,8 @@ from .folder import inside
 from .index_store import COLLECTION, IndexStore
 from .indexing import Indexer, Progress
 from .lexical import LexicalIndex, query_tokens
+from .loaders import LoadedDoc
+from .ocr import PageProgress
 from .normalize import index_form
 from .query import prepare
 from .retrieval import Reranker, Retrieval, hybrid_search
@@ -71,6 +73,7 @@ class KnowledgeEngine:
         reranker: Reranker | None = None,
         collection: str = COLLECTION,
         mode: str = "hybrid",
+        ocr_max_pages: int | None = None,
     ) -> None:
         self.knowledge_dir = Path(knowledge_dir)
         self.index_dir = Path(index_dir)
@@ -84,6 +87,8 @@ class KnowledgeEngine:
         self.mode = mode
         self.index = IndexStore(self.index_dir, embeddings, collection=collection, chroma_host=chroma_host, chroma_port=chroma_port)
         self.indexer = Indexer(self.knowledge_dir, self.index, self.chunking_fingerprint(), embed_text, self._forget_chunks)
+        if ocr_max_pages is not None:
+            self.indexer.ocr_max_pages = ocr_max_pages
         self._cache: dict[str, Any] | None = None
         self._llm: Any = None
         self._terms: TermMap | None = None  # the folder's 术语.yaml, read at sync (terms.py)
@@ -111,6 +116,7 @@ class KnowledgeEngine:
             chroma_host=getattr(settings, "chroma_host", None),
             chroma_port=getattr(settings, "chroma_port", 8000),
             llm=llm,
+            ocr_max_pages=getattr(settings, "kb_max_pdf_pages", None),
         )
         kwargs.update(overrides)
         return cls(**kwargs)
@@ -342,9 +348,10 @@ class KnowledgeEngine:
         """The chunk keys indexed from one file (to tell what a sync added and removed)."""
         return set(self.records.list_keys(group_ids=[rel]))
 
-    def preview(self, path: Path) -> tuple[str, list[Chunk]]:
-        """Read and split one file exactly as a sync would, without indexing it (raises LoadError)."""
-        return self.indexer.load_chunks(path)
+    def preview(self, path: Path, progress: PageProgress | None = None) -> tuple[LoadedDoc, list[Chunk]]:
+        """Read and split one file exactly as a sync would, without indexing it (raises LoadError). Scans are
+        OCRed here (``progress(page, pages)``) into the OCR cache, so the sync after saving reads no page again."""
+        return self.indexer.load(path, progress)
 
     def documents(self) -> list[DocumentInfo]:
         """Every indexed file with its title, chunk and clause counts and when it was last indexed."""

@@ -42,7 +42,8 @@ from langchain_core.documents import Document
 
 from .folder import scan_folder
 from .index_store import IndexStore
-from .loaders import MAX_FILE_BYTES, LoadError, load_file
+from .loaders import MAX_FILE_BYTES, LoadedDoc, LoadError, OcrOptions, load_file
+from .ocr import OcrCache, PageProgress
 from .splitter import Chunk, split_text
 from .types import SyncReport
 
@@ -52,6 +53,8 @@ Progress = Callable[[int, int, str], None]  # (done, total, what) — the total 
 Embedder = Callable[[str, Chunk], str]  # (document title, chunk) → the text to embed
 
 EMBED_BATCH = 64
+OCR_CACHE = "ocr"  # in the index folder: OCR results by file content hash (ocr.py)
+OCR_MAX_PAGES = 300  # scanned pages of one PDF read by OCR at sync (KB_MAX_PDF_PAGES for uploads)
 # ~3 minutes of embedding on 2 cores; the whole safety regulation is ~1,100 passages
 MAX_CHUNKS_PER_FILE = 3000
 KEPT = "; previous version kept"
@@ -82,6 +85,8 @@ class Indexer:
         self.chunking = chunking
         self.embed_text = embed_text
         self.manifest_path = store.index_dir / "manifest.json"
+        self.ocr_cache = OcrCache(store.index_dir / OCR_CACHE)
+        self.ocr_max_pages = OCR_MAX_PAGES
         self._cancel = threading.Event()
         self.on_change = on_change  # the index changed: the engine drops its chunk table
 
@@ -112,6 +117,7 @@ class Indexer:
                 self._save(manifest)
             if prepared or gone:
                 self.store.cache.retain(self.store.chunks()[2])
+                self.ocr_cache.retain({str(entry.get("sha256")) for entry in manifest["files"].values()})
         except SyncCancelled:
             report.interrupted = True
             log.warning("knowledge sync cancelled; the index holds every file written so far")
@@ -176,7 +182,7 @@ class Indexer:
             report.unchanged.append(rel)
             return None
         try:
-            title, chunks = self.load_chunks(path)
+            doc, chunks = self.load(path)
         except LoadError as exc:
             return self._fail(rel, st, str(exc), old, manifest, report)
         except Exception as exc:  # a bug or an unexpected format must not stop the sync
@@ -184,10 +190,19 @@ class Indexer:
             return self._fail(rel, st, f"{type(exc).__name__}: {exc}", old, manifest, report)
         if not any(c.kind in ("clause", "table") for c in chunks):
             report.warnings.append((rel, f"no numbered clauses found; indexed as {len(chunks)} prose passages"))
+        if doc.ocr is not None and doc.ocr.ocr_pages:
+            report.warnings.append((rel, f"read by OCR: {doc.ocr.ocr_pages} page(s), mean confidence "
+                                         f"{(doc.ocr.confidence or 0.0):.0%}"))
+        title = doc.title
         return _Prepared(rel, st, digest, title, [self._document(rel, title, c) for c in chunks], old)
 
     def load_chunks(self, path: Path) -> tuple[str, list[Chunk]]:
-        doc = load_file(path)
+        doc, chunks = self.load(path)
+        return doc.title, chunks
+
+    def load(self, path: Path, progress: PageProgress | None = None) -> tuple[LoadedDoc, list[Chunk]]:
+        """Read and split one file (scans through OCR and its cache); raises LoadError."""
+        doc = load_file(path, OcrOptions(self.ocr_cache, self.ocr_max_pages, progress))
         chunks = [c for c in split_text(doc.text) if _meaningful(c.text) and c.text.strip() != doc.title]
         if not chunks:
             raise LoadError("no clauses or readable text found")
@@ -196,7 +211,7 @@ class Indexer:
                 f"{len(chunks)} passages, more than the {MAX_CHUNKS_PER_FILE} a file may have "
                 f"(it would take many minutes to index): split it into smaller documents"
             )
-        return doc.title, chunks
+        return doc, chunks
 
     def _document(self, rel: str, title: str, chunk: Chunk) -> Document:
         return Document(
