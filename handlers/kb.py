@@ -283,23 +283,12 @@ def _listing(engine: KnowledgeEngine, app: App) -> str:
     return "\n".join(lines)
 
 
-def _find_document(engine: KnowledgeEngine, wanted: str) -> str:
-    """A document by file name, title or a unique part of either."""
-    documents = engine.documents()
-    exact = [d.file for d in documents if wanted in (d.file, d.title, d.title and f"《{d.title}》")]
-    partial = [d.file for d in documents if wanted and (wanted in d.file or wanted in d.title)]
-    found = exact or partial
-    if len(found) != 1:
-        raise DomainError("kb_no_such_document" if not found else "kb_ambiguous", name=wanted)
-    return found[0]
-
-
 async def _ask_remove(message: Message, engine: KnowledgeEngine, wanted: str) -> None:
     if not wanted:
         await message.answer(_("Which document? e.g. /kb remove 安全工器具使用与检查.md"))
         return
     try:
-        name = _find_document(engine, wanted)
+        name = kb.find_document(engine, wanted)
     except DomainError as error:
         await reply_error(message, error)
         return

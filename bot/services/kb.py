@@ -311,6 +311,29 @@ def describe(engine: KnowledgeEngine, name: str, before: set[str], report: SyncR
                   ocr_confidence=recognised.confidence if recognised else None)
 
 
+def find_document(engine: KnowledgeEngine, wanted: str) -> str:
+    """A document by file name, title or a unique part of either (chat /kb remove and `fieldmate kb remove`).
+    Raises DomainError('kb_no_such_document' / 'kb_ambiguous')."""
+    documents = engine.documents()
+    exact = [d.file for d in documents if wanted in (d.file, d.title, d.title and f"《{d.title}》")]
+    partial = [d.file for d in documents if wanted and (wanted in d.file or wanted in d.title)]
+    found = exact or partial
+    if len(found) != 1:
+        raise DomainError("kb_no_such_document" if not found else "kb_ambiguous", name=wanted)
+    return found[0]
+
+
+def find_trashed(folder: Path, wanted: str) -> str:
+    """A document in the trash by its name or a unique part of it. Raises DomainError."""
+    trash = trashed(folder)
+    exact = [name for name in trash if name == wanted]
+    partial = [name for name in trash if wanted and wanted in name]
+    found = exact or partial
+    if len(found) != 1:
+        raise DomainError("kb_no_such_document" if not found else "kb_ambiguous", name=wanted)
+    return found[0]
+
+
 # ------------------------------------------------------------ trash folder
 def key_of(name: str) -> str:
     """A short stable key for a file name (button data is limited to 64 bytes)."""
