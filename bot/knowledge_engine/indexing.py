@@ -84,7 +84,8 @@ class Indexer:
         self.store = store
         self.chunking = chunking
         self.embed_text = embed_text
-        self.manifest_path = store.index_dir / "manifest.json"
+        self.manifest_path = store.index_dir / manifest_name(store.collection_name)
+        self.fresh = False  # a new generation being built by a rebuild: nothing to reset when it starts
         self.ocr_cache = OcrCache(store.index_dir / OCR_CACHE)
         self.ocr_max_pages = OCR_MAX_PAGES
         self._cancel = threading.Event()
@@ -95,13 +96,15 @@ class Indexer:
         """Stop the running sync at the next batch or file boundary."""
         self._cancel.set()
 
-    def sync(self, progress: Progress | None = None) -> SyncReport:
+    def sync(self, progress: Progress | None = None, *, every_file: bool = False) -> SyncReport:
+        """Bring the index in line with the folder; ``every_file`` re-reads and rewrites every file (each file's
+        chunks are replaced as one write, so the other files keep answering meanwhile)."""
         self._cancel.clear()
         tell = progress or (lambda done, total, what: None)
         started = time.perf_counter()
         report = SyncReport()
         manifest = self._manifest_for_this_model()
-        rechunk = manifest.get("chunking") != self.chunking
+        rechunk = manifest.get("chunking") != self.chunking or every_file
         scan = scan_folder(self.knowledge_dir)
         report.skipped.extend(scan.skipped)
         gone = [rel for rel in manifest["files"] if rel not in scan.files]
@@ -296,7 +299,10 @@ class Indexer:
     def _manifest_for_this_model(self) -> dict[str, Any]:
         """The manifest, after dropping the whole index if it was built with another embedding model."""
         manifest = read_manifest(self.manifest_path)
-        if manifest.get("fingerprint") != self.store.fingerprint:
+        if manifest.get("fingerprint") != self.store.fingerprint and self.fresh:
+            manifest = {"fingerprint": self.store.fingerprint, "files": {}, "failed": {}}  # keep cached vectors
+            self._save(manifest)
+        elif manifest.get("fingerprint") != self.store.fingerprint:
             if manifest["files"]:
                 log.warning("index built with %s; rebuilding for %s", manifest.get("fingerprint"), self.store.fingerprint)
             self.store.reset()
@@ -314,6 +320,13 @@ class Indexer:
     def _check_cancel(self) -> None:
         if self._cancel.is_set():
             raise SyncCancelled
+
+
+def manifest_name(collection: str) -> str:
+    """The manifest of the default collection is manifest.json; a rebuild's generation has its own."""
+    from .index_store import COLLECTION
+
+    return "manifest.json" if collection == COLLECTION else f"manifest-{collection}.json"
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
