@@ -170,17 +170,31 @@ async def _upload_daily_list(message: Message, bot: Bot, app: App, session: Asyn
         data = await _download(bot, message.document.file_id)
         saved, result = await asyncio.to_thread(kb.save_daily_list, folder, name, data, limits)
     except DomainError as error:
-        log.info("daily list %r by %s refused: %s", name, actor.telegram_id, error.code)
+        log.info("daily list %r by %s refused: %s %s", name, actor.telegram_id, error.code,
+                 error.params.get("problems", ""))
+        if error.code == "daily_list_invalid":  # the problems in the admin's language, from their codes
+            error.params["problems"] = kb.listed_problems([problem_text(p) for p in error.params.pop("found")])
         await reply_error(message, error)
         return
     _loaded, report = await daily_items.load_and_sync(session, folder)
     audit.record(session, actor.member, "kb.daily_list", "knowledge_file", None, actor_label=_actor_label(actor),
                  file=f"{kb.DAILY_FOLDER}/{saved.name}", replaced=saved.replaced, items=len(result.items))
-    warnings = "".join(f"\n⚠️ {escape(str(problem))}" for problem in result.problems)
+    warnings = "".join(f"\n⚠️ {escape(problem_text(problem))}" for problem in result.problems)
     await message.answer(_(
         "✅ Daily items list {name} saved: {items} item(s); {added} new, {updated} changed, {retired} retired."
     ).format(name=escape(saved.name), items=len(result.items), added=len(report.added), updated=len(report.updated),
              retired=len(report.retired)) + warnings)
+
+
+def problem_text(problem: daily_items.Problem) -> str:
+    """「上传.yaml:5: 条目 up-002：类型必须是 …（已跳过）」: a daily-list problem in the admin's language."""
+    params = dict(problem.params)
+    template = DAILY_PROBLEMS.get(problem.code)
+    text = str(template).format(**params) if template is not None else problem.message
+    if "item" in params:
+        text = _("item {item}: {problem}").format(item=params["item"], problem=text)
+    state = _("skipped") if problem.skipped else _("warning")
+    return _("{file}:{line}: {problem} ({state})").format(file=problem.file, line=problem.line, problem=text, state=state)
 
 
 async def _download(bot: Bot, file_id: str) -> bytes:
@@ -350,7 +364,7 @@ async def reindex_command(message: Message, app: App, session: AsyncSession, act
         await reply_error(message, DomainError("kb_not_ready"))
         return
     audit.record(session, actor.member, "kb.reindex", "knowledge_index", None, actor_label=_actor_label(actor))
-    status = await message.answer(_("Rebuilding the index…"))
+    status = await message.answer(_("Rebuilding the index… Questions are answered from the current index until the new one is ready."))
     report = await _with_progress(status, lambda progress: kb.sync(engine, app.settings.redis_url, progress, rebuild=True))
     await _edit(status, sync_text(report))
 
@@ -451,4 +465,28 @@ KB_ERRORS = {
     "kb_ambiguous": __("Several documents match {name}; please give the full file name from /kb."),
     "daily_list_invalid": __("{name} was not saved: {count} problem(s) (file:line). Please fix them and send it again; the current list stays.\n{problems}"),
     "kb_upload_gone": __("That upload is no longer waiting; please send the file again."),
+}
+
+# daily_items.MESSAGES in the admins' language (the CLI keeps the English text)
+DAILY_PROBLEMS = {
+    "unreadable": __("cannot read the file: {error}"),
+    "bad_yaml": __("not valid YAML: {error}; the whole file was skipped"),
+    "not_a_list": __("the file must be a YAML list of items (- id: …)"),
+    "not_a_mapping": __("an item must be a mapping with id, kind, text"),
+    "bad_item": __("cannot read this item: {error}"),
+    "duplicate_id": __("duplicate id '{id}' (first in {first})"),
+    "bad_id": __("id must be 1–60 letters, digits, '.', '_' or '-' (e.g. jl-001)"),
+    "bad_kind": __("kind must be one of {kinds}, not {kind}"),
+    "no_text": __("text is missing or empty"),
+    "text_too_long": __("text is {length} characters; a Telegram message holds at most {limit}: shorten it or split it into two items"),
+    "bad_source": __("source must be text of at most 200 characters"),
+    "unknown_field": __("unknown field '{field}' ignored"),
+    "message_too_long": __("with its source and quiz the message would be about {length} characters; Telegram allows {limit}"),
+    "quiz_not_mapping": __("quiz must be a mapping with question, options, answer, explanation"),
+    "quiz_no_question": __("quiz.question is missing"),
+    "quiz_bad_options": __("quiz.options must be a list of 2–4 non-empty answers"),
+    "quiz_bad_answer": __("quiz.answer must be one of the letters {letters}"),
+    "quiz_bad_explanation": __("quiz.explanation must be text"),
+    "quiz_unknown_fields": __("quiz has unknown fields {fields}"),
+    "no_items": __("no items"),
 }

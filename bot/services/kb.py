@@ -410,6 +410,12 @@ DAILY_SUFFIXES = {".yaml", ".yml"}
 MAX_LISTED_PROBLEMS = 10
 
 
+def listed_problems(lines: list[str]) -> str:
+    """At most MAX_LISTED_PROBLEMS lines, then how many more."""
+    more = len(lines) - MAX_LISTED_PROBLEMS
+    return "\n".join(lines[:MAX_LISTED_PROBLEMS] + ([f"… +{more}"] if more > 0 else []))
+
+
 def is_daily_list(name: str) -> bool:
     return Path(name).suffix.lower() in DAILY_SUFFIXES
 
@@ -422,10 +428,10 @@ def save_daily_list(folder: Path, name: str, data: bytes, limits: Limits) -> tup
     if _sniff(data) is not None:
         raise DomainError("kb_not_what_it_says", suffix=Path(name).suffix)
     result = daily_items.check_upload(folder, name, data)
-    blocking = [problem for problem in result.problems if problem.skipped]
-    if blocking or not result.items:
-        shown = [f"{p.file}:{p.line}: {p.message}" for p in blocking[:MAX_LISTED_PROBLEMS]] or [f"{name}:1: no items"]
-        more = len(blocking) - MAX_LISTED_PROBLEMS
-        raise DomainError("daily_list_invalid", name=name, count=max(len(blocking), 1),
-                          problems="\n".join(shown + ([f"… +{more}"] if more > 0 else [])))
+    blocking = [problem for problem in result.problems if problem.skipped] or \
+        ([] if result.items else [daily_items.problem(name, 1, "no_items")])
+    if blocking:
+        # `problems` in English (CLI, logs); `found` the problems themselves, for the chat to say in its language
+        raise DomainError("daily_list_invalid", name=name, count=len(blocking), found=blocking,
+                          problems=listed_problems([f"{p.file}:{p.line}: {p.message}" for p in blocking]))
     return save(folder, name, data, replace=True), result
