@@ -9,6 +9,9 @@ the clause numbers the splitter finds in the OCR text against those in the origi
 
 * clean   — the first page of knowledge/配电线路作业安全要点.md;
 * deep    — clauses 16.5.2.x of the shared regulation corpus, rotated up to 0.8° and blurred like a real scan;
+* poor    — the clean page scanned at about 70 dpi and blurred;
+* bad     — the same at about 50 dpi: where confidence falls under KB_OCR_MIN_CONFIDENCE (0.9) and the admin
+            is warned (at about 40 dpi both fall to ~0.55).
 * table   — the test-period table of knowledge/安全工器具使用与检查.md, ruled;
 * columns — knowledge/作业现场十不干.md printed in two columns.
 
@@ -46,6 +49,8 @@ def pages() -> dict[str, tuple[list, str]]:
         deep = lines[start:start + 10]
         deep = deep[:_one_page(deep)]
         out["deep"] = (scans.render_pages(deep, noise=0.8), "\n".join(deep))
+    out["poor"] = ([scans.degraded(page, 0.35) for page in scans.render_pages(paras)], "\n".join(paras))
+    out["bad"] = ([scans.degraded(page, 0.25) for page in scans.render_pages(paras)], "\n".join(paras))
     caption, rows = scans.markdown_table((REPO / "knowledge" / "安全工器具使用与检查.md").read_text("utf-8"))
     out["table"] = ([scans.render_table(caption, rows)], caption + "\n" + "\n".join(" ".join(r) for r in rows))
     ten = scans.paragraphs((REPO / "knowledge" / "作业现场十不干.md").read_text("utf-8"))
@@ -68,7 +73,7 @@ def clause_numbers(text: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--pages", default="clean,deep,table,columns")
+    parser.add_argument("--pages", default="clean,deep,poor,bad,table,columns")
     args = parser.parse_args()
     wanted = args.pages.split(",")
     print(f"rapidocr-onnxruntime with {ocr.OCR_THREADS} onnxruntime thread(s), {scans.DPI} dpi; "

@@ -77,6 +77,14 @@ def render_pages(paras: list[str], *, font_px: int = 36, columns: int = 1, noise
     return pages
 
 
+def degraded(page, factor: float = 0.35, blur: float = 1.0):
+    """A poor scan of a page: scanned at a fraction of the resolution, blurred, scaled back up."""
+    from PIL import Image, ImageFilter
+
+    small = page.resize((int(page.width * factor), int(page.height * factor)), Image.BILINEAR)
+    return small.filter(ImageFilter.GaussianBlur(blur)).resize(page.size, Image.BILINEAR)
+
+
 def scanned_pdf(pages: list) -> bytes:
     """An image-only PDF of the page images (what a scanner saves)."""
     out = io.BytesIO()

@@ -68,3 +68,23 @@ def test_a_cancelled_rebuild_keeps_the_index_that_answers(kdir, make_engine, ans
     report = engine.rebuild(cancel_at_first_file)
     assert report.interrupted and engine.index.collection_name == before and answered(engine)
     assert sorted(p.name for p in engine.index_dir.glob("manifest*.json")) == ["manifest.json"]
+
+
+def test_a_fleet_rebuild_rewrites_file_by_file_and_keeps_answering(kdir, make_engine, answer_everything):
+    """With CHROMA_HOST there is no shared active.json: the rebuild rewrites each file's chunks in place."""
+    engine = make_engine(kdir)
+    engine.sync()
+    chunks = engine.stats()["chunks"]
+    engine.chroma_host = "chroma.fleet"  # the fleet's path (this store stays local)
+    during: list[bool] = []
+    seen: list[str] = []
+
+    def progress(done: int, total: int, what: str) -> None:
+        seen.append(what)
+        if what == "配电作业安全规定.md" and seen.count(what) == 2:  # its write step
+            during.append(answered(engine))
+
+    report = engine.rebuild(progress)
+    assert during == [True] and not report.failed and report.chunks == chunks
+    assert sorted(report.unchanged) == sorted(engine.indexer.manifest()["files"])  # re-read, same content
+    assert engine.index.collection_name == "fieldmate_knowledge" and answered(engine)
