@@ -27,7 +27,7 @@ from bot.services.errors import DomainError
 from bot.services.membership import Actor
 from handlers.ui.access import IsAdmin, IsMember
 from handlers.ui.callbacks import KbButton
-from handlers.ui.render import answer_long, reply_error
+from handlers.ui.render import answer_long, error_text, reply_error
 
 if TYPE_CHECKING:
     from bot.knowledge_engine import KnowledgeEngine, SyncReport
@@ -97,7 +97,7 @@ async def upload_photo(message: Message, bot: Bot, app: App, session: AsyncSessi
 async def _upload(message: Message, bot: Bot, app: App, session: AsyncSession, actor: Actor, state: FSMContext,
                   name: str, file_id: str, size: int | None) -> None:
     engine = _engine(app)
-    status: Message | None = None
+    progress: list[Message | None] = [None]  # the OCR progress message, once there is one
     try:
         kb.check_suffix(name)
         kb.check_size(size, _limits(app))
@@ -105,11 +105,15 @@ async def _upload(message: Message, bot: Bot, app: App, session: AsyncSession, a
             raise DomainError("kb_not_ready")
         data = await _download(bot, file_id)
         kb.check_content(name, data, _limits(app))
-        recognised, status = await _read_with_ocr_progress(message, engine, name, data)
+        recognised = await _read_with_ocr_progress(message, engine, name, data, progress)
     except DomainError as error:
         log.info("upload %r by %s refused: %s %s", name, actor.telegram_id, error.code, error.params)
-        await reply_error(message, error)
+        if progress[0] is not None:  # OCR had started: the reason replaces 「正在识别 …」
+            await _edit(progress[0], error_text(error))
+        else:
+            await reply_error(message, error)
         return
+    status = progress[0]
     differs = kb.existing_differs(engine.knowledge_dir, name, data)
     if differs is False:
         await _say(message, status, _("{name} is already in the knowledge base with the same content; nothing changed.").format(
@@ -129,12 +133,11 @@ async def _upload(message: Message, bot: Bot, app: App, session: AsyncSession, a
     await _store(message, app, session, actor, name, data, replace=False, recognised=recognised, status=status)
 
 
-async def _read_with_ocr_progress(message: Message, engine: KnowledgeEngine, name: str,
-                                  data: bytes) -> tuple[OcrText | None, Message | None]:
+async def _read_with_ocr_progress(message: Message, engine: KnowledgeEngine, name: str, data: bytes,
+                                  status: list[Message | None]) -> OcrText | None:
     """Read the upload as the sync will; scanned pages and photos are OCRed meanwhile, with a progress
-    message (「正在识别 第3/12页」) sent at the first page and edited in place at most every
-    PROGRESS_EDIT_SECONDS (Telegram limits edits). Returns what OCR made of it and the progress message."""
-    status: list[Message | None] = [None]
+    message (「正在识别 第3/12页」, kept in ``status[0]``) sent at the first page and edited in place at most
+    every PROGRESS_EDIT_SECONDS (Telegram limits edits). Returns what OCR made of it."""
 
     async def show(page: int, pages: int) -> None:
         text = _("Recognising text: page {page}/{pages}…").format(page=page, pages=pages)
@@ -143,9 +146,7 @@ async def _read_with_ocr_progress(message: Message, engine: KnowledgeEngine, nam
         else:
             await _edit(status[0], text)
 
-    recognised = await _run_with_progress(
-        lambda progress: kb.read_as_sync_would(engine, name, data, progress), show)
-    return recognised, status[0]
+    return await _run_with_progress(lambda progress: kb.read_as_sync_would(engine, name, data, progress), show)
 
 
 def _ocr_state(recognised: OcrText | None) -> dict | None:
@@ -451,6 +452,7 @@ KB_ERRORS = {
     "kb_bad_name": __("That file name cannot be used. Please rename the file and send it again."),
     "kb_legacy_format": __("{suffix} is an old format the knowledge base cannot read: open it in Word or WPS, save it as .docx and send it again."),
     "kb_ocr_unavailable": __("Scans and photos cannot be read on this server (OCR is not installed): please send the document as text (docx, pdf with text, md, txt)."),
+    "kb_ocr_no_text": __("No text was recognised on the scan or photo; nothing was saved. Check that the pages are sharp and upright, or send the document as text."),
     "kb_image_too_large": __("The photo is {width}×{height} pixels; at most {max} megapixels can be read. Please send a smaller photo."),
     "kb_bad_type": __("Files of type {suffix} are not accepted: send md, txt, docx, pdf, html, or a jpg/png photo."),
     "kb_too_large": __("The file is {mb} MB; at most {max} MB can be uploaded. Please split it into smaller documents."),

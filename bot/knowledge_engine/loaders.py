@@ -29,6 +29,10 @@ class LoadError(Exception):
     """A file could not be turned into text; the message says why."""
 
 
+class OcrNoText(LoadError):
+    """OCR ran and found no text on the scanned pages or the photo."""
+
+
 class OcrMissing(LoadError):
     """The file needs OCR and the recogniser is not installed (rapidocr-onnxruntime needs Python < 3.13)."""
 
@@ -278,6 +282,8 @@ def load_file(path: Path, ocr: OcrOptions | None = None) -> LoadedDoc:
             title, text = _load_html(text)
     text = clean_display(text)
     if not text.strip():
-        raise LoadError("no text was recognised on the scanned pages or photo" if recognised else "document contains no text")
+        if recognised:
+            raise OcrNoText("no text was recognised on the scanned pages or photo")
+        raise LoadError("document contains no text")
     title = clean_display(title).strip() or _title_from_lines(text, path.stem)
     return LoadedDoc(title=title, text=text, encoding=encoding, ocr=recognised)

@@ -37,8 +37,8 @@ MAX_IMAGE_PIXELS = 50_000_000  # a photo or a page image above this is refused (
 MAX_IMAGE_SIDE = 3000  # larger photos are scaled down before OCR (the recogniser works at ≤2000 px anyway)
 TEXT_LAYER_MIN_CHARS = 20  # a page whose text layer has fewer letters or Chinese characters is OCRed
 OCR_THREADS = 1  # onnxruntime threads: on a 2-core server one core stays free to answer questions meanwhile
-OCR_VERSION = "1"
-CACHE_KEEP_SECONDS = 30 * 86400  # an OCR result of a file no longer indexed is kept this long after last use  # bump when the reading or the line rebuilding changes: cached results are redone
+OCR_VERSION = "1"  # bump when the reading or the line rebuilding changes: cached results are redone
+CACHE_KEEP_SECONDS = 30 * 86400  # an OCR result of a file no longer indexed is kept this long after last use
 
 PageProgress = Callable[[int, int], None]  # (page being read, 1-based; pages in all)
 
@@ -120,8 +120,13 @@ def _prepared(image: Any) -> Any:
     width, height = image.size
     if width * height > MAX_IMAGE_PIXELS:
         raise OcrError(f"image of {width}×{height} pixels is larger than the {MAX_IMAGE_PIXELS // 1_000_000} megapixel limit")
+    from PIL import Image
+
     image = ImageOps.exif_transpose(image)  # phone photos are stored sideways with an orientation tag
-    if image.mode not in ("RGB", "L"):
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")  # text on a transparent background: put it on white paper
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+    elif image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
     if max(image.size) > MAX_IMAGE_SIDE:
         image.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE))

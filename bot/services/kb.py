@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable
 from bot.knowledge_engine.fleet import SYNC_LOCK_FILE, ingest_turn, publish_version
 from bot.knowledge_engine.folder import LEGACY_FORMATS
 from bot.knowledge_engine import ocr
-from bot.knowledge_engine.loaders import HTML_SUFFIXES, IMAGE_SUFFIXES, TEXT_SUFFIXES, LoadError, OcrMissing, decode_bytes
+from bot.knowledge_engine.loaders import HTML_SUFFIXES, IMAGE_SUFFIXES, TEXT_SUFFIXES, LoadError, OcrMissing, OcrNoText, decode_bytes
 from bot.services import daily_items
 from bot.services.errors import DomainError
 
@@ -204,7 +204,7 @@ def read_as_sync_would(engine: KnowledgeEngine, name: str, data: bytes,
     """Parse the upload with the engine's own loader and splitter, from a hidden temporary file in the
     folder (the sync skips names starting with a dot). Scanned pages and photos are OCRed here, with
     ``progress(page, pages)``, into the OCR cache the sync reads. Returns what OCR made of it (None when
-    nothing needed OCR). Raises DomainError('kb_unreadable') with the reason, 'kb_ocr_unavailable'."""
+    nothing needed OCR). Raises DomainError('kb_unreadable') with the reason, 'kb_ocr_unavailable', 'kb_ocr_no_text'."""
     folder = engine.knowledge_dir
     folder.mkdir(parents=True, exist_ok=True)
     probe = folder / f".probe-{uuid.uuid4().hex}{Path(name).suffix}"
@@ -213,6 +213,8 @@ def read_as_sync_would(engine: KnowledgeEngine, name: str, data: bytes,
         doc, _chunks = engine.preview(probe, progress)
     except OcrMissing:
         raise DomainError("kb_ocr_unavailable") from None
+    except OcrNoText:
+        raise DomainError("kb_ocr_no_text") from None
     except LoadError as exc:
         raise DomainError("kb_unreadable", reason=str(exc)) from None
     finally:

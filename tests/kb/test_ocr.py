@@ -143,3 +143,14 @@ def test_an_oversized_image_is_refused_before_it_is_decoded(tmp_path):
         pytest.skip("rapidocr-onnxruntime is not installed (Python 3.13)")
     with pytest.raises(LoadError, match="megapixel"):
         load_file(path, OcrOptions())
+
+
+def test_a_transparent_png_is_read_as_text_on_white_paper():
+    from PIL import Image
+
+    from bot.knowledge_engine.ocr import _prepared
+
+    clear = Image.new("RGBA", (120, 60), (0, 0, 0, 0))  # black text on a transparent background
+    clear.putpixel((60, 30), (0, 0, 0, 255))
+    page = _prepared(clear)
+    assert page.mode == "RGB" and page.getpixel((0, 0)) == (255, 255, 255) and page.getpixel((60, 30)) == (0, 0, 0)

@@ -12,6 +12,7 @@ from bot.knowledge_engine import ocr
 from bot.simulator.driver import SimDriver
 from bot.simulator.fake_api import FakeTelegramServer, SimUser
 from tests.kb import scans
+from tests.kb.files import pdf_bytes
 from tests.reports.helpers import ADMIN, LI
 from tests.reports.test_e2e import running_bot, step
 
@@ -73,3 +74,29 @@ async def test_a_scanned_pdf_is_ocred_with_progress_and_answered_with_its_clause
             assert (kdir / "电缆井通知.jpg").is_file()
             answer = await step(driver, LI, driver.send(li, "进入电缆井前要做什么"), "通风")
             assert "有害气体" in answer.text
+
+
+async def test_a_scan_with_no_readable_text_ends_in_the_reason_in_place_of_the_progress(
+        app, world, kdir, make_engine, monkeypatch):
+    engine = make_engine(kdir)
+    engine.sync()
+    app.knowledge = engine
+    files_before = sorted(p.name for p in kdir.rglob("*"))
+    seen_progress = threading.Event()
+
+    def nothing_found_after_progress_is_shown(image):
+        assert seen_progress.wait(OCR_SECONDS), "the progress message never came"
+        return []  # no text box on the page
+
+    monkeypatch.setattr(ocr, "recognise", nothing_found_after_progress_is_shown)
+    async with FakeTelegramServer() as server:
+        driver = SimDriver(server, quiet=0.05, timeout=OCR_SECONDS)
+        driver.user(admin)
+        async with running_bot(app, server):
+            since = driver.mark()
+            await driver.document(admin, pdf_bytes(pages=2), file_name="空白扫描件.pdf", timeout=5)
+            progress = await driver.wait_for(ADMIN, "正在识别", since=since)
+            seen_progress.set()
+            reply = await driver.wait_for(ADMIN, "没有识别出文字", since=since)
+            assert reply.message_id == progress.message_id and "未保存" in reply.text
+    assert sorted(p.name for p in kdir.rglob("*")) == files_before  # nothing written
