@@ -141,3 +141,30 @@ def test_a_file_deleted_while_the_sync_reads_it_is_reported_and_the_index_stays_
     assert [name for name, _ in report.failed] == ["变电站巡视规定.md"]
     assert engine.stats()["chunks"] == chunks
     assert kb.sync(engine, None).failed == []  # gone from the folder: nothing left to report
+
+
+def test_photos_are_checked_by_content_and_size_before_ocr():
+    import io
+
+    from PIL import Image
+
+    def image(kind: str, size=(400, 300)) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", size, "white").save(out, kind)
+        return out.getvalue()
+
+    if ocr.available():
+        kb.check_content("通知.jpg", image("JPEG"), LIMITS)
+        kb.check_content("通知.png", image("PNG"), LIMITS)
+    assert refused("通知.png", image("JPEG")) == "kb_not_what_it_says"  # named png, is a jpeg
+    assert refused("通知.jpg", EXE) == "kb_not_what_it_says"
+    assert refused("巨幅.png", image("PNG", (8000, 7000))) == "kb_image_too_large"  # 56 megapixels, header only
+
+
+def test_a_photo_sent_as_a_photo_is_named_after_its_caption():
+    from datetime import datetime
+
+    at = datetime(2026, 12, 1, 9, 30, 5)
+    assert kb.photo_name("关于电缆井作业的通知", at) == "关于电缆井作业的通知.jpg"
+    assert kb.photo_name("../../etc/通知", at) == "通知.jpg"
+    assert kb.photo_name(None, at) == kb.photo_name("  ", at) == "通知照片-20261201-093005.jpg"
