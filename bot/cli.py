@@ -288,7 +288,7 @@ def webhook_info() -> None:
 
 def _register_capabilities() -> None:
     """Each capability adds its own commands (they import lazily too)."""
-    for module_name in ("bot.knowledge_engine.cli", "bot.daily_cli", "bot.talks_cli", "bot.digest_cli"):
+    for module_name in ("bot.knowledge_engine.cli", "bot.kb_cli", "bot.daily_cli", "bot.talks_cli", "bot.digest_cli"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as error:

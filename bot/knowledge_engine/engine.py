@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
+import os
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,10 @@ from typing import Any
 from .answer import build_answer, llm_answer
 from .folder import inside
 from .index_store import COLLECTION, IndexStore
-from .indexing import Indexer, Progress
+from .indexing import Indexer, Progress, manifest_name
 from .lexical import LexicalIndex, query_tokens
+from .loaders import LoadedDoc
+from .ocr import PageProgress
 from .normalize import index_form
 from .query import prepare
 from .retrieval import Reranker, Retrieval, hybrid_search
@@ -32,6 +37,13 @@ from .types import Answer, DocumentInfo, Source, SyncReport
 log = logging.getLogger(__name__)
 
 DENSE_QUERY_CHARS = 64
+ACTIVE_FILE = "active.json"  # in the index folder: the collection a /reindex swapped in
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data), "utf-8")
+    os.replace(tmp, path)
 
 
 @dataclass
@@ -71,6 +83,7 @@ class KnowledgeEngine:
         reranker: Reranker | None = None,
         collection: str = COLLECTION,
         mode: str = "hybrid",
+        ocr_max_pages: int | None = None,
     ) -> None:
         self.knowledge_dir = Path(knowledge_dir)
         self.index_dir = Path(index_dir)
@@ -82,13 +95,63 @@ class KnowledgeEngine:
         self.llm_config = llm
         self.reranker = reranker
         self.mode = mode
-        self.index = IndexStore(self.index_dir, embeddings, collection=collection, chroma_host=chroma_host, chroma_port=chroma_port)
-        self.indexer = Indexer(self.knowledge_dir, self.index, self.chunking_fingerprint(), embed_text, self._forget_chunks)
+        self.chroma_host = chroma_host
+        self.chroma_port = chroma_port
+        self.base_collection = collection
+        self.ocr_max_pages = ocr_max_pages
+        self.index, self.indexer = self._open(self._active_collection(), self._forget_chunks)
         self._cache: dict[str, Any] | None = None
+        self._building: Indexer | None = None  # the generation a rebuild is writing
         self._llm: Any = None
         self._terms: TermMap | None = None  # the folder's 术语.yaml, read at sync (terms.py)
         self._sync_lock = threading.Lock()  # one sync at a time
         self._cache_lock = threading.RLock()  # questions keep flowing during a sync
+
+    # ------------------------------------------------------------ generations
+    def _open(self, collection: str, on_change) -> tuple[IndexStore, Indexer]:
+        store = IndexStore(self.index_dir, self.embeddings, collection=collection, chroma_host=self.chroma_host,
+                           chroma_port=self.chroma_port)
+        indexer = Indexer(self.knowledge_dir, store, self.chunking_fingerprint(), embed_text, on_change)
+        if self.ocr_max_pages is not None:
+            indexer.ocr_max_pages = self.ocr_max_pages
+        return store, indexer
+
+    def _active_collection(self) -> str:
+        """The collection that answers: the base one, or the generation the last /reindex built (active.json)."""
+        try:
+            name = json.loads((self.index_dir / ACTIVE_FILE).read_text("utf-8")).get("collection")
+        except (OSError, ValueError, AttributeError):
+            return self.base_collection
+        return name if isinstance(name, str) and name.startswith(self.base_collection) else self.base_collection
+
+    def _follow_active(self) -> None:
+        """Another process (or this one) rebuilt the index into a new generation: answer from it from now on."""
+        if self.chroma_host:
+            return
+        active = self._active_collection()
+        if active != self.index.collection_name:
+            store, indexer = self._open(active, self._forget_chunks)
+            with self._cache_lock:
+                self.index, self.indexer, self._cache = store, indexer, None
+            log.info("index generation %s is now answering", active)
+
+    def _drop_stale_generations(self) -> None:
+        """Delete generations that no longer answer: the one a rebuild replaced (kept until now, so a question
+        in flight at the swap could finish on it) or one a crash left half built."""
+        active = self.index.collection_name
+        names = {self.base_collection} | {p.name[len("manifest-"):-len(".json")]
+                                          for p in self.index_dir.glob(f"manifest-{self.base_collection}__*.json")}
+        for name in sorted(names - {active}):
+            manifest = self.index_dir / manifest_name(name)
+            if name == self.base_collection and not manifest.exists():
+                continue
+            try:
+                IndexStore(self.index_dir, self.embeddings, collection=name, chroma_host=self.chroma_host,
+                           chroma_port=self.chroma_port).drop()
+                manifest.unlink(missing_ok=True)
+                log.info("dropped the replaced index generation %s", name)
+            except Exception:  # noqa: BLE001 - retried at the next sync
+                log.exception("could not drop the index generation %s", name)
 
     # ------------------------------------------------------------------ setup
     @classmethod
@@ -111,6 +174,7 @@ class KnowledgeEngine:
             chroma_host=getattr(settings, "chroma_host", None),
             chroma_port=getattr(settings, "chroma_port", 8000),
             llm=llm,
+            ocr_max_pages=getattr(settings, "kb_max_pdf_pages", None),
         )
         kwargs.update(overrides)
         return cls(**kwargs)
@@ -144,25 +208,56 @@ class KnowledgeEngine:
     def sync(self, progress: Progress | None = None) -> SyncReport:
         """Bring the index in line with the knowledge folder (see indexing.py)."""
         with self._sync_lock:
+            self._follow_active()
+            self._drop_stale_generations()
             report = self.indexer.sync(progress)
             self._reload_terms(report)
             return report
 
     def rebuild(self, progress: Progress | None = None) -> SyncReport:
-        """Drop every chunk and index the whole folder again (`/reindex`); vectors stay cached by content
-        hash, so only the splitting and writing are redone. Answers are empty until the files are back."""
+        """Index the whole folder again (`/reindex`) without a gap in the answers: a new collection (a
+        generation, with its own records and manifest) is built beside the one answering, and questions are
+        answered from the old one until the new one is complete; then active.json names the new one and the
+        engine swaps. The old generation is dropped at the next sync. Vectors stay cached by content hash, so
+        only reading, splitting and writing are redone. An interrupted rebuild keeps the old index.
+
+        A fleet (CHROMA_HOST) has no shared active.json: there every file is re-read and rewritten in place,
+        one file at a time, so the others keep answering meanwhile."""
         with self._sync_lock:
-            self.indexer.drop_all()
-            report = self.indexer.sync(progress)
+            self._follow_active()
+            if self.chroma_host:
+                report = self.indexer.sync(progress, every_file=True)
+                self._reload_terms(report)
+                return report
+            self._drop_stale_generations()
+            generation = f"{self.base_collection}__{uuid.uuid4().hex[:8]}"
+            store, indexer = self._open(generation, lambda: None)  # the answering chunk table stays
+            indexer.fresh = True
+            self._building = indexer
+            try:
+                report = indexer.sync(progress)
+            finally:
+                self._building = None
+            if report.interrupted:
+                store.drop()
+                indexer.manifest_path.unlink(missing_ok=True)
+                return report
+            _write_json(self.index_dir / ACTIVE_FILE, {"collection": generation})
+            indexer.on_change = self._forget_chunks
+            with self._cache_lock:
+                self.index, self.indexer, self._cache = store, indexer, None
             self._reload_terms(report)
             return report
 
     def cancel_sync(self) -> None:
-        """Stop a running sync at the next batch or file; what was written stays consistent."""
-        self.indexer.cancel()
+        """Stop a running sync (or the rebuild of a new generation) at the next batch or file; what was written
+        stays consistent."""
+        (self._building or self.indexer).cancel()
 
     def pending_changes(self) -> list[str]:
-        """Files a sync would index or remove, judged without reading them (empty: nothing to do)."""
+        """Files a sync would index or remove, judged without reading them (empty: nothing to do). The folder
+        scan asks this every few seconds: a rebuild made by another process (`fieldmate reindex`) is followed."""
+        self._follow_active()
         return self.indexer.pending()
 
     def _forget_chunks(self) -> None:
@@ -211,7 +306,8 @@ class KnowledgeEngine:
 
     def reload(self) -> None:
         """Forget the chunk table: the next question reloads it (and the lexical index) from the store,
-        e.g. after another process changed the shared Chroma collection (see fleet.py)."""
+        e.g. after another process changed the shared Chroma collection (see fleet.py) or rebuilt the index."""
+        self._follow_active()
         with self._cache_lock:
             self._cache = None
 
@@ -342,9 +438,10 @@ class KnowledgeEngine:
         """The chunk keys indexed from one file (to tell what a sync added and removed)."""
         return set(self.records.list_keys(group_ids=[rel]))
 
-    def preview(self, path: Path) -> tuple[str, list[Chunk]]:
-        """Read and split one file exactly as a sync would, without indexing it (raises LoadError)."""
-        return self.indexer.load_chunks(path)
+    def preview(self, path: Path, progress: PageProgress | None = None) -> tuple[LoadedDoc, list[Chunk]]:
+        """Read and split one file exactly as a sync would, without indexing it (raises LoadError). Scans are
+        OCRed here (``progress(page, pages)``) into the OCR cache, so the sync after saving reads no page again."""
+        return self.indexer.load(path, progress)
 
     def documents(self) -> list[DocumentInfo]:
         """Every indexed file with its title, chunk and clause counts and when it was last indexed."""

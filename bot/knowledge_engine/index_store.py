@@ -7,6 +7,10 @@ Index folder layout (self-contained; delete it to rebuild from scratch)::
     INDEX_DIR/embeddings.sqlite  passage vectors by (model, text hash): see embedding_cache.py
     INDEX_DIR/manifest.json      file → size, mtime, sha256, title, chunks; the
                                  embedding + splitter fingerprint (see indexing.py)
+    INDEX_DIR/active.json        which collection answers, after a /reindex built a new one
+                                 beside the old (collection fieldmate_knowledge__<id>, records
+                                 under its own namespace, manifest-<collection>.json)
+    INDEX_DIR/ocr/               OCR results of scans and photos by file hash (ocr.py)
 
 Only public APIs of langchain-chroma and the record manager are used.  Every
 part opens lazily: constructing an ``IndexStore`` touches nothing on disk.
@@ -112,6 +116,17 @@ class IndexStore:
             self.vectors.delete(keys)
             self.records.delete_keys(keys)
         return len(keys)
+
+    def drop(self) -> None:
+        """Delete this collection and its records (a replaced generation); the embedding cache stays."""
+        try:
+            self.vectors.delete_collection()
+        except Exception:  # pragma: no cover - nothing to delete
+            pass
+        self._vectors = None
+        keys = self.records.list_keys()
+        if keys:
+            self.records.delete_keys(keys)
 
     def reset(self) -> None:
         """The embedding model changed: drop all vectors, records and cached embeddings."""

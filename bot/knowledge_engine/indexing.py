@@ -42,7 +42,8 @@ from langchain_core.documents import Document
 
 from .folder import scan_folder
 from .index_store import IndexStore
-from .loaders import MAX_FILE_BYTES, LoadError, load_file
+from .loaders import MAX_FILE_BYTES, LoadedDoc, LoadError, OcrOptions, load_file
+from .ocr import OcrCache, PageProgress
 from .splitter import Chunk, split_text
 from .types import SyncReport
 
@@ -52,6 +53,8 @@ Progress = Callable[[int, int, str], None]  # (done, total, what) — the total 
 Embedder = Callable[[str, Chunk], str]  # (document title, chunk) → the text to embed
 
 EMBED_BATCH = 64
+OCR_CACHE = "ocr"  # in the index folder: OCR results by file content hash (ocr.py)
+OCR_MAX_PAGES = 300  # scanned pages of one PDF read by OCR at sync (KB_MAX_PDF_PAGES for uploads)
 # ~3 minutes of embedding on 2 cores; the whole safety regulation is ~1,100 passages
 MAX_CHUNKS_PER_FILE = 3000
 KEPT = "; previous version kept"
@@ -81,7 +84,10 @@ class Indexer:
         self.store = store
         self.chunking = chunking
         self.embed_text = embed_text
-        self.manifest_path = store.index_dir / "manifest.json"
+        self.manifest_path = store.index_dir / manifest_name(store.collection_name)
+        self.fresh = False  # a new generation being built by a rebuild: nothing to reset when it starts
+        self.ocr_cache = OcrCache(store.index_dir / OCR_CACHE)
+        self.ocr_max_pages = OCR_MAX_PAGES
         self._cancel = threading.Event()
         self.on_change = on_change  # the index changed: the engine drops its chunk table
 
@@ -90,13 +96,15 @@ class Indexer:
         """Stop the running sync at the next batch or file boundary."""
         self._cancel.set()
 
-    def sync(self, progress: Progress | None = None) -> SyncReport:
+    def sync(self, progress: Progress | None = None, *, every_file: bool = False) -> SyncReport:
+        """Bring the index in line with the folder; ``every_file`` re-reads and rewrites every file (each file's
+        chunks are replaced as one write, so the other files keep answering meanwhile)."""
         self._cancel.clear()
         tell = progress or (lambda done, total, what: None)
         started = time.perf_counter()
         report = SyncReport()
         manifest = self._manifest_for_this_model()
-        rechunk = manifest.get("chunking") != self.chunking
+        rechunk = manifest.get("chunking") != self.chunking or every_file
         scan = scan_folder(self.knowledge_dir)
         report.skipped.extend(scan.skipped)
         gone = [rel for rel in manifest["files"] if rel not in scan.files]
@@ -112,6 +120,7 @@ class Indexer:
                 self._save(manifest)
             if prepared or gone:
                 self.store.cache.retain(self.store.chunks()[2])
+                self.ocr_cache.retain({str(entry.get("sha256")) for entry in manifest["files"].values()})
         except SyncCancelled:
             report.interrupted = True
             log.warning("knowledge sync cancelled; the index holds every file written so far")
@@ -176,7 +185,7 @@ class Indexer:
             report.unchanged.append(rel)
             return None
         try:
-            title, chunks = self.load_chunks(path)
+            doc, chunks = self.load(path)
         except LoadError as exc:
             return self._fail(rel, st, str(exc), old, manifest, report)
         except Exception as exc:  # a bug or an unexpected format must not stop the sync
@@ -184,10 +193,19 @@ class Indexer:
             return self._fail(rel, st, f"{type(exc).__name__}: {exc}", old, manifest, report)
         if not any(c.kind in ("clause", "table") for c in chunks):
             report.warnings.append((rel, f"no numbered clauses found; indexed as {len(chunks)} prose passages"))
+        if doc.ocr is not None and doc.ocr.ocr_pages:
+            report.warnings.append((rel, f"read by OCR: {doc.ocr.ocr_pages} page(s), mean confidence "
+                                         f"{(doc.ocr.confidence or 0.0):.0%}"))
+        title = doc.title
         return _Prepared(rel, st, digest, title, [self._document(rel, title, c) for c in chunks], old)
 
     def load_chunks(self, path: Path) -> tuple[str, list[Chunk]]:
-        doc = load_file(path)
+        doc, chunks = self.load(path)
+        return doc.title, chunks
+
+    def load(self, path: Path, progress: PageProgress | None = None) -> tuple[LoadedDoc, list[Chunk]]:
+        """Read and split one file (scans through OCR and its cache); raises LoadError."""
+        doc = load_file(path, OcrOptions(self.ocr_cache, self.ocr_max_pages, progress))
         chunks = [c for c in split_text(doc.text) if _meaningful(c.text) and c.text.strip() != doc.title]
         if not chunks:
             raise LoadError("no clauses or readable text found")
@@ -196,7 +214,7 @@ class Indexer:
                 f"{len(chunks)} passages, more than the {MAX_CHUNKS_PER_FILE} a file may have "
                 f"(it would take many minutes to index): split it into smaller documents"
             )
-        return doc.title, chunks
+        return doc, chunks
 
     def _document(self, rel: str, title: str, chunk: Chunk) -> Document:
         return Document(
@@ -281,7 +299,10 @@ class Indexer:
     def _manifest_for_this_model(self) -> dict[str, Any]:
         """The manifest, after dropping the whole index if it was built with another embedding model."""
         manifest = read_manifest(self.manifest_path)
-        if manifest.get("fingerprint") != self.store.fingerprint:
+        if manifest.get("fingerprint") != self.store.fingerprint and self.fresh:
+            manifest = {"fingerprint": self.store.fingerprint, "files": {}, "failed": {}}  # keep cached vectors
+            self._save(manifest)
+        elif manifest.get("fingerprint") != self.store.fingerprint:
             if manifest["files"]:
                 log.warning("index built with %s; rebuilding for %s", manifest.get("fingerprint"), self.store.fingerprint)
             self.store.reset()
@@ -299,6 +320,13 @@ class Indexer:
     def _check_cancel(self) -> None:
         if self._cancel.is_set():
             raise SyncCancelled
+
+
+def manifest_name(collection: str) -> str:
+    """The manifest of the default collection is manifest.json; a rebuild's generation has its own."""
+    from .index_store import COLLECTION
+
+    return "manifest.json" if collection == COLLECTION else f"manifest-{collection}.json"
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

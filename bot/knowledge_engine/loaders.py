@@ -11,17 +11,30 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .normalize import clean_display
+
+if TYPE_CHECKING:
+    from .ocr import OcrCache, OcrText, PageProgress
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text"}
 HTML_SUFFIXES = {".html", ".htm"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".docx", ".pdf"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}  # photos of a notice: read by OCR (ocr.py)
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | IMAGE_SUFFIXES | {".docx", ".pdf"}
 
 
 class LoadError(Exception):
     """A file could not be turned into text; the message says why."""
+
+
+class OcrNoText(LoadError):
+    """OCR ran and found no text on the scanned pages or the photo."""
+
+
+class OcrMissing(LoadError):
+    """The file needs OCR and the recogniser is not installed (rapidocr-onnxruntime needs Python < 3.13)."""
 
 
 @dataclass
@@ -30,6 +43,17 @@ class LoadedDoc:
     text: str
     encoding: str = ""
     warnings: list[str] = field(default_factory=list)
+    ocr: OcrText | None = None  # set when pages or a photo were read by OCR: pages, mean confidence
+
+
+@dataclass
+class OcrOptions:
+    """How scans are read: where OCR results are cached (by content hash), how many scanned pages at most,
+    and who hears which page is being read."""
+
+    cache: OcrCache | None = None
+    max_pages: int | None = None
+    progress: PageProgress | None = None
 
 
 def decode_bytes(data: bytes) -> tuple[str, str]:
@@ -179,7 +203,7 @@ def _load_docx(path: Path) -> tuple[str, str]:
     return title, "\n".join(lines)
 
 
-def _load_pdf(path: Path) -> str:
+def _load_pdf(path: Path, ocr: OcrOptions) -> tuple[str, OcrText | None]:
     try:
         from pypdf import PdfReader
 
@@ -187,14 +211,50 @@ def _load_pdf(path: Path) -> str:
         pages = [page.extract_text() or "" for page in reader.pages]
     except Exception as exc:
         raise LoadError(f"corrupt or unreadable PDF ({type(exc).__name__}: {str(exc)[:120]})") from None
-    text = "\n".join(pages)
-    if not text.strip():
-        raise LoadError("PDF has no text layer (scanned image?); run OCR first")
-    return text
+    from . import ocr as reader_ocr
+
+    if not reader_ocr.needs_ocr(pages):
+        return "\n".join(pages), None
+    result = _ocr_cached(path, ocr, lambda: reader_ocr.read_pdf(path, pages, ocr.progress, ocr.max_pages))
+    return result.text, result
 
 
-def load_file(path: Path) -> LoadedDoc:
-    """Load one knowledge file; raises LoadError with a human-readable reason."""
+def _load_image(path: Path, ocr: OcrOptions) -> tuple[str, OcrText]:
+    from . import ocr as reader_ocr
+
+    def read():
+        if ocr.progress is not None:
+            ocr.progress(1, 1)
+        return reader_ocr.read_image(path)
+
+    result = _ocr_cached(path, ocr, read)
+    return result.text, result
+
+
+def _ocr_cached(path: Path, ocr: OcrOptions, read) -> OcrText:
+    """OCR a file once: the result is kept by the file's sha256, so a re-sync or reindex reads the cache."""
+    from . import ocr as reader_ocr
+
+    digest = reader_ocr.file_digest(path)
+    cached = ocr.cache.get(digest) if ocr.cache is not None else None
+    if cached is not None:
+        return cached
+    if not reader_ocr.available():
+        raise OcrMissing("scanned pages or a photo need OCR, which is not installed here "
+                        "(rapidocr-onnxruntime needs Python 3.11 or 3.12)")
+    try:
+        result = read()
+    except reader_ocr.OcrError as exc:
+        raise LoadError(f"OCR failed: {exc}") from None
+    if ocr.cache is not None:
+        ocr.cache.put(digest, result)
+    return result
+
+
+def load_file(path: Path, ocr: OcrOptions | None = None) -> LoadedDoc:
+    """Load one knowledge file; raises LoadError with a human-readable reason. Scanned PDF pages and photos
+    are read by OCR (see ocr.py), through ``ocr.cache`` when one is given."""
+    ocr = ocr or OcrOptions()
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -209,16 +269,21 @@ def load_file(path: Path) -> LoadedDoc:
         raise LoadError("file is empty")
     title = ""
     encoding = ""
+    recognised = None
     if suffix == ".docx":
         title, text = _load_docx(path)
     elif suffix == ".pdf":
-        text = _load_pdf(path)
+        text, recognised = _load_pdf(path, ocr)
+    elif suffix in IMAGE_SUFFIXES:
+        text, recognised = _load_image(path, ocr)
     else:
         text, encoding = decode_bytes(path.read_bytes())
         if suffix in HTML_SUFFIXES or (suffix in TEXT_SUFFIXES and re.search(r"<(html|body|p|div)[\s>]", text[:2000], re.I)):
             title, text = _load_html(text)
     text = clean_display(text)
     if not text.strip():
+        if recognised:
+            raise OcrNoText("no text was recognised on the scanned pages or photo")
         raise LoadError("document contains no text")
     title = clean_display(title).strip() or _title_from_lines(text, path.stem)
-    return LoadedDoc(title=title, text=text, encoding=encoding)
+    return LoadedDoc(title=title, text=text, encoding=encoding, ocr=recognised)

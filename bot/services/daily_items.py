@@ -48,16 +48,55 @@ class Item:
     line: int = 0
 
 
+# A problem's code → its English text (the CLI prints it; the chat shows the admin's language from the same
+# code and params, handlers/kb.py DAILY_PROBLEMS). An item's problems are prefixed with "item ID: ".
+MESSAGES = {
+    "unreadable": "cannot read the file: {error}",
+    "bad_yaml": "not valid YAML: {error}; the whole file was skipped",
+    "not_a_list": "the file must be a YAML list of items (- id: …)",
+    "not_a_mapping": "an item must be a mapping with id, kind, text",
+    "bad_item": "cannot read this item: {error}",
+    "duplicate_id": "duplicate id '{id}' (first in {first})",
+    "bad_id": "id must be 1–60 letters, digits, '.', '_' or '-' (e.g. jl-001)",
+    "bad_kind": "kind must be one of {kinds}, not {kind}",
+    "no_text": "text is missing or empty",
+    "text_too_long": "text is {length} characters; a Telegram message holds at most {limit}: shorten it or split it "
+                     "into two items",
+    "bad_source": "source must be text of at most 200 characters",
+    "unknown_field": "unknown field '{field}' ignored",
+    "message_too_long": "with its source and quiz the message would be about {length} characters; Telegram allows "
+                        "{limit}",
+    "quiz_not_mapping": "quiz must be a mapping with question, options, answer, explanation",
+    "quiz_no_question": "quiz.question is missing",
+    "quiz_bad_options": "quiz.options must be a list of 2–4 non-empty answers",
+    "quiz_bad_answer": "quiz.answer must be one of the letters {letters}",
+    "quiz_bad_explanation": "quiz.explanation must be text",
+    "quiz_unknown_fields": "quiz has unknown fields {fields}",
+    "no_items": "no items",
+}
+
+
 @dataclass(frozen=True)
 class Problem:
     file: str
     line: int
-    message: str
+    message: str  # in English (the CLI); `code` and `params` let the chat say it in the admin's language
     skipped: bool = True  # False: a warning, the item still loads
+    code: str = ""
+    params: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
         what = "skipped" if self.skipped else "warning"
         return f"{self.file}:{self.line}: {self.message} ({what})"
+
+
+def problem(file: str, line: int, code: str, *, skipped: bool = True, **params: object) -> Problem:
+    """A problem with its English message made from MESSAGES[code] (prefixed "item ID: " when `item` is given)."""
+    values = {key: str(value) for key, value in params.items()}
+    message = MESSAGES[code].format(**values)
+    if "item" in values:
+        message = f"item {values['item']}: {message}"
+    return Problem(file, line, message, skipped, code, tuple(values.items()))
 
 
 @dataclass
@@ -98,7 +137,7 @@ def check_upload(folder: Path, name: str, data: bytes) -> LoadResult:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        result.problems.append(Problem(name, 1, f"cannot read the file: {exc}"))
+        result.problems.append(problem(name, 1, "unreadable", error=exc))
         return result
     _load_text(text, name, result, seen)
     return result
@@ -109,7 +148,7 @@ def _load_file(path: Path, folder: Path, result: LoadResult, seen: dict[str, str
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        result.problems.append(Problem(name, 1, f"cannot read the file: {exc}"))
+        result.problems.append(problem(name, 1, "unreadable", error=exc))
         return
     _load_text(text, name, result, seen)
 
@@ -120,18 +159,18 @@ def _load_text(text: str, name: str, result: LoadResult, seen: dict[str, str]) -
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        result.problems.append(Problem(name, line, f"not valid YAML: {exc.problem or exc}; the whole file was skipped"))
+        result.problems.append(problem(name, line, "bad_yaml", error=exc.problem or exc))
         return
     if root is None:
         return  # an empty file
     if not isinstance(root, yaml.SequenceNode):
-        result.problems.append(Problem(name, root.start_mark.line + 1, "the file must be a YAML list of items (- id: …)"))
+        result.problems.append(problem(name, root.start_mark.line + 1, "not_a_list"))
         return
     constructor = yaml.SafeLoader("")
     for node in root.value:
         line = node.start_mark.line + 1
         if not isinstance(node, yaml.MappingNode):
-            result.problems.append(Problem(name, line, "an item must be a mapping with id, kind, text"))
+            result.problems.append(problem(name, line, "not_a_mapping"))
             continue
         lines = {key.value: key.start_mark.line + 1 for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
         for key, value in node.value:  # quiz fields get their own lines, so a bad answer points at `answer:`
@@ -141,84 +180,85 @@ def _load_text(text: str, name: str, result: LoadResult, seen: dict[str, str]) -
         try:
             data = constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
-            result.problems.append(Problem(name, line, f"cannot read this item: {exc}"))
+            result.problems.append(problem(name, line, "bad_item", error=exc))
             continue
         item = _validate(data, name, line, lines, result.problems)
         if item is None:
             continue
         if item.id in seen:
-            result.problems.append(Problem(name, lines.get("id", line), f"duplicate id {item.id!r} (first in {seen[item.id]})"))
+            result.problems.append(problem(name, lines.get("id", line), "duplicate_id", id=item.id, first=seen[item.id]))
             continue
         seen[item.id] = f"{name}:{line}"
         result.items.append(item)
 
 
 def _validate(data: dict, name: str, line: int, lines: dict[str, int], problems: list[Problem]) -> Item | None:
-    def bad(message: str, key: str | None = None) -> None:
-        problems.append(Problem(name, lines.get(key, line) if key else line, message))
-
     item_id = data.get("id")
+
+    def bad(code: str, key: str | None = None, **params: object) -> None:
+        if isinstance(item_id, str) and _ID.match(item_id):
+            params["item"] = item_id
+        problems.append(problem(name, lines.get(key, line) if key else line, code, **params))
+
     if not isinstance(item_id, str) or not _ID.match(item_id):
-        bad("id must be 1–60 letters, digits, '.', '_' or '-' (e.g. jl-001)", "id")
+        bad("bad_id", "id")
         return None
-    label = f"item {item_id}: "
     kind = data.get("kind")
     if kind not in KINDS:
-        bad(label + f"kind must be one of {' / '.join(KINDS)}, not {kind!r}", "kind")
+        bad("bad_kind", "kind", kinds=" / ".join(KINDS), kind=repr(kind))
         return None
     text = data.get("text")
     if not isinstance(text, str) or not text.strip():
-        bad(label + "text is missing or empty", "text")
+        bad("no_text", "text")
         return None
     text = text.strip()
     if len(text) > MESSAGE_LIMIT:
-        bad(label + f"text is {len(text)} characters; a Telegram message holds at most {MESSAGE_LIMIT}: "
-            "shorten it or split it into two items", "text")
+        bad("text_too_long", "text", length=len(text), limit=MESSAGE_LIMIT)
         return None
     source = data.get("source")
     if source is not None and (not isinstance(source, str) or len(source) > 200):
-        bad(label + "source must be text of at most 200 characters", "source")
+        bad("bad_source", "source")
         return None
     quiz = data.get("quiz")
     if quiz is not None:
-        quiz = _validate_quiz(quiz, label, lambda message, key="quiz": bad(message, key if key in lines else "quiz"))
+        quiz = _validate_quiz(quiz, lambda code, key="quiz", **params: bad(code, key if key in lines else "quiz",
+                                                                             **params))
         if quiz is None:
             return None
     for key in sorted(set(data) - FIELDS):
-        problems.append(Problem(name, lines.get(key, line), label + f"unknown field {key!r} ignored", skipped=False))
+        problems.append(problem(name, lines.get(key, line), "unknown_field", skipped=False, item=item_id, field=key))
     item = Item(item_id, kind, text, source.strip() if source else None, quiz, name, line)
     size = message_length(item) + HEADING_ALLOWANCE
     if size > MESSAGE_LIMIT:
-        bad(label + f"with its source and quiz the message would be about {size} characters; "
-            f"Telegram allows {MESSAGE_LIMIT}", "text")
+        bad("message_too_long", "text", length=size, limit=MESSAGE_LIMIT)
         return None
     return item
 
 
-def _validate_quiz(quiz: object, label: str, bad) -> dict | None:
+def _validate_quiz(quiz: object, bad) -> dict | None:
     if not isinstance(quiz, dict):
-        bad(label + "quiz must be a mapping with question, options, answer, explanation")
+        bad("quiz_not_mapping")
         return None
     question, options = quiz.get("question"), quiz.get("options")
     answer, explanation = quiz.get("answer"), quiz.get("explanation")
     if not isinstance(question, str) or not question.strip():
-        bad(label + "quiz.question is missing", "quiz.question")
+        bad("quiz_no_question", "quiz.question")
         return None
     if not isinstance(options, list) or not 2 <= len(options) <= 4 or not all(
         isinstance(option, (str, int, float)) and str(option).strip() for option in options
     ):
-        bad(label + "quiz.options must be a list of 2–4 non-empty answers", "quiz.options")
+        bad("quiz_bad_options", "quiz.options")
         return None
     letters = "ABCD"[: len(options)]
     if not isinstance(answer, str) or answer.strip().upper() not in letters:
-        bad(label + f"quiz.answer must be one of the letters {', '.join(letters)}", "quiz.answer")
+        bad("quiz_bad_answer", "quiz.answer", letters=", ".join(letters))
         return None
     if explanation is not None and not isinstance(explanation, str):
-        bad(label + "quiz.explanation must be text", "quiz.explanation")
+        bad("quiz_bad_explanation", "quiz.explanation")
         return None
     unknown = set(quiz) - QUIZ_FIELDS
     if unknown:
-        bad(label + f"quiz has unknown fields {sorted(unknown)}")
+        bad("quiz_unknown_fields", fields=sorted(unknown))
         return None
     return {
         "question": question.strip(),

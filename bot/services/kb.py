@@ -18,22 +18,25 @@ import unicodedata
 import uuid
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from bot.knowledge_engine.fleet import SYNC_LOCK_FILE, ingest_turn, publish_version
 from bot.knowledge_engine.folder import LEGACY_FORMATS
-from bot.knowledge_engine.loaders import HTML_SUFFIXES, TEXT_SUFFIXES, LoadError, decode_bytes
+from bot.knowledge_engine import ocr
+from bot.knowledge_engine.loaders import HTML_SUFFIXES, IMAGE_SUFFIXES, TEXT_SUFFIXES, LoadError, OcrMissing, OcrNoText, decode_bytes
 from bot.services import daily_items
 from bot.services.errors import DomainError
 
 if TYPE_CHECKING:
     from bot.knowledge_engine import KnowledgeEngine, SyncReport
+    from bot.knowledge_engine.ocr import OcrText, PageProgress
     from bot.knowledge_engine.types import Source
 
-UPLOAD_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".docx", ".pdf"}
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+UPLOAD_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | IMAGE_SUFFIXES | {".docx", ".pdf"}
+IMAGE_KINDS = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png"}  # suffix → what the magic bytes must say
+PHOTO_PREFIX = "通知照片"  # a photo sent without a caption is saved as 通知照片-20261201-0930.jpg
 TRASH = "_trash"  # inside the knowledge folder; folder.py skips names starting with "_", so syncs ignore it
 MAX_NAME_CHARS = 80  # of the stem; the whole name stays far below the 255 bytes file systems allow
 MAX_DOCX_UNPACKED = 100 * 1024 * 1024  # a Word file's XML, uncompressed: real regulations are a few MB
@@ -66,6 +69,8 @@ class Change:
     clauses: int = 0
     preview: list[Source] = field(default_factory=list)
     failed: str = ""
+    ocr_pages: int = 0  # pages (or a photo) read by OCR, and their mean recognition confidence
+    ocr_confidence: float | None = None
 
 
 # ------------------------------------------------------------------ names
@@ -90,8 +95,6 @@ def check_suffix(name: str) -> str:
     suffix = Path(name).suffix.lower()
     if suffix in LEGACY_FORMATS:
         raise DomainError("kb_legacy_format", suffix=suffix)
-    if suffix in IMAGE_SUFFIXES:
-        raise DomainError("kb_image_not_supported")
     if suffix not in UPLOAD_SUFFIXES:
         raise DomainError("kb_bad_type", suffix=suffix or "—")
     return suffix
@@ -118,6 +121,10 @@ def check_content(name: str, data: bytes, limits: Limits) -> None:
         if kind not in ("docx", "zip"):
             raise DomainError("kb_not_what_it_says", suffix=suffix)
         _check_docx(data)
+    elif suffix in IMAGE_SUFFIXES:
+        if kind != IMAGE_KINDS[suffix]:
+            raise DomainError("kb_not_what_it_says", suffix=suffix)
+        _check_image(data)
     else:  # text formats have no magic bytes: any known binary type is refused, the rest must decode as text
         if kind is not None:
             raise DomainError("kb_not_what_it_says", suffix=suffix)
@@ -151,6 +158,31 @@ def _check_pdf(data: bytes, limits: Limits) -> None:
         raise DomainError("kb_pdf_too_many_pages", pages=pages, max=limits.max_pdf_pages)
 
 
+def _check_image(data: bytes) -> None:
+    """The photo's size from its header (nothing is decoded), and OCR is there to read it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise DomainError("kb_not_what_it_says", suffix=".jpg/.png") from None
+    if width * height > ocr.MAX_IMAGE_PIXELS:
+        raise DomainError("kb_image_too_large", width=width, height=height, max=ocr.MAX_IMAGE_PIXELS // 1_000_000)
+    if not ocr.available():
+        raise DomainError("kb_ocr_unavailable")
+
+
+def photo_name(caption: str | None, now: datetime) -> str:
+    """The file name of a photo sent as a photo: its caption when it has one, else 通知照片-date-time."""
+    if caption and caption.strip():
+        try:
+            return safe_name(" ".join(caption.split())[:MAX_NAME_CHARS] + ".jpg")
+        except DomainError:
+            pass
+    return f"{PHOTO_PREFIX}-{now:%Y%m%d-%H%M%S}.jpg"
+
+
 def _check_docx(data: bytes) -> None:
     """Read the zip directory only (no member is inflated): a zip bomb is refused before python-docx opens it."""
     try:
@@ -167,19 +199,27 @@ def _check_docx(data: bytes) -> None:
 
 
 # ----------------------------------------------------------------- saving
-def read_as_sync_would(engine: KnowledgeEngine, name: str, data: bytes) -> None:
+def read_as_sync_would(engine: KnowledgeEngine, name: str, data: bytes,
+                       progress: PageProgress | None = None) -> OcrText | None:
     """Parse the upload with the engine's own loader and splitter, from a hidden temporary file in the
-    folder (the sync skips names starting with a dot). Raises DomainError('kb_unreadable') with the reason."""
+    folder (the sync skips names starting with a dot). Scanned pages and photos are OCRed here, with
+    ``progress(page, pages)``, into the OCR cache the sync reads. Returns what OCR made of it (None when
+    nothing needed OCR). Raises DomainError('kb_unreadable') with the reason, 'kb_ocr_unavailable', 'kb_ocr_no_text'."""
     folder = engine.knowledge_dir
     folder.mkdir(parents=True, exist_ok=True)
     probe = folder / f".probe-{uuid.uuid4().hex}{Path(name).suffix}"
     try:
         probe.write_bytes(data)
-        engine.preview(probe)
+        doc, _chunks = engine.preview(probe, progress)
+    except OcrMissing:
+        raise DomainError("kb_ocr_unavailable") from None
+    except OcrNoText:
+        raise DomainError("kb_ocr_no_text") from None
     except LoadError as exc:
         raise DomainError("kb_unreadable", reason=str(exc)) from None
     finally:
         probe.unlink(missing_ok=True)
+    return doc.ocr if doc.ocr is not None and doc.ocr.ocr_pages else None
 
 
 def existing_differs(folder: Path, name: str, data: bytes) -> bool | None:
@@ -257,8 +297,10 @@ def pending_signature(engine: KnowledgeEngine) -> tuple[tuple[str, int, int], ..
     return tuple(signature)
 
 
-def describe(engine: KnowledgeEngine, name: str, before: set[str], report: SyncReport) -> Change:
-    """What the sync did to one file: chunks added and removed (by chunk key), and its first clauses."""
+def describe(engine: KnowledgeEngine, name: str, before: set[str], report: SyncReport,
+             recognised: OcrText | None = None) -> Change:
+    """What the sync did to one file: chunks added and removed (by chunk key), its first clauses, and what OCR
+    made of it (``recognised``, from read_as_sync_would)."""
     failed = dict(report.failed).get(name, "")
     if failed:
         return Change(name, failed=failed)
@@ -266,7 +308,32 @@ def describe(engine: KnowledgeEngine, name: str, before: set[str], report: SyncR
     chunks = engine.file_clauses(name)
     numbered = [c for c in chunks if c.clause]
     return Change(name, title=chunks[0].title if chunks else "", added=len(after - before), removed=len(before - after),
-                  chunks=len(chunks), clauses=len(numbered), preview=(numbered or chunks)[:PREVIEW_CLAUSES])
+                  chunks=len(chunks), clauses=len(numbered), preview=(numbered or chunks)[:PREVIEW_CLAUSES],
+                  ocr_pages=recognised.ocr_pages if recognised else 0,
+                  ocr_confidence=recognised.confidence if recognised else None)
+
+
+def find_document(engine: KnowledgeEngine, wanted: str) -> str:
+    """A document by file name, title or a unique part of either (chat /kb remove and `fieldmate kb remove`).
+    Raises DomainError('kb_no_such_document' / 'kb_ambiguous')."""
+    documents = engine.documents()
+    exact = [d.file for d in documents if wanted in (d.file, d.title, d.title and f"《{d.title}》")]
+    partial = [d.file for d in documents if wanted and (wanted in d.file or wanted in d.title)]
+    found = exact or partial
+    if len(found) != 1:
+        raise DomainError("kb_no_such_document" if not found else "kb_ambiguous", name=wanted)
+    return found[0]
+
+
+def find_trashed(folder: Path, wanted: str) -> str:
+    """A document in the trash by its name or a unique part of it. Raises DomainError."""
+    trash = trashed(folder)
+    exact = [name for name in trash if name == wanted]
+    partial = [name for name in trash if wanted and wanted in name]
+    found = exact or partial
+    if len(found) != 1:
+        raise DomainError("kb_no_such_document" if not found else "kb_ambiguous", name=wanted)
+    return found[0]
 
 
 # ------------------------------------------------------------ trash folder
@@ -345,6 +412,12 @@ DAILY_SUFFIXES = {".yaml", ".yml"}
 MAX_LISTED_PROBLEMS = 10
 
 
+def listed_problems(lines: list[str]) -> str:
+    """At most MAX_LISTED_PROBLEMS lines, then how many more."""
+    more = len(lines) - MAX_LISTED_PROBLEMS
+    return "\n".join(lines[:MAX_LISTED_PROBLEMS] + ([f"… +{more}"] if more > 0 else []))
+
+
 def is_daily_list(name: str) -> bool:
     return Path(name).suffix.lower() in DAILY_SUFFIXES
 
@@ -357,10 +430,10 @@ def save_daily_list(folder: Path, name: str, data: bytes, limits: Limits) -> tup
     if _sniff(data) is not None:
         raise DomainError("kb_not_what_it_says", suffix=Path(name).suffix)
     result = daily_items.check_upload(folder, name, data)
-    blocking = [problem for problem in result.problems if problem.skipped]
-    if blocking or not result.items:
-        shown = [f"{p.file}:{p.line}: {p.message}" for p in blocking[:MAX_LISTED_PROBLEMS]] or [f"{name}:1: no items"]
-        more = len(blocking) - MAX_LISTED_PROBLEMS
-        raise DomainError("daily_list_invalid", name=name, count=max(len(blocking), 1),
-                          problems="\n".join(shown + ([f"… +{more}"] if more > 0 else [])))
+    blocking = [problem for problem in result.problems if problem.skipped] or \
+        ([] if result.items else [daily_items.problem(name, 1, "no_items")])
+    if blocking:
+        # `problems` in English (CLI, logs); `found` the problems themselves, for the chat to say in its language
+        raise DomainError("daily_list_invalid", name=name, count=len(blocking), found=blocking,
+                          problems=listed_problems([f"{p.file}:{p.line}: {p.message}" for p in blocking]))
     return save(folder, name, data, replace=True), result

@@ -71,7 +71,8 @@ async def test_an_admin_uploads_a_list_in_chat_bad_then_good(app, world):
         driver.user(admin)
         async with running_bot(app, server):
             reply = await step(driver, ADMIN, driver.document(admin, BAD_KIND.encode(), file_name="上传.yaml"), "未保存")
-            assert "上传.yaml:5:" in reply.text and not (daily / "上传.yaml").exists()
+            assert "上传.yaml:5：条目 up-002：kind 必须是" in reply.text and "（已跳过）" in reply.text
+            assert "must be" not in reply.text and not (daily / "上传.yaml").exists()
             reply = await step(driver, ADMIN, driver.document(admin, GOOD.encode(), file_name="上传.yaml"), "已保存")
             assert "共 2 条" in reply.text and "新增 2 条" in reply.text
     assert (daily / "上传.yaml").read_text("utf-8") == GOOD
@@ -79,3 +80,17 @@ async def test_an_admin_uploads_a_list_in_chat_bad_then_good(app, world):
         ids = set((await session.scalars(select(DailyItem.id).where(DailyItem.active.is_(True)))).all())
         actions = (await session.scalars(select(AuditEntry.action))).all()
     assert {"up-001", "up-002"} <= ids and actions.count("kb.daily_list") == 1
+
+
+def test_every_problem_code_has_a_chat_text_with_the_same_placeholders():
+    import string
+
+    from handlers.kb import DAILY_PROBLEMS
+
+    def fields(text: str) -> set[str]:
+        return {name for _text, name, _spec, _conv in string.Formatter().parse(text) if name}
+
+    assert set(DAILY_PROBLEMS) == set(daily_items.MESSAGES)
+    for code, english in daily_items.MESSAGES.items():
+        chat_msgid = DAILY_PROBLEMS[code]._args[0]  # the lazy text's msgid (no i18n context needed)
+        assert fields(chat_msgid) == fields(english), code

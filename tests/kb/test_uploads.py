@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from bot.knowledge_engine import ocr
 from bot.services import kb
 from bot.services.errors import DomainError
 from tests.kb.files import EXE, REGULATION_MD, docx_bytes, pdf_bytes, zip_bomb_docx
@@ -91,8 +92,11 @@ def test_an_unreadable_upload_is_found_before_it_is_saved(kdir, make_engine):
     engine = make_engine(kdir)
     before = sorted(p.name for p in kdir.iterdir())
     with pytest.raises(DomainError) as caught:
-        kb.read_as_sync_would(engine, "规程.pdf", pdf_bytes(pages=2))  # no text layer
-    assert caught.value.code == "kb_unreadable" and "text layer" in caught.value.params["reason"]
+        kb.read_as_sync_would(engine, "规程.pdf", pdf_bytes(pages=2))  # no text layer, and blank pages for OCR
+    if ocr.available():
+        assert caught.value.code == "kb_ocr_no_text"
+    else:  # Python 3.13: rapidocr-onnxruntime is not installed
+        assert caught.value.code == "kb_ocr_unavailable"
     assert sorted(p.name for p in kdir.iterdir()) == before
 
 
@@ -137,3 +141,30 @@ def test_a_file_deleted_while_the_sync_reads_it_is_reported_and_the_index_stays_
     assert [name for name, _ in report.failed] == ["变电站巡视规定.md"]
     assert engine.stats()["chunks"] == chunks
     assert kb.sync(engine, None).failed == []  # gone from the folder: nothing left to report
+
+
+def test_photos_are_checked_by_content_and_size_before_ocr():
+    import io
+
+    from PIL import Image
+
+    def image(kind: str, size=(400, 300)) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", size, "white").save(out, kind)
+        return out.getvalue()
+
+    if ocr.available():
+        kb.check_content("通知.jpg", image("JPEG"), LIMITS)
+        kb.check_content("通知.png", image("PNG"), LIMITS)
+    assert refused("通知.png", image("JPEG")) == "kb_not_what_it_says"  # named png, is a jpeg
+    assert refused("通知.jpg", EXE) == "kb_not_what_it_says"
+    assert refused("巨幅.png", image("PNG", (8000, 7000))) == "kb_image_too_large"  # 56 megapixels, header only
+
+
+def test_a_photo_sent_as_a_photo_is_named_after_its_caption():
+    from datetime import datetime
+
+    at = datetime(2026, 12, 1, 9, 30, 5)
+    assert kb.photo_name("关于电缆井作业的通知", at) == "关于电缆井作业的通知.jpg"
+    assert kb.photo_name("../../etc/通知", at) == "通知.jpg"
+    assert kb.photo_name(None, at) == kb.photo_name("  ", at) == "通知照片-20261201-093005.jpg"
