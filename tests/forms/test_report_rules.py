@@ -3,10 +3,10 @@ through the FSM storage (a restart) and into what the report service reads."""
 from __future__ import annotations
 
 from bot.forms.report import REPORT_FORM, ReportDraft
-from bot.services.hazard_rules import HazardRule
+from bot.services.item_rules import ItemRule
 from bot.services.reports import ReportInput
 
-RULE = HazardRule("电力安全工作规程（第3部分）", "20.3.1", "杆塔作业应使用工具袋")
+RULE = ItemRule("电力安全工作规程（第3部分）", "20.3.1", "杆塔作业应使用工具袋")
 
 
 def at_hazards() -> ReportDraft:
@@ -28,7 +28,7 @@ def test_the_rule_of_a_new_hazard_joins_the_list_and_survives_a_restart():
     REPORT_FORM.finish_item(draft, "hazards")
     assert draft.step == "hazards" and draft.item is None
     restored = ReportDraft.load(draft.dump())  # what the FSM storage keeps
-    assert HazardRule.from_dict(restored.hazards[0]["rule"]) == RULE
+    assert ItemRule.from_dict(restored.hazards[0]["rule"]) == RULE
     assert ReportInput.from_form(restored.answers()).hazards[0].rule == RULE
 
 
