@@ -37,3 +37,27 @@ def test_a_draft_from_before_rules_loads_and_has_no_rule():
     draft.hazards = [{"description": "拉线松动", "photos": [], "urgency": "一般"}]
     restored = ReportDraft.load(draft.dump())
     assert ReportInput.from_form(restored.answers()).hazards[0].rule is None
+
+
+def test_the_rule_of_a_new_violation_joins_the_list_and_survives_a_restart():
+    for photo in (True, False):  # with a photo, or skipping it
+        draft = at_hazards()
+        REPORT_FORM.advance(draft, "violations")
+        REPORT_FORM.advance(draft, "vi_desc")
+        draft.item = {"description": "未戴安全帽进入现场", "photos": [], "rule": RULE.as_dict()}
+        REPORT_FORM.advance(draft, "vi_photo")
+        if photo:
+            draft.item = {**draft.item, "photos": [{"file_id": "f", "file_unique_id": "u", "local_path": None}]}
+        REPORT_FORM.finish_item(draft, "violations")
+        assert draft.step == "violations" and draft.item is None
+        restored = ReportDraft.load(draft.dump())  # what the FSM storage keeps
+        assert ItemRule.from_dict(restored.violations[0]["rule"]) == RULE
+        parsed = ReportInput.from_form(restored.answers()).violations[0]
+        assert parsed.rule == RULE and len(parsed.photos) == photo
+
+
+def test_a_draft_from_before_violation_rules_loads_and_has_no_rule():
+    draft = at_hazards()
+    draft.violations = [{"description": "未戴安全帽", "photos": []}]
+    restored = ReportDraft.load(draft.dump())
+    assert ReportInput.from_form(restored.answers()).violations[0].rule is None

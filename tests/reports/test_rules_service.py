@@ -97,3 +97,43 @@ async def test_submit_stores_the_rule_and_a_resubmission_keeps_or_clears_it(sess
     assert again.hazards[0].rule_clause is None and again.hazards[0].rule_title is None
     assert (again.hazards[1].rule_title, again.hazards[1].rule_clause, again.hazards[1].rule_excerpt) == (
         "规程", "5.3.5", None)
+
+
+# --- violations: the same value, the same storage ----------------------------------------------------------
+
+HELMET = ItemRule("电力安全工作规程（第3部分）", "6.2.4", "任何人进入生产现场应正确佩戴安全帽")
+
+
+def test_violation_form_data_round_trip_keeps_the_rule():
+    data = {"month": "2026-11", "summary": "小结", "violations": [
+        {"description": "未戴安全帽", "photos": [], "rule": HELMET.as_dict()},
+        {"description": "围栏没封闭", "photos": [], "rule": None},
+        {"description": "旧草稿", "photos": []},  # a draft from before violation rules: no key at all
+        {"description": "坏数据", "photos": [], "rule": ["6.2.4"]},
+    ]}
+    parsed = reports.ReportInput.from_form(data)
+    assert [v.rule for v in parsed.violations] == [HELMET, None, None, None]
+
+
+async def test_submit_stores_a_violations_rule_and_a_resubmission_keeps_or_clears_it(session):
+    w = await make_world(session)
+    data = sample_input()
+    data.hazards[0] = replace(data.hazards[0], rule=RULE)
+    data.violations = [replace(data.violations[0], rule=HELMET), reports.ViolationInput(description="围栏没封闭")]
+    report = (await reports.submit(session, w.li, data, form_token="t1", now=NOV_20)).report
+    first, second = report.violations
+    assert (first.rule_title, first.rule_clause, first.rule_excerpt) == (HELMET.title, HELMET.clause, HELMET.excerpt)
+    assert second.rule_clause is None and report.hazards[0].rule_clause == RULE.clause
+    form = reports.report_to_form(report)
+    assert [v["rule"] for v in form["violations"]] == [HELMET.as_dict(), None]  # what the review renders
+
+    await reports.review(session, actor(w.sec_a), report.id, approve=False, comment="请核实")
+    edited = reports.ReportInput.from_form({**form, "violations": [
+        {**form["violations"][0], "rule": None},  # the member removed it while editing
+        {**form["violations"][1], "rule": ItemRule("规程", "5.3.5").as_dict()},
+    ]})
+    again = (await reports.submit(session, w.li, edited, form_token="t2", now=NOV_20)).report
+    assert again.violations[0].rule_clause is None and again.violations[0].rule_title is None
+    assert (again.violations[1].rule_title, again.violations[1].rule_clause, again.violations[1].rule_excerpt) == (
+        "规程", "5.3.5", None)
+    assert again.hazards[0].rule_clause == RULE.clause  # the hazard's rule is untouched
