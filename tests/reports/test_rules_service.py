@@ -1,4 +1,4 @@
-"""The rule a hazard breaks, service side: the plain value (bot/services/hazard_rules.py), the lookup off the
+"""The rule a hazard breaks, service side: the plain value (bot/services/item_rules.py), the lookup off the
 event loop, and the report service storing it with the hazard across a return and resubmission."""
 from __future__ import annotations
 
