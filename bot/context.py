@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.fsm_storage import SqlStorage, TrackedRedisStorage
 from bot.services.daily import ClauseSource
 from bot.services.digest import DigestSection
-from bot.services.hazard_rules import RuleLookup, engine_lookup
+from bot.services.item_rules import RuleLookup, engine_lookup
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -42,7 +42,7 @@ class App:
     daily_files_signature: tuple[tuple[str, int, int], ...] | None = None  # knowledge/daily/*.yaml as last loaded
     digest_sections: tuple[DigestSection, ...] = ()  # every feature's digest section (bot/features.py)
     kb_pending: tuple[tuple[str, int, int], ...] | None = None  # knowledge files waiting to sync, as the last scan saw them
-    rule_lookup: RuleLookup | None = None  # finds the rule a hazard breaks; None: the knowledge engine's (tests inject one)
+    rule_lookup: RuleLookup | None = None  # finds the rule a hazard or violation breaks; None: the knowledge engine's (tests inject one)
 
     def form_storage(self) -> BaseStorage:
         """The FSM storage of this app, made once: the dispatcher and the idle-form scan share it
@@ -54,9 +54,9 @@ class App:
                 self.fsm_storage = SqlStorage(self.sessionmaker)
         return self.fsm_storage
 
-    def hazard_rule_lookup(self) -> RuleLookup | None:
-        """How the rule a hazard breaks is found now: the injected lookup, else the knowledge engine's once its
-        index is open; None (no engine yet): hazards get no rule, and no error."""
+    def item_rule_lookup(self) -> RuleLookup | None:
+        """How the rule a hazard or violation breaks is found now: the injected lookup, else the knowledge
+        engine's once its index is open; None (no engine yet): items get no rule, and no error."""
         if self.rule_lookup is not None:
             return self.rule_lookup
         return engine_lookup(self.knowledge) if self.knowledge is not None else None

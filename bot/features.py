@@ -100,7 +100,7 @@ FEATURES: tuple[Feature, ...] = (
         "review", review.router,  # report review and corrective actions
         commands=(_command("review", __("Review the branch's reports"), "staff"),
                   _command("actions", __("Corrective actions for hazards"))),  # owners mark their actions done
-        digest=RULES,  # the rules this month's hazards break most often (shown to the secretary on review)
+        digest=RULES,  # the rules this month's hazards and violations break most often
     ),
     Feature(
         "daily", daily.router,  # the daily safety item: 已学习 / quiz buttons, /today, /acks, /schedule

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, or_, select
@@ -47,6 +48,7 @@ from storage.models import (
     Report,
     ReportStatus,
     Role,
+    Violation,
 )
 
 DONE_REPORT = (ReportStatus.SUBMITTED, ReportStatus.APPROVED)
@@ -271,27 +273,48 @@ _ACTION = {ActionStatus.OPEN: _("open"), ActionStatus.DONE: _("done"), ActionSta
 REPORTS = DigestSection("reports", reports_section, reports_sheets)
 
 
-# --------------------------------------------------------------------------- the rules hazards break
+# --------------------------------------------------------------------------- the rules hazards and violations break
 
 RULES_SHOWN = 5  # the most-broken rules listed in the digest
 RULE_EXCERPT_SHOWN = 30  # characters of a clause's text beside its number
 
 
+@dataclass
+class BrokenRuleCount:
+    title: str
+    clause: str
+    excerpt: str
+    hazards: int = 0  # how many hazards break it
+    violations: int = 0  # how many violations break it
+
+    @property
+    def total(self) -> int:
+        return self.hazards + self.violations
+
+    def row(self) -> tuple[str, str, str, int, int]:
+        return self.title, self.clause, self.excerpt, self.hazards, self.violations
+
+
 async def _broken_rules(session: AsyncSession, scope: Scope, month: str,
-                        limit: int | None = RULES_SHOWN) -> list[tuple[str, str, str, int]]:
-    """(document, clause, excerpt, hazards) for the rules the hazards of the branch's `month` reports break
-    (submitted or approved, as the member kept them on the form), the most often broken first."""
-    count = func.count(Hazard.id)
-    query = (
-        select(Hazard.rule_title, Hazard.rule_clause, func.max(Hazard.rule_excerpt), count)
-        .join(Report, Report.id == Hazard.report_id)
-        .where(Report.branch_id == scope.branch_id, Report.month == month, Report.status.in_(DONE_REPORT),
-               Hazard.rule_clause.is_not(None))
-        .group_by(Hazard.rule_title, Hazard.rule_clause)
-        .order_by(count.desc(), Hazard.rule_clause, Hazard.rule_title)
-    )
-    rows = (await session.execute(query if limit is None else query.limit(limit))).all()
-    return [(title or "", clause, excerpt or "", n) for title, clause, excerpt, n in rows]
+                        limit: int | None = RULES_SHOWN) -> list[BrokenRuleCount]:
+    """The rules the hazards and violations of the branch's `month` reports break (submitted or approved, as
+    the member kept them on the form), with how many of each break them; the most often broken (both kinds
+    together) first."""
+    counted: dict[tuple[str, str], BrokenRuleCount] = {}
+    for model, kind in ((Hazard, "hazards"), (Violation, "violations")):
+        query = (
+            select(model.rule_title, model.rule_clause, func.max(model.rule_excerpt), func.count(model.id))
+            .join(Report, Report.id == model.report_id)
+            .where(Report.branch_id == scope.branch_id, Report.month == month, Report.status.in_(DONE_REPORT),
+                   model.rule_clause.is_not(None))
+            .group_by(model.rule_title, model.rule_clause)
+        )
+        for title, clause, excerpt, n in (await session.execute(query)).all():
+            rule = counted.setdefault((title or "", clause), BrokenRuleCount(title or "", clause, ""))
+            rule.excerpt = max(rule.excerpt, excerpt or "")
+            setattr(rule, kind, getattr(rule, kind) + n)
+    ranked = sorted(counted.values(), key=lambda rule: (-rule.total, rule.clause, rule.title))
+    return ranked if limit is None else ranked[:limit]
 
 
 def _rule_text(title: str, clause: str, excerpt: str) -> str:
@@ -302,24 +325,39 @@ def _rule_text(title: str, clause: str, excerpt: str) -> str:
     return cited
 
 
+def _rule_fact(rank: int, rule: BrokenRuleCount) -> Fact:
+    text = _rule_text(rule.title, rule.clause, rule.excerpt)
+    if rule.hazards and rule.violations:
+        return Fact(_("{rank}. {rule} — {hazards} hazards, {violations} violations"),
+                    {"rank": rank, "rule": text, "hazards": rule.hazards, "violations": rule.violations})
+    if rule.violations:
+        return Fact(_("{rank}. {rule} — {count} violations"), {"rank": rank, "rule": text, "count": rule.violations})
+    return Fact(_("{rank}. {rule} — {count} hazards"), {"rank": rank, "rule": text, "count": rule.hazards})
+
+
 async def rules_section(session: AsyncSession, scope: Scope) -> SectionResult | None:
-    """The rules this month's hazards break most often (the month of the period's last day so far, like the
-    reports section); no section while no hazard of that month has a rule."""
+    """The rules this month's hazards and violations break most often (the month of the period's last day so
+    far, like the reports section); no section while no hazard or violation of that month has a rule."""
     month = _month(scope.reference_day)
     top = await _broken_rules(session, scope, month)
     if not top:
         return None
-    result = SectionResult("rules", _("Most-broken rules"), facts=[
-        Fact(_("The rules the hazards in {month}'s reports break most often:"), {"month": month})])
-    for rank, (title, clause, excerpt, count) in enumerate(top, start=1):
-        result.facts.append(Fact(_("{rank}. {rule} — {count} hazards"),
-                                 {"rank": rank, "rule": _rule_text(title, clause, excerpt), "count": count}))
+    with_hazards, with_violations = any(r.hazards for r in top), any(r.violations for r in top)
+    if with_hazards and with_violations:
+        heading = _("The rules the hazards and violations in {month}'s reports break most often:")
+    elif with_violations:
+        heading = _("The rules the violations in {month}'s reports break most often:")
+    else:
+        heading = _("The rules the hazards in {month}'s reports break most often:")
+    result = SectionResult("rules", _("Most-broken rules"), facts=[Fact(heading, {"month": month})])
+    result.facts += [_rule_fact(rank, rule) for rank, rule in enumerate(top, start=1)]
     return result
 
 
 async def rules_sheets(session: AsyncSession, scope: Scope) -> list[Sheet]:
-    rows = await _broken_rules(session, scope, _month(scope.reference_day), limit=None)
-    return [Sheet(_("Rules broken"), (_("Document"), _("Clause"), _("Clause text"), _("Hazards")), rows)] if rows else []
+    rules = await _broken_rules(session, scope, _month(scope.reference_day), limit=None)
+    columns = (_("Document"), _("Clause"), _("Clause text"), _("Hazards"), _("Violations"))
+    return [Sheet(_("Rules broken"), columns, [rule.row() for rule in rules])] if rules else []
 
 
 RULES = DigestSection("rules", rules_section, rules_sheets)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.services import audit
 from bot.services.errors import DomainError
-from bot.services.hazard_rules import HazardRule
+from bot.services.item_rules import ItemRule, store_rule
 from bot.services.membership import Actor
 from storage.models import Member, Role, utcnow
 from storage.models.reports import (
@@ -57,13 +57,14 @@ class HazardInput:
     longitude: float | None = None
     urgency: str = Urgency.NORMAL
     photos: list[PhotoInput] = field(default_factory=list)
-    rule: HazardRule | None = None  # the rule it breaks, as looked up and kept by the member
+    rule: ItemRule | None = None  # the rule it breaks, as looked up and kept by the member
 
 
 @dataclass
 class ViolationInput:
     description: str
     photos: list[PhotoInput] = field(default_factory=list)
+    rule: ItemRule | None = None  # the rule it breaks, as looked up and kept by the member
 
 
 @dataclass
@@ -87,12 +88,13 @@ class ReportInput:
                     description=h["description"], id=h.get("id"), place=h.get("place"), latitude=h.get("latitude"),
                     longitude=h.get("longitude"), urgency=h.get("urgency") or Urgency.NORMAL,
                     photos=[PhotoInput(**p) for p in h.get("photos", [])],
-                    rule=HazardRule.from_dict(h.get("rule")),
+                    rule=ItemRule.from_dict(h.get("rule")),
                 )
                 for h in data.get("hazards", [])
             ],
             violations=[
-                ViolationInput(description=v["description"], photos=[PhotoInput(**p) for p in v.get("photos", [])])
+                ViolationInput(description=v["description"], photos=[PhotoInput(**p) for p in v.get("photos", [])],
+                               rule=ItemRule.from_dict(v.get("rule")))
                 for v in data.get("violations", [])
             ],
             suggestions=data.get("suggestions"),
@@ -111,14 +113,20 @@ def report_to_form(report: Report, with_action: set[int] = frozenset()) -> dict[
             "id": h.id, "description": h.description, "place": h.place, "latitude": h.latitude,
             "longitude": h.longitude, "urgency": h.urgency, "photos": [_photo_dict(p) for p in h.photos],
             "has_action": h.id in with_action,
-            "rule": rule.as_dict() if (rule := HazardRule.of_hazard(h)) else None,
+            "rule": _rule_dict(h),
         }
         for h in report.hazards
     ]
     data["violations"] = [
-        {"description": v.description, "photos": [_photo_dict(p) for p in v.photos]} for v in report.violations
+        {"description": v.description, "photos": [_photo_dict(p) for p in v.photos], "rule": _rule_dict(v)}
+        for v in report.violations
     ]
     return data
+
+
+def _rule_dict(row: Hazard | Violation) -> dict[str, str] | None:
+    rule = ItemRule.of_row(row)
+    return rule.as_dict() if rule else None
 
 
 def _photo_dict(photo: ReportPhoto) -> dict[str, Any]:
@@ -250,7 +258,7 @@ async def _resubmit(
         hazard.description, hazard.place, hazard.urgency = item.description, item.place, item.urgency
         hazard.latitude, hazard.longitude = item.latitude, item.longitude
         hazard.photos = [_photo(report, p) for p in item.photos]
-        _set_rule(hazard, item.rule)
+        store_rule(hazard, item.rule)
     report.violations.clear()
     await session.flush()
     for index, item in enumerate(data.violations):
@@ -289,22 +297,17 @@ def _hazard(report: Report, index: int, item: HazardInput) -> Hazard:
         latitude=item.latitude, longitude=item.longitude, urgency=item.urgency,
         photos=[_photo(report, p) for p in item.photos],
     )
-    _set_rule(hazard, item.rule)
+    store_rule(hazard, item.rule)
     return hazard
 
 
-def _set_rule(hazard: Hazard, rule: HazardRule | None) -> None:
-    """Store the rule the member kept (none: the columns are cleared, e.g. removed on a resubmission)."""
-    hazard.rule_title = rule.title if rule else None
-    hazard.rule_clause = rule.clause if rule else None
-    hazard.rule_excerpt = (rule.excerpt or None) if rule else None
-
-
 def _violation(report: Report, index: int, item: ViolationInput) -> Violation:
-    return Violation(
+    violation = Violation(
         position=index, description=item.description,
         photos=[_photo(report, p) for p in item.photos],
     )
+    store_rule(violation, item.rule)
+    return violation
 
 
 def _history(

@@ -24,13 +24,13 @@ from bot.context import App
 from bot.forms.report import ITEM_STEPS, PHOTO_STEPS, REPORT_FORM, TEXT_STEPS, ReportDraft
 from bot.services import reports
 from bot.services.errors import DomainError
-from bot.services.hazard_rules import HazardRule, find_rule
+from bot.services.item_rules import ItemRule, find_rule
 from bot.services.membership import Actor
 from bot.services.parse import parse_id
 from bot.services.reports import MAX_ANSWER, MAX_HAZARD_PHOTOS
 from handlers.reports.screens import button, overflow_keyboard, redirect_notice, resume_or_discard, screen
 from handlers.ui.access import IsMember
-from handlers.ui.callbacks import HazardRuleButton, ReportFormButton, rule_button_clause
+from handlers.ui.callbacks import ReportFormButton, RuleButton, rule_button_clause
 from handlers.ui.form_screens import keyboard
 from handlers.ui.menu import Menu
 from handlers.ui.notices import report_submitted
@@ -52,7 +52,7 @@ def router() -> Router:
     r.message.register(report_command, Command("report"))
     r.message.register(report_command, F.text == BTN_REPORT)
     r.callback_query.register(form_button, ReportFormButton.filter())
-    r.callback_query.register(remove_rule, HazardRuleButton.filter())
+    r.callback_query.register(remove_rule, RuleButton.filter())
     r.message.register(form_input, ReportForm.filling, ~F.text.startswith("/"))
     return r
 
@@ -194,15 +194,16 @@ async def _accept_text(message: Message, state: FSMContext, draft: ReportDraft, 
     if step == "hz_desc":
         # The rule the hazard breaks, looked up again for every description typed (a confident match only;
         # none without a knowledge engine). The member sees it on the hazard list and the summary and may remove it.
-        rule = await find_rule(app.hazard_rule_lookup(), text)
+        rule = await find_rule(app.item_rule_lookup(), text, "hazards")
         draft.item = {**(draft.item or {}), "description": text, "photos": (draft.item or {}).get("photos", []),
                       "rule": rule.as_dict() if rule else None}
         REPORT_FORM.advance(draft, "hz_place")
     elif step == "hz_place":
         draft.item = {**(draft.item or {}), "place": text, "latitude": None, "longitude": None}
         REPORT_FORM.advance(draft, "hz_photos")
-    elif step == "vi_desc":
-        draft.item = {"description": text, "photos": []}
+    elif step == "vi_desc":  # the same for a violation: on its list and the summary, removable
+        rule = await find_rule(app.item_rule_lookup(), text, "violations")
+        draft.item = {"description": text, "photos": [], "rule": rule.as_dict() if rule else None}
         REPORT_FORM.advance(draft, "vi_photo")
     else:
         setattr(draft, step, text)
@@ -279,22 +280,26 @@ async def form_button(query: CallbackQuery, callback_data: ReportFormButton, sta
             await _save_and_prompt(message, state, draft, actor, notices)
 
 
-async def remove_rule(query: CallbackQuery, callback_data: HazardRuleButton, state: FSMContext, actor: Actor) -> None:
-    """「去掉相关规定」: the member does not want the rule found for one of their hazards on the report."""
+async def remove_rule(query: CallbackQuery, callback_data: RuleButton, state: FSMContext, actor: Actor) -> None:
+    """「去掉相关规定」: the member does not want the rule found for one of their hazards or violations."""
     draft = await _draft(state) if await state.get_state() == ReportForm.filling.state else None
     if draft is None:
         await query.answer(_("This form is already finished or was cancelled. Send /report to start."), show_alert=True)
         return
-    index = callback_data.index
-    hazard = draft.hazards[index] if callback_data.step == draft.step and index < len(draft.hazards) else None
-    rule = HazardRule.from_dict(hazard.get("rule")) if hazard else None
+    kind, index, step = callback_data.kind, callback_data.index, callback_data.step
+    items = getattr(draft, kind)  # the member's own draft: the button only says which item
+    on_screen = step == draft.step and step in (kind, "confirm")  # its list or the summary, as now shown
+    item = items[index] if on_screen and index < len(items) else None
+    rule = ItemRule.from_dict(item.get("rule")) if item else None
     if rule is None or rule_button_clause(rule.clause) != callback_data.clause:
-        log.info("rule button refused in chat %s: step %s/%s, hazard %s of %s, clause %r", query.from_user.id,
-                 callback_data.step, draft.step, index + 1, len(draft.hazards), callback_data.clause)
+        log.info("rule button refused in chat %s: step %s/%s, %s %s of %s, clause %r", query.from_user.id,
+                 step, draft.step, kind, index + 1, len(items), callback_data.clause)
         await query.answer(_("That button belongs to an earlier step; please use the latest message."), show_alert=True)
         return
-    draft.hazards[index] = {**hazard, "rule": None}
-    await query.answer(_("The rule was removed from hazard {n}.").format(n=index + 1))
+    items[index] = {**item, "rule": None}
+    removed = (_("The rule was removed from violation {n}.") if kind == "violations"
+               else _("The rule was removed from hazard {n}."))
+    await query.answer(removed.format(n=index + 1))
     await _save_and_prompt(query.message, state, draft, actor)
 
 

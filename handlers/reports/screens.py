@@ -8,11 +8,11 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.forms.report import REPORT_FORM, SECTION_STEPS, ReportDraft
 from bot.services.membership import Actor
+from bot.services.item_rules import ITEM_KINDS, ItemKind, ItemRule
 from bot.services.reports import MAX_ANSWER, MAX_HAZARD_PHOTOS, MIN_SECTIONS
-from bot.services.hazard_rules import HazardRule
-from handlers.ui.callbacks import HazardRuleButton, ReportFormButton, rule_button_clause
+from handlers.ui.callbacks import ReportFormButton, RuleButton, rule_button_clause
 from handlers.ui.form_screens import FormButtons, Rows, current_answer
-from handlers.ui.report_text import SECTION_TITLES, hazard_line, month_label, render_report
+from handlers.ui.report_text import SECTION_TITLES, hazard_line, month_label, render_report, with_rule
 from storage.models.reports import SECTIONS, Urgency
 
 _buttons = FormButtons(ReportFormButton, REPORT_FORM)
@@ -86,30 +86,35 @@ def _list_screen(draft: ReportDraft) -> tuple[str, Rows]:
     else:
         items = draft.violations
         lines = [_("Step 4/6 · Violations (违章) you saw this month: {count}").format(count=len(items))]
-        lines += [f"{i}. {escape(v['description'])}" for i, v in enumerate(items, 1)]
+        lines += [with_rule(f"{i}. {escape(v['description'])}", v) for i, v in enumerate(items, 1)]
         add, none = _("➕ Add a violation"), _("➡️ No violations")
     rows = [[button(add, "add", step)], [button(_("➡️ Next") if items else none, "next", step)]]
     if items:
         rows.insert(1, [button(_("🗑 Remove the last one"), "drop", step)])
-    if step == "hazards":
-        rows = rule_buttons(draft, "hazards") + rows
+    rows = rule_buttons(draft, step, step) + rows  # the list's own rules (kind = step)
     return "\n".join(lines), rows + navigation(draft)
 
 
-RULE_BUTTONS_MAX = 100  # HazardRuleButton.index is bounded to 0–99
+RULE_BUTTONS_MAX = 100  # RuleButton.index is bounded to 0–99
 
 
-def rule_buttons(draft: ReportDraft, step: str) -> Rows:
-    """One 「去掉第n条的相关规定」 button per hazard that has a rule (on the hazard list and the summary)."""
+def rule_buttons(draft: ReportDraft, kind: ItemKind, step: str) -> Rows:
+    """One 「去掉第n条隐患/违章的相关规定」 button per hazard or violation (`kind`) that has a rule (on its list
+    and on the summary)."""
     rows = []
-    for index, hazard in enumerate(draft.hazards):
-        rule = HazardRule.from_dict(hazard.get("rule"))
+    for index, item in enumerate(getattr(draft, kind)):
+        rule = ItemRule.from_dict(item.get("rule"))
         clause = rule_button_clause(rule.clause) if rule else ""
         if clause and index < RULE_BUTTONS_MAX:
-            data = HazardRuleButton(step=step, index=index, clause=clause).pack()
-            text = _("🗑 Remove the rule of hazard {n}").format(n=index + 1)
-            rows.append([InlineKeyboardButton(text=text, callback_data=data)])
+            data = RuleButton(kind=kind, step=step, index=index, clause=clause).pack()
+            rows.append([InlineKeyboardButton(text=_remove_text(kind, index + 1), callback_data=data)])
     return rows
+
+
+def _remove_text(kind: ItemKind, n: int) -> str:
+    if kind == "violations":
+        return _("🗑 Remove the rule of violation {n}").format(n=n)
+    return _("🗑 Remove the rule of hazard {n}").format(n=n)
 
 
 def confirm_screen(draft: ReportDraft, actor: Actor | None) -> tuple[str, Rows]:
@@ -124,7 +129,8 @@ def confirm_screen(draft: ReportDraft, actor: Actor | None) -> tuple[str, Rows]:
              button(_("✏️ Suggestions"), "edit", step, "suggestions")]]
     if len(draft.month_choices) > 1 and not draft.report_id:
         rows.append([button(_("✏️ Month"), "edit", step, "month")])
-    rows += rule_buttons(draft, step)
+    for kind in ITEM_KINDS:
+        rows += rule_buttons(draft, kind, step)
     rows.append([button(_("✅ Submit"), "submit", step), button(_("✖️ Cancel"), "cancel", step)])
     return text, rows
 

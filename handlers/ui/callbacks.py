@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from aiogram.filters.callback_data import CallbackData
 from pydantic import BeforeValidator, Field
 
+from bot.services.item_rules import ItemKind
 from bot.services.parse import ROW_ID_MAX, strict_int
 
 
@@ -76,21 +77,27 @@ class ReportFormButton(CallbackData, prefix="rf"):
     value: str = ""
 
 
-RULE_BUTTON_CLAUSE = 24  # characters of a clause number a rule button carries (callback data is 64 bytes)
+RULE_BUTTON_CLAUSE = 24  # characters of a clause number a rule button carries …
+RULE_BUTTON_CLAUSE_BYTES = 32  # … and its UTF-8 bytes (第二十四条 is 3 bytes a character): the packed button stays ≤ 64
 
 
 def rule_button_clause(clause: str) -> str:
-    """The clause number as a rule button carries it (bounded, without the callback separator)."""
-    return clause.replace(":", "")[:RULE_BUTTON_CLAUSE]
+    """The clause number as a rule button carries it (bounded in characters and bytes, without the callback
+    separator)."""
+    cut = clause.replace(":", "")[:RULE_BUTTON_CLAUSE]
+    while len(cut.encode()) > RULE_BUTTON_CLAUSE_BYTES:
+        cut = cut[:-1]
+    return cut
 
 
-class HazardRuleButton(CallbackData, prefix="hzr"):
-    """「去掉相关规定」 on the report form: remove the rule found for hazard number `index` (0-based) of the
-    member's own draft. `step` is the screen it was shown on and `clause` the rule it names: the handler reads
-    the draft from the presser's own form state and acts only while both still match (a stale or forged
-    button changes nothing)."""
+class RuleButton(CallbackData, prefix="rul"):
+    """「去掉相关规定」 on the report form: remove the rule found for item number `index` (0-based) of the list
+    `kind` (hazards or violations) of the member's own draft. `step` is the screen it was shown on (that list,
+    or the summary) and `clause` the rule it names: the handler reads the draft from the presser's own form
+    state and acts only while all of them still match (a stale or forged button changes nothing)."""
 
-    step: Literal["hazards", "confirm"]
+    kind: ItemKind
+    step: Literal["hazards", "violations", "confirm"]
     index: _bounded(0, 99)
     clause: Annotated[str, Field(min_length=1, max_length=RULE_BUTTON_CLAUSE)]
 
@@ -147,6 +154,6 @@ class GapButton(CallbackData, prefix="gap"):
 # Buttons that show or change personal data (reports, actions, members, invites, the form, daily answers):
 # pressed on a message in a group chat, they are refused before any feature router sees them.
 PRIVATE_BUTTONS: tuple[type[CallbackData], ...] = (
-    MemberAction, InviteButton, DailyButton, ReportFormButton, HazardRuleButton, ReviewButton, ActionButton, TalkFormButton, TalkButton, KbButton,
+    MemberAction, InviteButton, DailyButton, ReportFormButton, RuleButton, ReviewButton, ActionButton, TalkFormButton, TalkButton, KbButton,
     GapButton,
 )

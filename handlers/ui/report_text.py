@@ -13,7 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
 from bot.context import App
-from bot.services.hazard_rules import HazardRule
+from bot.services.item_rules import ItemRule
 from storage.models.reports import SECTIONS
 
 SECTION_TITLES = {
@@ -78,7 +78,7 @@ def render_report(data: dict[str, Any], *, member_name: str | None = None, branc
     lines.append(_("<b>Violations</b>: {count}").format(count=len(violations)))
     for index, violation in enumerate(violations, 1):
         photo = _(" (photo)") if violation.get("photos") else ""
-        lines.append(f"  {index}. {escape(violation['description'])}{photo}")
+        lines.append("  " + with_rule(f"{index}. {escape(violation['description'])}{photo}", violation))
     lines.append(_line(_("Suggestions"), data.get("suggestions")))
     return "\n".join(lines)
 
@@ -96,13 +96,18 @@ def hazard_line(index: int, hazard: dict[str, Any]) -> str:
     line = _("{index}. [{urgency}] {text} — place: {place}, {photos}").format(
         index=index, urgency=urgency, text=escape(hazard["description"]), place=place, photos=photos
     )
-    rule = HazardRule.from_dict(hazard.get("rule"))
+    return with_rule(line, hazard)
+
+
+def with_rule(line: str, item: dict[str, Any]) -> str:
+    """A hazard's or violation's line, with the rule it breaks under it when it has one."""
+    rule = ItemRule.from_dict(item.get("rule"))
     return line + "\n     " + rule_line(rule) if rule else line
 
 
-def rule_line(rule: HazardRule) -> str:
-    """「相关规定：《…》 16.5.2.6」 under a hazard (the summary, the review, the hazard list), with the clause's
-    first words so the member can judge whether it fits."""
+def rule_line(rule: ItemRule) -> str:
+    """「相关规定：《…》 16.5.2.6」 under a hazard or violation (the summary, the review, the item lists), with the
+    clause's first words so the member can judge whether it fits."""
     line = _("Related rule: {rule}").format(rule=escape(rule.citation))
     return line + f"「{escape(rule.excerpt)}」" if rule.excerpt else line
 

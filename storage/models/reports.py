@@ -29,9 +29,19 @@ class ActionStatus(StrEnum):
     VERIFIED = "verified"  # the secretary confirmed the fix (a reopened action goes back to OPEN)
 
 
-# Sizes of the stored rule of a hazard (a document title, a clause number such as 26.2.8.1).
+# Sizes of the stored rule of a hazard or violation (a document title, a clause number such as 26.2.8.1).
 RULE_TITLE_MAX = 200
 RULE_CLAUSE_MAX = 40
+
+
+class BrokenRule:
+    """The rule a hazard or violation breaks, as the knowledge engine found it when the description was typed
+    and the member kept it (bot/services/item_rules.py): document title, clause number, the clause's first
+    words. None of them when no confident rule was found or the member removed it."""
+
+    rule_title: Mapped[str | None] = mapped_column(String(RULE_TITLE_MAX))
+    rule_clause: Mapped[str | None] = mapped_column(String(RULE_CLAUSE_MAX))
+    rule_excerpt: Mapped[str | None] = mapped_column(Text)
 
 # The four no-harms, in the order the form asks them; each has a "what I did" and an "example" column.
 SECTIONS = ("self", "others", "by_others", "protect")
@@ -78,7 +88,7 @@ class Report(Base):
     )
 
 
-class Hazard(Base):
+class Hazard(BrokenRule, Base):
     __tablename__ = "hazards"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,11 +99,7 @@ class Hazard(Base):
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
     urgency: Mapped[str] = mapped_column(String(8), default=Urgency.NORMAL)
-    # The rule the hazard breaks, as the knowledge engine found it when the description was typed and the
-    # member kept it (bot/services/hazard_rules.py): document title, clause number, the clause's first words.
-    rule_title: Mapped[str | None] = mapped_column(String(RULE_TITLE_MAX))
-    rule_clause: Mapped[str | None] = mapped_column(String(RULE_CLAUSE_MAX))
-    rule_excerpt: Mapped[str | None] = mapped_column(Text)
+    # rule_title, rule_clause, rule_excerpt: the rule it breaks (BrokenRule)
 
     report: Mapped[Report] = relationship(back_populates="hazards")
     photos: Mapped[list["ReportPhoto"]] = relationship(
@@ -102,13 +108,14 @@ class Hazard(Base):
     )
 
 
-class Violation(Base):
+class Violation(BrokenRule, Base):
     __tablename__ = "violations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(default=0)
     description: Mapped[str] = mapped_column(Text)
+    # rule_title, rule_clause, rule_excerpt: the rule it breaks (BrokenRule)
 
     report: Mapped[Report] = relationship(back_populates="violations")
     photos: Mapped[list["ReportPhoto"]] = relationship(

@@ -81,9 +81,10 @@ async def test_digest_and_excel_show_the_most_broken_rules(harness, app, session
     (document,) = [c for c in harness.bot.session.calls if type(c).__name__ == "SendDocument"]
     book = load_workbook(io.BytesIO(document.document.data))
     rows = list(book["违反的规定"].iter_rows(values_only=True))
-    assert rows[0] == ("文件", "条款号", "条款内容", "隐患数")
+    assert rows[0] == ("文件", "条款号", "条款内容", "隐患数", "违章数")  # violations: tests/digest/test_violation_rules.py
     assert [row[1:4:2] for row in rows[1:]] == [("20.3.1", 2), ("20.1.2", 1), ("6.1", 1), ("6.2", 1), ("6.3", 1),
                                                 ("6.4", 1), ("6.5", 1)]
+    assert {row[4] for row in rows[1:]} == {0}  # no violation has a rule in this world
 
 
 async def test_english_digest(harness, app, session):

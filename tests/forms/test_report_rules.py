@@ -3,10 +3,10 @@ through the FSM storage (a restart) and into what the report service reads."""
 from __future__ import annotations
 
 from bot.forms.report import REPORT_FORM, ReportDraft
-from bot.services.hazard_rules import HazardRule
+from bot.services.item_rules import ItemRule
 from bot.services.reports import ReportInput
 
-RULE = HazardRule("电力安全工作规程（第3部分）", "20.3.1", "杆塔作业应使用工具袋")
+RULE = ItemRule("电力安全工作规程（第3部分）", "20.3.1", "杆塔作业应使用工具袋")
 
 
 def at_hazards() -> ReportDraft:
@@ -28,7 +28,7 @@ def test_the_rule_of_a_new_hazard_joins_the_list_and_survives_a_restart():
     REPORT_FORM.finish_item(draft, "hazards")
     assert draft.step == "hazards" and draft.item is None
     restored = ReportDraft.load(draft.dump())  # what the FSM storage keeps
-    assert HazardRule.from_dict(restored.hazards[0]["rule"]) == RULE
+    assert ItemRule.from_dict(restored.hazards[0]["rule"]) == RULE
     assert ReportInput.from_form(restored.answers()).hazards[0].rule == RULE
 
 
@@ -37,3 +37,27 @@ def test_a_draft_from_before_rules_loads_and_has_no_rule():
     draft.hazards = [{"description": "拉线松动", "photos": [], "urgency": "一般"}]
     restored = ReportDraft.load(draft.dump())
     assert ReportInput.from_form(restored.answers()).hazards[0].rule is None
+
+
+def test_the_rule_of_a_new_violation_joins_the_list_and_survives_a_restart():
+    for photo in (True, False):  # with a photo, or skipping it
+        draft = at_hazards()
+        REPORT_FORM.advance(draft, "violations")
+        REPORT_FORM.advance(draft, "vi_desc")
+        draft.item = {"description": "未戴安全帽进入现场", "photos": [], "rule": RULE.as_dict()}
+        REPORT_FORM.advance(draft, "vi_photo")
+        if photo:
+            draft.item = {**draft.item, "photos": [{"file_id": "f", "file_unique_id": "u", "local_path": None}]}
+        REPORT_FORM.finish_item(draft, "violations")
+        assert draft.step == "violations" and draft.item is None
+        restored = ReportDraft.load(draft.dump())  # what the FSM storage keeps
+        assert ItemRule.from_dict(restored.violations[0]["rule"]) == RULE
+        parsed = ReportInput.from_form(restored.answers()).violations[0]
+        assert parsed.rule == RULE and len(parsed.photos) == photo
+
+
+def test_a_draft_from_before_violation_rules_loads_and_has_no_rule():
+    draft = at_hazards()
+    draft.violations = [{"description": "未戴安全帽", "photos": []}]
+    restored = ReportDraft.load(draft.dump())
+    assert ReportInput.from_form(restored.answers()).violations[0].rule is None

@@ -44,3 +44,17 @@ async def finish_after_hazards(harness, user):
     await press(harness, user, "没有照片")
     await press(harness, user, "下一步")
     return await harness.send(user, "建议配发轻便验电器")
+
+
+async def add_violation(harness, user, text="有人未戴安全帽进入现场", photo_unique: str | None = None):
+    """From the violation list: one violation (with a photo, or without), back to the list."""
+    await press(harness, user, "添加违章")
+    await harness.send(user, text)
+    if photo_unique is not None:
+        return await harness.send(user, None, photo=photo(photo_unique))
+    return await press(harness, user, "没有照片")
+
+
+async def finish_after_violations(harness, user):
+    await press(harness, user, "下一步")
+    return await harness.send(user, "建议配发轻便验电器")

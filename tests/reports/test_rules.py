@@ -10,15 +10,15 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from bot.services.hazard_rules import HazardRule
-from handlers.ui.callbacks import HazardRuleButton
+from bot.services.item_rules import ItemRule
+from handlers.ui.callbacks import RuleButton
 from storage.models import Report
 from tests.reports.form_steps import add_hazard, fill_until_hazards, finish_after_hazards, press
 from tests.reports.helpers import LI, SEC_A
 
 TITLE = "电力安全工作规程（第3部分）"
-THROWN = HazardRule(TITLE, "20.3.1", "杆塔作业应使用工具袋，较大的工具应固定在牢固的构件上")
-DRINK = HazardRule(TITLE, "20.1.2", "凡发现工作人员有饮酒、精神不振时，禁止登高作业。")
+THROWN = ItemRule(TITLE, "20.3.1", "杆塔作业应使用工具袋，较大的工具应固定在牢固的构件上")
+DRINK = ItemRule(TITLE, "20.1.2", "凡发现工作人员有饮酒、精神不振时，禁止登高作业。")
 
 
 class FakeLookup:
@@ -28,7 +28,7 @@ class FakeLookup:
         self.calls: list[str] = []
         self.threads: set[int] = set()
 
-    def __call__(self, description: str) -> HazardRule | None:
+    def __call__(self, description: str) -> ItemRule | None:
         self.calls.append(description)
         self.threads.add(threading.get_ident())
         if "扳手" in description:
@@ -67,7 +67,8 @@ async def test_rule_shown_removed_by_the_member_stored_and_shown_on_review(harne
     buttons = button_texts(harness)
     assert any("去掉第1条" in b for b in buttons) and any("去掉第2条" in b for b in buttons)
     assert not any("去掉第3条" in b for b in buttons)
-    assert lookup.calls == ["杆上的人把扳手直接扔下来", "班组有人中午喝酒下午照样上杆", "台区配电箱门锁损坏"]
+    assert lookup.calls == ["杆上的人把扳手直接扔下来", "班组有人中午喝酒下午照样上杆", "台区配电箱门锁损坏",
+                            "有人未戴安全帽进入现场"]  # the violation is looked up too (no rule found for it)
     assert threading.get_ident() not in lookup.threads  # the engine's CPU work runs off the event loop
 
     removed = await press(harness, LI, "去掉第1条")
@@ -103,7 +104,7 @@ async def test_typing_the_hazard_again_looks_the_rule_up_again(harness, world, l
 
 
 async def test_without_a_knowledge_engine_there_is_no_rule_and_no_error(harness, app, world):
-    assert app.knowledge is None and app.rule_lookup is None and app.hazard_rule_lookup() is None
+    assert app.knowledge is None and app.rule_lookup is None and app.item_rule_lookup() is None
     await fill_until_hazards(harness, LI)
     listing = await add_hazard(harness, LI, "杆上的人把扳手直接扔下来", photos=0)
     assert "扳手" in listing[-1] and "相关规定" not in listing[-1]
@@ -114,7 +115,7 @@ async def test_without_a_knowledge_engine_there_is_no_rule_and_no_error(harness,
 
 
 async def test_a_failing_lookup_keeps_the_hazard_without_a_rule_and_logs_why(harness, app, world, caplog):
-    def broken(description: str) -> HazardRule | None:
+    def broken(description: str) -> ItemRule | None:
         raise RuntimeError("index is being rebuilt")
 
     app.rule_lookup = broken
@@ -130,9 +131,9 @@ async def test_stale_forged_or_foreign_rule_buttons_change_nothing(harness, app,
     await fill_until_hazards(harness, LI)
     await add_hazard(harness, LI, "杆上的人把扳手直接扔下来", photos=0)
     await finish_after_hazards(harness, LI)
-    for forged in (HazardRuleButton(step="confirm", index=0, clause="20.1.2"),  # another rule
-                   HazardRuleButton(step="confirm", index=5, clause="20.3.1"),  # no such hazard
-                   HazardRuleButton(step="hazards", index=0, clause="20.3.1")):  # an earlier screen
+    for forged in (RuleButton(kind="hazards", step="confirm", index=0, clause="20.1.2"),  # another rule
+                   RuleButton(kind="hazards", step="confirm", index=5, clause="20.3.1"),  # no such hazard
+                   RuleButton(kind="hazards", step="hazards", index=0, clause="20.3.1")):  # an earlier screen
         refused = await harness.press(LI, forged.pack())
         assert refused == ["这个按钮属于之前的步骤，请使用最新一条消息。"]
     real = harness.button_data("去掉第1条")

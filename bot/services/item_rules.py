@@ -1,11 +1,12 @@
-"""The rule a hazard breaks, for the 四不伤害 report: looked up when the member types the hazard, shown on the
-summary (removable), stored with the hazard, shown on review, counted in the digest.
+"""The rule a report item breaks, for the 四不伤害 report: when the member types a hazard or a violation, the
+closest clause is looked up; a confident one is shown on the summary (removable), stored with the item, shown
+on review and counted in the digest.
 
 The lookup itself is the knowledge engine's (bot/knowledge_engine/rules.py: only a confident match, since a
 wrong rule on a report is worse than none). Here: the plain value the form, the database and the screens
-share (`HazardRule`), and the call that keeps the event loop free (the engine's search is synchronous CPU
+share (`ItemRule`), and the call that keeps the event loop free (the engine's search is synchronous CPU
 work, so it runs in a worker thread). A missing engine, an engine still opening, or a lookup that fails
-gives no rule and never an error: the hazard is what matters, the rule is a help.
+gives no rule and never an error: the hazard or violation is what matters, the rule is a help.
 """
 from __future__ import annotations
 
@@ -13,21 +14,27 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from storage.models.reports import RULE_CLAUSE_MAX, RULE_TITLE_MAX
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.knowledge_engine import KnowledgeEngine
-    from storage.models.reports import Hazard
+    from storage.models.reports import BrokenRule
 
 log = logging.getLogger("fieldmate.rules")
 
 EXCERPT_CHARS = 80  # the clause's first words, stored so the secretary sees what the rule says
 
+# The report's lists whose items get a rule: the draft's list names, also carried by the remove button.
+ItemKind = Literal["hazards", "violations"]
+ITEM_KINDS: tuple[ItemKind, ...] = ("hazards", "violations")
+
 
 @dataclass(frozen=True)
-class HazardRule:
+class ItemRule:
+    """The rule a hazard or a violation breaks."""
+
     title: str  # the document, e.g. 电力安全工作规程（第3部分）
     clause: str  # its clause number, e.g. 20.3.1
     excerpt: str = ""
@@ -41,7 +48,7 @@ class HazardRule:
         return {"title": self.title, "clause": self.clause, "excerpt": self.excerpt}
 
     @classmethod
-    def from_dict(cls, data: Any) -> "HazardRule | None":
+    def from_dict(cls, data: Any) -> "ItemRule | None":
         """From the form draft (JSON): None for anything that is not a well-formed rule."""
         if not isinstance(data, Mapping):
             return None
@@ -51,14 +58,23 @@ class HazardRule:
         return cls(title[:RULE_TITLE_MAX], clause[:RULE_CLAUSE_MAX], excerpt[:EXCERPT_CHARS])
 
     @classmethod
-    def of_hazard(cls, hazard: "Hazard") -> "HazardRule | None":
-        if not hazard.rule_clause:
+    def of_row(cls, row: "BrokenRule") -> "ItemRule | None":
+        """From a stored hazard or violation (their rule_* columns)."""
+        if not row.rule_clause:
             return None
-        return cls(hazard.rule_title or "", hazard.rule_clause, hazard.rule_excerpt or "")
+        return cls(row.rule_title or "", row.rule_clause, row.rule_excerpt or "")
+
+
+def store_rule(row: "BrokenRule", rule: ItemRule | None) -> None:
+    """Write the rule the member kept onto a hazard or violation row (none: the columns are cleared, e.g. the
+    rule was removed on a resubmission)."""
+    row.rule_title = rule.title if rule else None
+    row.rule_clause = rule.clause if rule else None
+    row.rule_excerpt = (rule.excerpt or None) if rule else None
 
 
 # description -> the rule, or None when not confident; synchronous (it runs in a worker thread)
-RuleLookup = Callable[[str], "HazardRule | None"]
+RuleLookup = Callable[[str], "ItemRule | None"]
 
 
 def excerpt_of(text: str, clause: str = "") -> str:
@@ -73,24 +89,25 @@ def engine_lookup(engine: "KnowledgeEngine") -> RuleLookup:
     """The lookup through a knowledge engine's confident closest rule."""
     from bot.knowledge_engine.rules import closest_rule
 
-    def lookup(description: str) -> HazardRule | None:
+    def lookup(description: str) -> ItemRule | None:
         match = closest_rule(engine, description)
         if match is None:
             return None
         source = match.source
-        return HazardRule(source.title[:RULE_TITLE_MAX], source.clause[:RULE_CLAUSE_MAX],
-                          excerpt_of(source.text, source.clause))
+        return ItemRule(source.title[:RULE_TITLE_MAX], source.clause[:RULE_CLAUSE_MAX],
+                        excerpt_of(source.text, source.clause))
 
     return lookup
 
 
-async def find_rule(lookup: RuleLookup | None, description: str) -> HazardRule | None:
-    """The rule for a hazard description, off the event loop; None without a lookup or when it fails."""
+async def find_rule(lookup: RuleLookup | None, description: str, kind: ItemKind = "hazards") -> ItemRule | None:
+    """The rule for a hazard or violation description, off the event loop; None without a lookup or when it
+    fails (`kind` only names the item in the log line)."""
     if lookup is None or not description.strip():
         return None
     try:
         return await asyncio.to_thread(lookup, description)
-    except Exception as exc:  # the hazard is kept without a rule; the cause goes to the log
-        log.warning("rule lookup failed for a hazard description (%d chars): %s: %s",
-                    len(description), type(exc).__name__, exc)
+    except Exception as exc:  # the item is kept without a rule; the cause goes to the log
+        log.warning("rule lookup failed for a %s description (%d chars): %s: %s",
+                    "violation" if kind == "violations" else "hazard", len(description), type(exc).__name__, exc)
         return None
