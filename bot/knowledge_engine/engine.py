@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ class KnowledgeEngine:
         reranker: Reranker | None = None,
         collection: str = COLLECTION,
         mode: str = "hybrid",
+        query_workers: int = 2,
     ) -> None:
         self.knowledge_dir = Path(knowledge_dir)
         self.index_dir = Path(index_dir)
@@ -89,6 +91,10 @@ class KnowledgeEngine:
         self._terms: TermMap | None = None  # the folder's 术语.yaml, read at sync (terms.py)
         self._sync_lock = threading.Lock()  # one sync at a time
         self._cache_lock = threading.RLock()  # questions keep flowing during a sync
+        # aask's own threads, bounded: the retrieval's Python parts hold the GIL, and a question thread per
+        # waiting user (the default executor allows cores + 4) starved the event loop under load; extra
+        # questions wait in the pool's queue instead. Threads start on first use.
+        self._query_pool = ThreadPoolExecutor(max_workers=max(1, query_workers), thread_name_prefix="knowledge-query")
 
     # ------------------------------------------------------------------ setup
     @classmethod
@@ -111,6 +117,7 @@ class KnowledgeEngine:
             chroma_host=getattr(settings, "chroma_host", None),
             chroma_port=getattr(settings, "chroma_port", 8000),
             llm=llm,
+            query_workers=getattr(settings, "knowledge_query_workers", 2),
         )
         kwargs.update(overrides)
         return cls(**kwargs)
@@ -292,7 +299,7 @@ class KnowledgeEngine:
 
     async def aask(self, question: str, offset: int = 0, limit: int = 3) -> Answer:
         t0 = time.perf_counter()
-        base = await asyncio.to_thread(self.ask, question, offset, limit)
+        base = await asyncio.get_running_loop().run_in_executor(self._query_pool, self.ask, question, offset, limit)
         if base.refused or self.llm_config is None or not base.sources:
             return base
         try:
