@@ -20,6 +20,7 @@ from bot.commands import set_default_commands, set_staff_commands
 from bot.config import Settings
 from bot.context import App
 from bot.features import build_menu, build_routers, digest_sections, install_errors
+from bot.hot_path import inline_magic_filters
 from bot.i18n import DOMAIN, compile_catalogs
 from bot.middlewares import ActorI18nMiddleware, ActorMiddleware, DbSessionMiddleware
 from bot.telegram_api import PinResponseModels
@@ -70,6 +71,7 @@ def build_dispatcher(app: App, storage: BaseStorage | None = None, background: b
     dp.update.outer_middleware(ActorMiddleware(set(app.settings.admin_ids)))
     ActorI18nMiddleware(app.i18n).setup(dp)
     dp.include_routers(*build_routers())
+    inline_magic_filters(dp)
     dp.errors.register(report_error)
     dp.startup.register(on_startup)
     if background:
