@@ -22,7 +22,7 @@ from bot.context import App
 from bot.features import build_menu, build_routers, digest_sections, install_errors
 from bot.hot_path import inline_magic_filters
 from bot.i18n import DOMAIN, compile_catalogs
-from bot.middlewares import ActorI18nMiddleware, ActorMiddleware, DbSessionMiddleware
+from bot.middlewares import ActorI18nMiddleware, ActorMiddleware, CommitMiddleware, DbSessionMiddleware
 from bot.telegram_api import PinResponseModels
 from handlers.ui.menu import Menu
 from storage.db import create_engine, create_sessionmaker
@@ -62,12 +62,15 @@ def build_event_isolation(app: App) -> BaseEventIsolation:
 def build_dispatcher(app: App, storage: BaseStorage | None = None, background: bool = True) -> Dispatcher:
     """All routers and middlewares; with `background`, starting polling also starts the knowledge
     engine, the delivery sender and the scheduler (tests that drive updates directly leave it off)."""
-    dp = Dispatcher(storage=storage or app.form_storage(), events_isolation=build_event_isolation(app))
+    # disable_fsm: aiogram would register its FSM middleware first; it is registered below, inside the session
+    dp = Dispatcher(storage=storage or app.form_storage(), events_isolation=build_event_isolation(app), disable_fsm=True)
     dp["app"] = app
     dp["settings"] = app.settings
     dp["menu"] = build_menu()
     install_errors()
     dp.update.outer_middleware(DbSessionMiddleware(app.sessionmaker))
+    dp.update.outer_middleware(dp.fsm)  # the chat's lock, then its state read through the update's session
+    dp.update.outer_middleware(CommitMiddleware())
     dp.update.outer_middleware(ActorMiddleware(set(app.settings.admin_ids)))
     ActorI18nMiddleware(app.i18n).setup(dp)
     dp.include_routers(*build_routers())

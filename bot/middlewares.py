@@ -1,4 +1,4 @@
-"""Outer middlewares: one DB session per update, the current actor, and the actor's language."""
+"""Outer middlewares: one DB session per update and its commit, the current actor, and the actor's language."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -18,7 +18,9 @@ LOCALE_KEY = "actor_locale"  # the member's chosen language, copied when the act
 
 
 class DbSessionMiddleware(BaseMiddleware):
-    """Opens a session for the update and commits only if the handler finished without error."""
+    """One DB session per update. Registered before aiogram's FSM middleware, so the chat's state is read
+    through this session too (not a second session and transaction for every update); it connects lazily, at
+    the first query, which comes inside the chat's lock. CommitMiddleware ends the transaction."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
@@ -28,14 +30,24 @@ class DbSessionMiddleware(BaseMiddleware):
             data["session"] = session
             token = update_session.set(session)
             try:
-                result = await handler(event, data)
-            except Exception:
-                await session.rollback()
-                raise
+                return await handler(event, data)
             finally:
                 update_session.reset(token)
-            await session.commit()
-            return result
+
+
+class CommitMiddleware(BaseMiddleware):
+    """Commits the update's session only if the handler finished without error (rolls back otherwise), inside
+    the chat's lock (after the FSM middleware): the chat's next update sees everything this one stored."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        session: AsyncSession = data["session"]
+        try:
+            result = await handler(event, data)
+        except Exception:
+            await session.rollback()
+            raise
+        await session.commit()
+        return result
 
 
 class ActorMiddleware(BaseMiddleware):

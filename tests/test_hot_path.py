@@ -72,3 +72,31 @@ async def test_an_update_tried_against_every_router_makes_no_thread_hop_for_a_fi
     replies = await harness.send(4242, "你好")  # a stranger's text falls through every router to the gate
     assert replies, "the stranger got no reply"
     assert not [hop for hop in hops if _magic(hop)]
+
+
+async def test_an_update_takes_one_connection_and_one_transaction_fsm_state_included(app, harness):
+    """The FSM middleware reads the chat's state through the update's own session: before, every update took a
+    second pooled connection and transaction just for that read."""
+    from sqlalchemy import event
+
+    from tests.test_handlers_join import make_invite
+
+    code = await make_invite(app)
+    await harness.send(5151, f"/start {code}")  # in the join form: the next update reads and writes its state
+    checkouts, commits = [], []
+
+    def checkout(*args) -> None:
+        checkouts.append(1)
+
+    def commit(*args) -> None:
+        commits.append(1)
+
+    event.listen(app.engine.sync_engine.pool, "checkout", checkout)
+    event.listen(app.engine.sync_engine, "commit", commit)
+    try:
+        replies = await harness.send(5151, "李四")
+    finally:
+        event.remove(app.engine.sync_engine.pool, "checkout", checkout)
+        event.remove(app.engine.sync_engine, "commit", commit)
+    assert any("李四" in text for text in replies), replies
+    assert (len(checkouts), len(commits)) == (1, 1)
