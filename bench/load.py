@@ -297,7 +297,7 @@ async def _seed_invite(database_url: str, uses: int) -> str:
 
 
 async def run_embedded(users: list[int], folder: Path, shape: Shape) -> Result:
-    from bot.app import build_bot, build_dispatcher, create_app
+    from bot.app import build_bot, build_dispatcher, create_app, polling_options
     from bot.config import load_settings
     from bot.simulator import FakeTelegramServer
     from bot.simulator.harness import polling
@@ -311,7 +311,7 @@ async def run_embedded(users: list[int], folder: Path, shape: Shape) -> Result:
     async with FakeTelegramServer() as server:
         bot = build_bot(settings, server.base_url)
         dp = build_dispatcher(app)
-        async with polling(server, dp, bot):
+        async with polling(server, dp, bot, **polling_options(settings)):  # as bot/runner.py runs it
             await _wait_knowledge(app)
             with PeakRSS({"this process (bot + fake server)": os.getpid()}) as rss:
                 await drive(server, result, users, code, echo=False, shape=shape)

@@ -14,6 +14,7 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.commands import set_default_commands, set_staff_commands
@@ -33,12 +34,27 @@ SIMULATOR_TOKEN = "123456789:SIMULATOR-fieldmate-local-token-000"
 
 
 async def create_app(settings: Settings, migrate: bool = True, engine: AsyncEngine | None = None) -> App:
-    engine = engine or create_engine(settings.database_url)
+    engine = engine or create_engine(settings.database_url, **pool_options(settings))
     if migrate:
         await upgrade(engine)
     i18n = I18n(path=compile_catalogs(), default_locale=settings.default_locale, domain=DOMAIN)
     return App(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), i18n=i18n,
                digest_sections=digest_sections())
+
+
+def pool_options(settings: Settings) -> dict:
+    """A SQLite file gets a connection per update in flight plus room for the sender, the scheduler and
+    the CLI-style one-off sessions (connections are cheap there: a thread each; writes take turns anyway).
+    PostgreSQL keeps SQLAlchemy's defaults: the server's connection limit is shared by the fleet."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return {}
+    return {"pool_size": max(5, settings.max_updates_in_flight // 2), "max_overflow": settings.max_updates_in_flight}
+
+
+def polling_options(settings: Settings) -> dict:
+    """How `start_polling` runs updates: as tasks, at most `max_updates_in_flight` at a time."""
+    return {"tasks_concurrency_limit": settings.max_updates_in_flight}
 
 
 def build_bot(settings: Settings, api_base: str | None = None) -> Bot:

@@ -100,3 +100,19 @@ async def test_an_update_takes_one_connection_and_one_transaction_fsm_state_incl
         event.remove(app.engine.sync_engine, "commit", commit)
     assert any("李四" in text for text in replies), replies
     assert (len(checkouts), len(commits)) == (1, 1)
+
+
+async def test_updates_in_flight_are_bounded_and_a_sqlite_pool_has_a_connection_for_each(tmp_path):
+    from bot.app import create_app, polling_options, pool_options
+
+    settings = load_settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+                             max_updates_in_flight=40)
+    assert polling_options(settings) == {"tasks_concurrency_limit": 40}
+    app = await create_app(settings)
+    try:
+        pool = app.engine.sync_engine.pool
+        assert pool.size() + pool._max_overflow >= 40  # no update in flight waits 30 s for a connection
+    finally:
+        await app.close()
+    assert pool_options(load_settings(_env_file=None, database_url="postgresql+asyncpg://x@h/db")) == {}
+    assert pool_options(load_settings(_env_file=None, database_url="sqlite+aiosqlite:///:memory:")) == {}
