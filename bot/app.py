@@ -24,7 +24,7 @@ from bot.features import build_menu, build_routers, digest_sections, install_err
 from bot.hot_path import inline_magic_filters
 from bot.i18n import DOMAIN, compile_catalogs
 from bot.middlewares import ActorI18nMiddleware, ActorMiddleware, CommitMiddleware, DbSessionMiddleware
-from bot.telegram_api import PinResponseModels
+from bot.telegram_api import CommitBeforeTelling, PinResponseModels
 from handlers.ui.menu import Menu
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import upgrade
@@ -61,6 +61,7 @@ def build_bot(settings: Settings, api_base: str | None = None) -> Bot:
     base = api_base or settings.telegram_api_base
     session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
     session.middleware(PinResponseModels())  # aiogram rebuilt a response model per call under load otherwise
+    session.middleware(CommitBeforeTelling())  # the user is told only what is stored; no write lock over HTTP
     token = settings.bot_token.get_secret_value() if settings.bot_token else SIMULATOR_TOKEN
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 

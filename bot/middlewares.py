@@ -1,6 +1,7 @@
 """Outer middlewares: one DB session per update and its commit, the current actor, and the actor's language."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,11 +29,30 @@ class DbSessionMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with self.sessionmaker() as session:
             data["session"] = session
+            session.info[_OWNER] = asyncio.current_task()
             token = update_session.set(session)
             try:
                 return await handler(event, data)
             finally:
                 update_session.reset(token)
+
+
+_OWNER = "fieldmate_update_task"  # the task handling the update, in its session's info
+
+
+async def commit_before_telling() -> None:
+    """Commit what the update has stored so far, if this is the update's own task (called before every Bot API
+    call: bot/telegram_api.py).
+
+    What the user is told is then stored before they read it (their next update, or the secretary's /review,
+    sees it), and a SQLite write transaction no longer stays open across the HTTP call to Telegram: under
+    load that call took long, and every other update's write waited for it. A failure later in the handler
+    rolls back only what came after the last message; the user still gets the apology."""
+    session = update_session.get()
+    if session is None or session.info.get(_OWNER) is not asyncio.current_task():
+        return  # no update, or a helper task of one (e.g. "typing…"): never touch the session from there
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        await session.commit()
 
 
 class CommitMiddleware(BaseMiddleware):

@@ -1,4 +1,5 @@
-"""The Bot API client's request path: keeps aiogram's per-method response models alive.
+"""The Bot API client's request path: keeps aiogram's per-method response models alive, and commits an
+update's changes before each call (CommitBeforeTelling).
 
 aiogram parses every Bot API answer with ``Response[method.__returning__]``, a pydantic generic model
 built on first use. pydantic caches parametrized generics only weakly (a WeakValueDictionary), and a
@@ -16,6 +17,8 @@ from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
+
+from bot.middlewares import commit_before_telling
 
 _PINNED: dict[type, Any] = {}  # method class → its Response[...] model, alive for the process
 
@@ -35,4 +38,14 @@ class PinResponseModels(BaseRequestMiddleware):
                        method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
         if type(method) not in _PINNED:
             response_model(type(method))
+        return await make_request(bot, method)
+
+
+class CommitBeforeTelling(BaseRequestMiddleware):
+    """Request middleware: an update's changes are committed before the bot tells the user anything
+    (bot/middlewares.py, commit_before_telling)."""
+
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+        await commit_before_telling()
         return await make_request(bot, method)

@@ -116,3 +116,47 @@ async def test_updates_in_flight_are_bounded_and_a_sqlite_pool_has_a_connection_
         await app.close()
     assert pool_options(load_settings(_env_file=None, database_url="postgresql+asyncpg://x@h/db")) == {}
     assert pool_options(load_settings(_env_file=None, database_url="sqlite+aiosqlite:///:memory:")) == {}
+
+
+async def test_what_the_user_is_told_is_already_stored(app, harness):
+    """The welcome goes out only once the member row is committed (and SQLite's write lock is not held over
+    the HTTP call): another session reading at that moment finds the member."""
+    from aiogram.client.session.middlewares.base import BaseRequestMiddleware
+
+    from bot.services.membership import member_by_telegram_id
+    from bot.telegram_api import CommitBeforeTelling
+    from tests.test_handlers_join import make_invite
+
+    seen: list[bool] = []
+
+    class Peek(BaseRequestMiddleware):
+        async def __call__(self, make_request, bot, method):
+            async with app.sessionmaker() as other:
+                seen.append(await member_by_telegram_id(other, 6161) is not None)
+            return await make_request(bot, method)
+
+    harness.bot.session.middleware(CommitBeforeTelling())  # as build_bot installs it
+    await harness.send(6161, f"/start {await make_invite(app)}")
+    await harness.send(6161, "王五")
+    harness.bot.session.middleware(Peek())
+    replies = await harness.press(6161, harness.button_data("确认"))  # stores the member, then welcomes them
+    assert any("欢迎" in text for text in replies) and seen and all(seen), seen
+
+
+async def test_a_helper_task_of_an_update_never_commits_its_session(app):
+    """"typing…" runs in a task of its own that inherits the update's context: it must not use the session."""
+    from bot.fsm_storage import update_session
+    from bot.middlewares import _OWNER, commit_before_telling
+    from storage.models import Branch
+
+    async with app.sessionmaker() as session:
+        session.info[_OWNER] = asyncio.current_task()
+        token = update_session.set(session)
+        try:
+            session.add(Branch(name="助手任务所"))
+            await asyncio.create_task(commit_before_telling())
+            assert session.new  # untouched by the helper task
+            await commit_before_telling()  # the update's own task commits
+            assert not session.new and not session.in_transaction()
+        finally:
+            update_session.reset(token)
