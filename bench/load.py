@@ -57,6 +57,7 @@ class Result:
     updates: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    by_step: dict[str, list[float]] = field(default_factory=dict)  # latencies per kind of step (join, ask…)
     errors: list[str] = field(default_factory=list)
     rss_mb: dict[str, float] = field(default_factory=dict)
     help_per_second: float = 0.0
@@ -176,6 +177,8 @@ async def user_session(server, replies: Replies, user_id: int, code: str, result
     pauses = shape.pauses(user_id)
     if delay:
         await asyncio.sleep(delay)
+    kinds = ["echo"] * len(steps) if echo else \
+        ["join"] * 3 + ["question"] * len(QUESTIONS) + ["/today"] + ["report form"] * len(REPORT_FORM)
     for index, (do, expect) in enumerate(steps):
         pause = next(pauses)
         if index and pause:
@@ -187,6 +190,7 @@ async def user_session(server, replies: Replies, user_id: int, code: str, result
             return
         result.updates += 1
         result.latencies.append(latency)
+        result.by_step.setdefault(kinds[index], []).append(latency)
         if error:
             result.errors.append(error)
             return
@@ -395,6 +399,10 @@ def print_table(results: list[Result], users: int, shape: Shape, load_at_start: 
               f"{r.help_per_second:8.1f} {ratio:7.0%} "
               f"{r.cpu_seconds / r.updates * 1000 if r.updates else float('nan'):10.1f} "
               f"{r.cpu_seconds / r.seconds * 100 if r.seconds else float('nan'):6.0f}  {_load(r.load_before[:1] + r.load_after[:1]).replace(' ', ' → '):>21}  {rss}")
+    for r in results:
+        if len(r.by_step) > 1:
+            print(f"  {r.name}: " + "; ".join(f"{kind} p50 {pct(v, .5) * 1000:.0f} p95 {pct(v, .95) * 1000:.0f} ms"
+                                             for kind, v in r.by_step.items()))
     for r in results:
         for error in r.errors[:5]:
             print(f"  {r.name}: {error}")
