@@ -1,7 +1,8 @@
 """Load benchmark: many users at once against the fake Bot API server, three setups side by side.
 
-    .venv/bin/python bench/load.py                 # 500 users (the issue's workload)
+    .venv/bin/python bench/load.py                 # 500 users (the issue's workload), zero think time
     .venv/bin/python bench/load.py --users 60      # what a shared 2-core machine can run in a few minutes
+    .venv/bin/python bench/load.py --think 7 --ramp 60   # people pause ~7 s between actions, arrive over 60 s
 
 Setups:
 * ``echo``   — the ceiling: a bare aiogram Dispatcher with one echo handler, no middlewares (in this process);
@@ -13,6 +14,14 @@ Workload per user, all users concurrently: join through an invite (3 updates), a
 item (/today), file one 四不伤害 report (12 updates). Echo gets the same number of plain messages. Then,
 separately, every user sends /help once at the same moment: the simple-command throughput, as a ratio to echo.
 
+Two load shapes:
+* ``--think 0`` (default) — a closed loop with zero think time: every user sends the next update the moment
+  the previous reply arrives, all from t=0. Latency is then bounded below by users / throughput, which no
+  2-core process meets for 500 users; it measures throughput and what a queue of that length costs.
+* ``--think S --ramp R`` — users arrive evenly over R seconds and pause between actions for a time drawn from
+  an exponential distribution with mean S seconds (reading the answer, typing), seeded per user (``--seed``),
+  so a run is repeatable. The offered load at full concurrency is about users / S updates per second.
+
 Printed per setup: updates/s, reply latency p50/p95/p99 (update queued → first bot message in that chat),
 errors (an expected reply that never came, or an apology), peak RSS per process. The fake server and the
 load generator run in this process, on the same cores: on a small machine they take a share of the CPU.
@@ -23,6 +32,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -47,9 +57,42 @@ class Result:
     updates: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    by_step: dict[str, list[float]] = field(default_factory=dict)  # latencies per kind of step (join, ask…)
     errors: list[str] = field(default_factory=list)
     rss_mb: dict[str, float] = field(default_factory=dict)
     help_per_second: float = 0.0
+    load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    cpu_seconds: float = 0.0  # CPU time (user + system, all threads) of the measured processes during the workload
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How users arrive and pause: see the module docstring."""
+    think: float = 0.0  # mean seconds between one user's actions (exponential); 0 = closed loop, no pause
+    ramp: float = 0.0  # users arrive evenly over this many seconds; 0 = all at once
+    seed: int = 1
+
+    def start_delay(self, index: int, users: int) -> float:
+        return self.ramp * index / users if users else 0.0
+
+    def pauses(self, user_id: int):
+        """The think time before each action after the first, seeded per user (independent of scheduling)."""
+        rng = random.Random(f"{self.seed}:{user_id}")
+        while True:
+            yield rng.expovariate(1 / self.think) if self.think > 0 else 0.0
+
+    def describe(self, users: int, steps: int) -> str:
+        if self.think <= 0:
+            arrival = f"arriving over {self.ramp:.0f} s" if self.ramp else "all at once"
+            return (f"{users} users {arrival}, zero think time (closed loop: each user sends the next update as soon "
+                    f"as the reply arrives; offered load = whatever the bot can take)")
+        peak = users / self.think
+        span = self.ramp + (steps - 1) * self.think
+        return (f"{users} users arriving over {self.ramp:.0f} s, think time exponential mean {self.think:g} s "
+                f"(seed {self.seed}); offered load ≈ {peak:.1f} upd/s with every user active "
+                f"(≈ {users * steps / span:.1f} upd/s averaged over ramp + {steps - 1} pauses = {span:.0f} s), "
+                f"if replies were instant")
 
 
 @dataclass
@@ -112,10 +155,14 @@ def press(server, user_id: int, label: str):
     return do
 
 
-async def user_session(server, replies: Replies, user_id: int, code: str, result: Result, echo: bool) -> None:
+STEPS = 3 + len(QUESTIONS) + 1 + len(REPORT_FORM)  # updates per user (echo sends as many)
+
+
+async def user_session(server, replies: Replies, user_id: int, code: str, result: Result, echo: bool,
+                       shape: Shape = Shape(), delay: float = 0.0) -> None:
     steps: list[tuple[object, str | None]] = []
     if echo:
-        steps = [(lambda i=i: server.push_text(user_id, f"hello {i}"), "hello") for i in range(21)]
+        steps = [(lambda i=i: server.push_text(user_id, f"hello {i}"), "hello") for i in range(STEPS)]
     else:
         name = "员工" + "甲乙丙丁戊己庚辛壬癸"[user_id % 10] + "一二三四五六七八九十"[(user_id // 10) % 10] + \
             "子丑寅卯辰巳午未申酉"[(user_id // 100) % 10]
@@ -127,7 +174,15 @@ async def user_session(server, replies: Replies, user_id: int, code: str, result
         for kind, value, expect in REPORT_FORM:
             steps.append(((lambda v=value: server.push_text(user_id, v)) if kind == "text" else press(server, user_id, value),
                           expect))
-    for do, expect in steps:
+    pauses = shape.pauses(user_id)
+    if delay:
+        await asyncio.sleep(delay)
+    kinds = ["echo"] * len(steps) if echo else \
+        ["join"] * 3 + ["question"] * len(QUESTIONS) + ["/today"] + ["report form"] * len(REPORT_FORM)
+    for index, (do, expect) in enumerate(steps):
+        pause = next(pauses)
+        if index and pause:
+            await asyncio.sleep(pause)
         try:
             latency, error = await replies.act(user_id, do, expect)
         except LookupError as exc:
@@ -135,6 +190,7 @@ async def user_session(server, replies: Replies, user_id: int, code: str, result
             return
         result.updates += 1
         result.latencies.append(latency)
+        result.by_step.setdefault(kinds[index], []).append(latency)
         if error:
             result.errors.append(error)
             return
@@ -148,14 +204,34 @@ async def help_burst(server, replies: Replies, users: list[int], echo: bool) -> 
     return sum(1 for _, error in outcomes if error is None) / seconds
 
 
-async def drive(server, result: Result, users: list[int], code: str, echo: bool) -> None:
+def _cpu_seconds(pids: list[int]) -> float:
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(Exception):
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+    return total
+
+
+async def drive(server, result: Result, users: list[int], code: str, echo: bool, shape: Shape,
+                pids: list[int] | None = None) -> None:
+    """The workload, then the /help burst; `pids` are the processes whose CPU time the workload is charged."""
+    pids = pids or [os.getpid()]
     replies = Replies(server)
     for user_id in users:
         server.add_user(user_id, first_name=f"u{user_id}")
+    print(f"  driving {len(users)} users (pid {os.getpid()}) …", file=sys.stderr, flush=True)
+    result.load_before = os.getloadavg()
+    cpu_before = _cpu_seconds(pids)
     started = time.perf_counter()
-    await asyncio.gather(*(user_session(server, replies, u, code, result, echo) for u in users))
+    await asyncio.gather(*(user_session(server, replies, u, code, result, echo, shape,
+                                        shape.start_delay(i, len(users))) for i, u in enumerate(users)))
     result.seconds = time.perf_counter() - started
+    result.cpu_seconds = _cpu_seconds(pids) - cpu_before
     result.help_per_second = await help_burst(server, replies, users, echo)
+    result.load_after = os.getloadavg()
 
 
 class PeakRSS:
@@ -186,7 +262,7 @@ class PeakRSS:
 
 # ----------------------------------------------------------------------------------------------- setups
 
-async def run_echo(users: list[int]) -> Result:
+async def run_echo(users: list[int], shape: Shape) -> Result:
     from aiogram import Dispatcher
     from aiogram.types import Message
 
@@ -202,7 +278,7 @@ async def run_echo(users: list[int]) -> Result:
     result = Result("bare aiogram echo")
     async with FakeTelegramServer() as server, polling(server, dp):
         with PeakRSS({"this process (bot + fake server)": os.getpid()}) as rss:
-            await drive(server, result, users, "", echo=True)
+            await drive(server, result, users, "", echo=True, shape=shape)
     result.rss_mb = rss.peak
     return result
 
@@ -224,8 +300,8 @@ async def _seed_invite(database_url: str, uses: int) -> str:
         await engine.dispose()
 
 
-async def run_embedded(users: list[int], folder: Path) -> Result:
-    from bot.app import build_bot, build_dispatcher, create_app
+async def run_embedded(users: list[int], folder: Path, shape: Shape) -> Result:
+    from bot.app import build_bot, build_dispatcher, create_app, polling_options
     from bot.config import load_settings
     from bot.simulator import FakeTelegramServer
     from bot.simulator.harness import polling
@@ -239,10 +315,10 @@ async def run_embedded(users: list[int], folder: Path) -> Result:
     async with FakeTelegramServer() as server:
         bot = build_bot(settings, server.base_url)
         dp = build_dispatcher(app)
-        async with polling(server, dp, bot):
+        async with polling(server, dp, bot, **polling_options(settings)):  # as bot/runner.py runs it
             await _wait_knowledge(app)
             with PeakRSS({"this process (bot + fake server)": os.getpid()}) as rss:
-                await drive(server, result, users, code, echo=False)
+                await drive(server, result, users, code, echo=False, shape=shape)
     await app.close()
     result.rss_mb = rss.peak
     return result
@@ -256,7 +332,7 @@ async def _wait_knowledge(app, timeout: float = 900) -> None:
         await asyncio.sleep(0.5)
 
 
-async def run_fleet(users: list[int], folder: Path) -> Result:
+async def run_fleet(users: list[int], folder: Path, shape: Shape) -> Result:
     from bot.simulator import FakeTelegramServer
     from tests.fleet.infra import bot_process, cli, fleet_servers, free_port, healthy, wait_until
 
@@ -282,7 +358,8 @@ async def run_fleet(users: list[int], folder: Path) -> Result:
             for port in ports:
                 await wait_until(lambda port=port: healthy(f"http://127.0.0.1:{port}/healthz"), 300, "a healthy bot")
             with PeakRSS({b.name: b.popen.pid for b in bots} | {"this process (fake server)": os.getpid()}) as rss:
-                await drive(server, result, users, code, echo=False)
+                await drive(server, result, users, code, echo=False, shape=shape,
+                            pids=[b.popen.pid for b in bots] + [os.getpid()])
     result.rss_mb = rss.peak
     return result
 
@@ -296,16 +373,36 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def print_table(results: list[Result], users: int) -> None:
+def _vs_echo(result: Result, echo: Result) -> str:
+    if not echo.help_per_second:
+        return "n/a (echo not run)"
+    return "met" if result.help_per_second >= .5 * echo.help_per_second else "NOT met"
+
+
+def _load(values: tuple[float, float, float]) -> str:
+    return " ".join(f"{v:.2f}" for v in values)
+
+
+def print_table(results: list[Result], users: int, shape: Shape, load_at_start: tuple[float, float, float]) -> None:
     echo = results[0]
-    print(f"\n{users} users, all at once; latency = update queued → first bot message in that chat\n")
-    print(f"{'setup':<52} {'upd/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} {'/help/s':>8} {'vs echo':>7}  peak RSS MB")
+    print(f"\n{shape.describe(users, STEPS)}")
+    print("latency = update queued → first bot message in that chat; /help/s = a separate burst, every user at once")
+    print(f"machine: {os.cpu_count()} cores, shared; load average (1, 5, 15 min) at the start {_load(load_at_start)}, "
+          f"at the end {_load(os.getloadavg())}; per setup below: the 1-min load as its drive began → ended\n")
+    print(f"{'setup':<52} {'upd/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} {'/help/s':>8} {'vs echo':>7} "
+          f"{'CPU ms/upd':>10} {'CPU %':>6}  {'load before → after':>21}  peak RSS MB")
     for r in results:
         ratio = r.help_per_second / echo.help_per_second if echo.help_per_second else float("nan")
         rss = ", ".join(f"{name} {mb:.0f}" for name, mb in r.rss_mb.items())
         print(f"{r.name:<52} {r.updates / r.seconds if r.seconds else 0:7.1f} {pct(r.latencies, .5) * 1000:7.0f} "
               f"{pct(r.latencies, .95) * 1000:7.0f} {pct(r.latencies, .99) * 1000:7.0f} {len(r.errors):6d} "
-              f"{r.help_per_second:8.1f} {ratio:7.0%}  {rss}")
+              f"{r.help_per_second:8.1f} {ratio:7.0%} "
+              f"{r.cpu_seconds / r.updates * 1000 if r.updates else float('nan'):10.1f} "
+              f"{r.cpu_seconds / r.seconds * 100 if r.seconds else float('nan'):6.0f}  {_load(r.load_before[:1] + r.load_after[:1]).replace(' ', ' → '):>21}  {rss}")
+    for r in results:
+        if len(r.by_step) > 1:
+            print(f"  {r.name}: " + "; ".join(f"{kind} p50 {pct(v, .5) * 1000:.0f} p95 {pct(v, .95) * 1000:.0f} ms"
+                                             for kind, v in r.by_step.items()))
     for r in results:
         for error in r.errors[:5]:
             print(f"  {r.name}: {error}")
@@ -313,14 +410,23 @@ def print_table(results: list[Result], users: int) -> None:
     if embedded:
         print(f"\ntargets: p95 ≤ 1 s embedded: {'met' if pct(embedded.latencies, .95) <= 1 else 'NOT met'}; "
               f"0 errors: {'met' if not any(r.errors for r in results) else 'NOT met'}; "
-              f"/help ≥ 50% of echo: {'met' if embedded.help_per_second >= .5 * echo.help_per_second else 'NOT met'}")
+              f"/help ≥ 50% of echo: {_vs_echo(embedded, echo)}")
+    print("CPU ms/upd and CPU % count every thread of the measured processes (in-process setups: the bot, the fake "
+          "server and the load generator together); on a shared machine they move less than the latencies do")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--setups", default="echo,embedded,fleet")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds a user pauses between actions (exponential); 0 = closed loop (default)")
+    parser.add_argument("--ramp", type=float, default=0.0, help="users arrive evenly over this many seconds")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the think times")
     args = parser.parse_args()
+    shape = Shape(think=args.think, ramp=args.ramp, seed=args.seed)
+    load_at_start = os.getloadavg()
+    print(shape.describe(args.users, STEPS), file=sys.stderr, flush=True)
     users = [100_000 + n for n in range(args.users)]
     folder = Path(tempfile.mkdtemp(prefix="fieldmate-load-"))
     results = []
@@ -328,17 +434,17 @@ async def main() -> None:
         for setup in args.setups.split(","):
             print(f"running {setup} …", file=sys.stderr, flush=True)
             if setup == "echo":
-                results.append(await run_echo(users))
+                results.append(await run_echo(users, shape))
             elif setup == "embedded":
-                results.append(await run_embedded(users, folder))
+                results.append(await run_embedded(users, folder, shape))
             elif setup == "fleet":
-                results.append(await run_fleet(users, folder))
+                results.append(await run_fleet(users, folder, shape))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if results and results[0].name.startswith("bare"):
-        print_table(results, args.users)
+        print_table(results, args.users, shape, load_at_start)
     else:
-        print_table([Result("bare aiogram echo (not run)")] + results, args.users)
+        print_table([Result("bare aiogram echo (not run)")] + results, args.users, shape, load_at_start)
 
 
 if __name__ == "__main__":

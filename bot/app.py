@@ -14,14 +14,23 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.commands import set_default_commands, set_staff_commands
 from bot.config import Settings
 from bot.context import App
 from bot.features import build_menu, build_routers, digest_sections, install_errors
+from bot.hot_path import inline_magic_filters
 from bot.i18n import DOMAIN, compile_catalogs
-from bot.middlewares import ActorI18nMiddleware, ActorMiddleware, DbSessionMiddleware
+from bot.middlewares import (
+    ActorI18nMiddleware,
+    ActorMiddleware,
+    CommitBeforeTelling,
+    CommitMiddleware,
+    DbSessionMiddleware,
+)
+from bot.telegram_api import PinResponseModels
 from handlers.ui.menu import Menu
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import upgrade
@@ -31,7 +40,7 @@ SIMULATOR_TOKEN = "123456789:SIMULATOR-fieldmate-local-token-000"
 
 
 async def create_app(settings: Settings, migrate: bool = True, engine: AsyncEngine | None = None) -> App:
-    engine = engine or create_engine(settings.database_url)
+    engine = engine or create_engine(settings.database_url, **pool_options(settings))
     if migrate:
         await upgrade(engine)
     i18n = I18n(path=compile_catalogs(), default_locale=settings.default_locale, domain=DOMAIN)
@@ -39,9 +48,26 @@ async def create_app(settings: Settings, migrate: bool = True, engine: AsyncEngi
                digest_sections=digest_sections())
 
 
+def pool_options(settings: Settings) -> dict:
+    """A SQLite file gets a connection per update in flight plus room for the sender, the scheduler and
+    the CLI-style one-off sessions (connections are cheap there: a thread each; writes take turns anyway).
+    PostgreSQL keeps SQLAlchemy's defaults: the server's connection limit is shared by the fleet."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return {}
+    return {"pool_size": max(5, settings.max_updates_in_flight // 2), "max_overflow": settings.max_updates_in_flight}
+
+
+def polling_options(settings: Settings) -> dict:
+    """How `start_polling` runs updates: as tasks, at most `max_updates_in_flight` at a time."""
+    return {"tasks_concurrency_limit": settings.max_updates_in_flight}
+
+
 def build_bot(settings: Settings, api_base: str | None = None) -> Bot:
     base = api_base or settings.telegram_api_base
     session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+    session.middleware(PinResponseModels())  # aiogram rebuilt a response model per call under load otherwise
+    session.middleware(CommitBeforeTelling())  # the user is told only what is stored; no write lock over HTTP
     token = settings.bot_token.get_secret_value() if settings.bot_token else SIMULATOR_TOKEN
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
@@ -59,15 +85,19 @@ def build_event_isolation(app: App) -> BaseEventIsolation:
 def build_dispatcher(app: App, storage: BaseStorage | None = None, background: bool = True) -> Dispatcher:
     """All routers and middlewares; with `background`, starting polling also starts the knowledge
     engine, the delivery sender and the scheduler (tests that drive updates directly leave it off)."""
-    dp = Dispatcher(storage=storage or app.form_storage(), events_isolation=build_event_isolation(app))
+    # disable_fsm: aiogram would register its FSM middleware first; it is registered below, inside the session
+    dp = Dispatcher(storage=storage or app.form_storage(), events_isolation=build_event_isolation(app), disable_fsm=True)
     dp["app"] = app
     dp["settings"] = app.settings
     dp["menu"] = build_menu()
     install_errors()
     dp.update.outer_middleware(DbSessionMiddleware(app.sessionmaker))
+    dp.update.outer_middleware(dp.fsm)  # the chat's lock, then its state read through the update's session
+    dp.update.outer_middleware(CommitMiddleware())
     dp.update.outer_middleware(ActorMiddleware(set(app.settings.admin_ids)))
     ActorI18nMiddleware(app.i18n).setup(dp)
     dp.include_routers(*build_routers())
+    inline_magic_filters(dp)
     dp.errors.register(report_error)
     dp.startup.register(on_startup)
     if background:

@@ -23,8 +23,15 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr | None = None
     database_url: str = "sqlite+aiosqlite:///data/fieldmate.db"
+    # Updates handled at once in long polling; the rest wait in line (each holds a database connection while
+    # it runs: the SQLite pool is sized to match). Without a bound a burst started every update at once and
+    # those that waited 30 s for a connection failed.
+    max_updates_in_flight: int = Field(default=32, ge=1, le=1000)
     knowledge_dir: Path = Path("knowledge")
     knowledge_sync_on_start: bool = True  # index new/changed knowledge files when the bot starts
+    # Questions answered at once, each in a worker thread (the engine's Python parts hold the GIL: more
+    # threads than cores only slow the event loop that serves every other update; the rest queue).
+    knowledge_query_workers: int = Field(default=2, ge=1, le=16)
     index_dir: Path = Path("data/index")
     # Admins keep the knowledge folder from the chat (issue 16): upload limits and the folder scan.
     kb_upload_max_mb: int = Field(default=20, ge=1, le=50)

@@ -30,7 +30,8 @@ from storage.models import FsmRecord, utcnow
 
 
 # The update's own session (set by DbSessionMiddleware): FSM changes then commit or roll back together
-# with the handler's domain changes, and SQLite never sees two writers from one update.
+# with the handler's domain changes, and SQLite never sees two writers from one update; the FSM
+# middleware's read of the chat's state goes through it too.
 update_session: ContextVar[AsyncSession | None] = ContextVar("update_session", default=None)
 
 

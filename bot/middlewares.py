@@ -1,14 +1,13 @@
-"""Outer middlewares: one DB session per update, the current actor, and the actor's language."""
+"""Outer middlewares: one DB session per update and its commit, the current actor, and the actor's language."""
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.methods import TelegramMethod
+from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18nMiddleware
@@ -22,67 +21,74 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 LOCALE_KEY = "actor_locale"  # the member's chosen language, copied when the actor is resolved
 
 
-# The update's session and the task handling the update, for CommitBeforeReply. The task is kept because a
-# task the handler starts inherits this context, and must never commit the handler's session from outside.
-_replying_update: ContextVar[tuple[AsyncSession, asyncio.Task[Any] | None] | None] = ContextVar(
-    "replying_update", default=None
-)
-
-
 class DbSessionMiddleware(BaseMiddleware):
-    """Opens a session for the update and commits only if the handler finished without error; what the
-    handler wrote is also committed before each of its calls to Telegram (CommitBeforeReply)."""
+    """One DB session per update. Registered before aiogram's FSM middleware, so the chat's state is read
+    through this session too (not a second session and transaction for every update); it connects lazily, at
+    the first query, which comes inside the chat's lock. CommitMiddleware ends the transaction."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        CommitBeforeReply.install(data.get("bot"))
+        CommitBeforeTelling.install(data.get("bot"))
         async with self.sessionmaker() as session:
             data["session"] = session
+            session.info[_OWNER] = asyncio.current_task()
             token = update_session.set(session)
-            replying = _replying_update.set((session, asyncio.current_task()))
             try:
-                result = await handler(event, data)
-            except Exception:
-                await session.rollback()
-                raise
+                return await handler(event, data)
             finally:
-                _replying_update.reset(replying)
                 update_session.reset(token)
-            await session.commit()
-            return result
 
 
-class CommitBeforeReply(BaseRequestMiddleware):
-    """Commits the update's transaction before the handler tells Telegram anything.
+_OWNER = "fieldmate_update_task"  # the task handling the update, in its session's info
 
-    A reply such as 「已通过」 sent before the commit is a race: the user (or the member the reviewer just
-    answered) can act on it at once and still read the old state from another update. So whatever a handler
-    has written is durable by the time anyone can see a message about it. A handler that fails after
-    replying keeps what it had announced; its later writes roll back."""
+
+async def commit_before_telling() -> None:
+    """Commit what the update has stored so far, if this is the update's own task (called before every Bot API
+    call: bot/telegram_api.py).
+
+    What the user is told is then stored before they read it (their next update, or the secretary's /review,
+    sees it), and a SQLite write transaction no longer stays open across the HTTP call to Telegram: under
+    load that call took long, and every other update's write waited for it. A failure later in the handler
+    rolls back only what came after the last message; the user still gets the apology."""
+    session = update_session.get()
+    if session is None or session.info.get(_OWNER) is not asyncio.current_task():
+        return  # no update, or a helper task of one (e.g. "typing…"): never touch the session from there
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        await session.commit()
+
+
+class CommitBeforeTelling(BaseRequestMiddleware):
+    """Request middleware: an update's changes are committed before the bot tells the user anything
+    (commit_before_telling)."""
 
     @classmethod
     def install(cls, bot: Bot | None) -> None:
-        """Once per bot: the first update through the dispatcher adds the middleware to that bot's session."""
-        if bot is None or any(isinstance(m, cls) for m in bot.session.middleware):
-            return
-        bot.session.middleware(cls())
+        """On the bot's session, once: build_bot adds it, and the first update through the dispatcher adds it
+        to any other bot (the simulator's, the tests'), so no path can reply before committing."""
+        if bot is not None and not any(isinstance(m, cls) for m in bot.session.middleware):
+            bot.session.middleware(cls())
 
-    async def __call__(
-        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
-    ) -> Any:
-        replying = _replying_update.get()
-        if replying is not None:
-            session, task = replying
-            if task is asyncio.current_task() and session.in_transaction() and not _is_read_only(method):
-                await session.commit()
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+        await commit_before_telling()
         return await make_request(bot, method)
 
 
-def _is_read_only(method: TelegramMethod[Any]) -> bool:
-    """getMe, getFile, getChatMember…: reading from Telegram tells the user nothing."""
-    return method.__api_method__.startswith("get")
+class CommitMiddleware(BaseMiddleware):
+    """Commits the update's session only if the handler finished without error (rolls back otherwise), inside
+    the chat's lock (after the FSM middleware): the chat's next update sees everything this one stored."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        session: AsyncSession = data["session"]
+        try:
+            result = await handler(event, data)
+        except Exception:
+            await session.rollback()
+            raise
+        await session.commit()
+        return result
 
 
 class ActorMiddleware(BaseMiddleware):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.app import build_bot, build_dispatcher, create_app
+from bot.app import build_bot, build_dispatcher, create_app, polling_options
 from bot.config import Settings
 
 log = logging.getLogger("fieldmate")
@@ -24,7 +24,7 @@ async def run_bot(settings: Settings) -> None:
             me = await bot.get_me()
             log.info("polling Telegram as @%s", me.username)
             await bot.delete_webhook(drop_pending_updates=False)
-            await dp.start_polling(bot)
+            await dp.start_polling(bot, **polling_options(settings))
     finally:
         await bot.session.close()
         await app.close()

@@ -15,7 +15,7 @@ KNOWLEDGE_WAIT_S = 600  # first run on a new machine embeds the sample knowledge
 
 
 async def simulate_main(settings: Settings, *, fresh: bool, script: Path | None, as_user: str | None) -> int:
-    from bot.app import build_bot, build_dispatcher, create_app
+    from bot.app import build_bot, build_dispatcher, create_app, polling_options
     from bot.services import demo
     from bot.simulator.driver import SimDriver
     from bot.simulator.fake_api import FakeTelegramServer, SimUser
@@ -53,7 +53,7 @@ async def simulate_main(settings: Settings, *, fresh: bool, script: Path | None,
         server.add_user(user)
     try:
         dp = build_dispatcher(app)
-        async with polling(server, dp, bot=build_bot(settings, base_url)):
+        async with polling(server, dp, bot=build_bot(settings, base_url), **polling_options(settings)):
             await _wait_for_knowledge(app, verbose=loaded is None)
             if demo_branch is not None:  # today's item at once, so 「已学习」 and /acks work in the first minute
                 await push_branch_now(app, demo_branch)

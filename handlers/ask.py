@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("fieldmate.ask")
 PAGE = 3  # clauses per page of 「更多」 (and of related clauses); an answer leads with its best clause alone
 SNIPPET = 600  # characters of a clause shown in an answer; 「原文」 shows all of it
+TYPING_AFTER = 1.0  # seconds a question may take before the chat shows "typing…"
 
 
 class AddressedInGroup(Filter):
@@ -98,7 +99,8 @@ async def answer_question(message: Message, text: str, session: AsyncSession, ac
     if engine is None:
         await message.answer(_("The knowledge base is not ready yet. Please try again in a few minutes."))
         return
-    async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id):
+    # "typing…" only when the answer is slow to come (a queue of questions): not an extra call for each one
+    async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id, initial_sleep=TYPING_AFTER):
         answer = await engine.aask(question, 0, PAGE)
     if not answer.refused and answer.mode != "llm":  # a phone screen: the answer, then its clause; the rest on 「更多」
         answer.sources = answer.sources[:1]

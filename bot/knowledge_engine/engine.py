@@ -16,6 +16,7 @@ import re
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,7 @@ class KnowledgeEngine:
         collection: str = COLLECTION,
         mode: str = "hybrid",
         ocr_max_pages: int | None = None,
+        query_workers: int = 2,
     ) -> None:
         self.knowledge_dir = Path(knowledge_dir)
         self.index_dir = Path(index_dir)
@@ -106,6 +108,10 @@ class KnowledgeEngine:
         self._terms: TermMap | None = None  # the folder's 术语.yaml, read at sync (terms.py)
         self._sync_lock = threading.Lock()  # one sync at a time
         self._cache_lock = threading.RLock()  # questions keep flowing during a sync
+        # aask's own threads, bounded: the retrieval's Python parts hold the GIL, and a question thread per
+        # waiting user (the default executor allows cores + 4) starved the event loop under load; extra
+        # questions wait in the pool's queue instead. Threads start on first use.
+        self._query_pool = ThreadPoolExecutor(max_workers=max(1, query_workers), thread_name_prefix="knowledge-query")
 
     # ------------------------------------------------------------ generations
     def _open(self, collection: str, on_change) -> tuple[IndexStore, Indexer]:
@@ -175,6 +181,7 @@ class KnowledgeEngine:
             chroma_port=getattr(settings, "chroma_port", 8000),
             llm=llm,
             ocr_max_pages=getattr(settings, "kb_max_pdf_pages", None),
+            query_workers=getattr(settings, "knowledge_query_workers", 2),
         )
         kwargs.update(overrides)
         return cls(**kwargs)
@@ -388,7 +395,7 @@ class KnowledgeEngine:
 
     async def aask(self, question: str, offset: int = 0, limit: int = 3) -> Answer:
         t0 = time.perf_counter()
-        base = await asyncio.to_thread(self.ask, question, offset, limit)
+        base = await asyncio.get_running_loop().run_in_executor(self._query_pool, self.ask, question, offset, limit)
         if base.refused or self.llm_config is None or not base.sources:
             return base
         try:

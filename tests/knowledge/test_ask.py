@@ -1,8 +1,10 @@
 """The facade's question handling: bad input, paging, full clause, reranker hook."""
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from bot.knowledge_engine import Answer, Source
 from bot.knowledge_engine.normalize import match_form
 from bot.knowledge_engine.query import MAX_QUERY_CHARS, clean_question
 from bot.knowledge_engine.terms import load_terms
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -103,6 +106,33 @@ def test_reranker_hook_reorders(kdir, make_engine):
 async def test_aask_without_llm_runs_extractive(engine):
     ans = await engine.aask("绝缘手套怎么存放")
     assert ans.mode in ("extractive", "refused")
+
+
+async def test_aask_answers_at_most_query_workers_questions_at_once(kdir, make_engine):
+    """Each question holds the GIL for much of its time: more at once only starve the event loop. The rest
+    wait in the engine's queue and are all answered."""
+    engine = make_engine(kdir, query_workers=2)
+    engine.sync()
+    real_ask, lock, release = engine.ask, threading.Lock(), threading.Event()
+    running = peak = 0
+
+    def held_ask(question: str, offset: int = 0, limit: int = 3) -> Answer:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        release.wait(30)
+        with lock:
+            running -= 1
+        return real_ask(question, offset, limit)
+
+    engine.ask = held_ask
+    asking = [asyncio.create_task(engine.aask("绝缘手套怎么存放")) for _ in range(5)]
+    await wait_until(lambda: running == 2 and engine._query_pool._work_queue.qsize() == 3,
+                     message=lambda: f"{running} running, {engine._query_pool._work_queue.qsize()} queued")
+    release.set()
+    answers = await asyncio.gather(*asking)
+    assert peak == 2 and len(answers) == 5 and all(a.mode in ("extractive", "refused") for a in answers)
 
 
 def test_importing_engine_does_not_import_aiogram():
