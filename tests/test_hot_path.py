@@ -137,7 +137,6 @@ async def test_what_the_user_is_told_is_already_stored(app, harness):
     from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 
     from bot.services.membership import member_by_telegram_id
-    from bot.telegram_api import CommitBeforeTelling
     from tests.test_handlers_join import make_invite
 
     seen: list[bool] = []
@@ -148,10 +147,9 @@ async def test_what_the_user_is_told_is_already_stored(app, harness):
                 seen.append(await member_by_telegram_id(other, 6161) is not None)
             return await make_request(bot, method)
 
-    harness.bot.session.middleware(CommitBeforeTelling())  # as build_bot installs it
     await harness.send(6161, f"/start {await make_invite(app)}")
     await harness.send(6161, "王五")
-    harness.bot.session.middleware(Peek())
+    harness.bot.session.middleware(Peek())  # after CommitBeforeTelling, which the first update installed
     replies = await harness.press(6161, harness.button_data("确认"))  # stores the member, then welcomes them
     assert any("欢迎" in text for text in replies) and seen and all(seen), seen
 
