@@ -130,12 +130,5 @@ class IndexStore:
 
     def reset(self) -> None:
         """The embedding model changed: drop all vectors, records and cached embeddings."""
-        try:
-            self.vectors.delete_collection()
-        except Exception:  # pragma: no cover - nothing to delete
-            pass
-        self._vectors = None
-        keys = self.records.list_keys()
-        if keys:
-            self.records.delete_keys(keys)
+        self.drop()
         self.cache.retain(())

@@ -352,11 +352,8 @@ def _same_stat(entry: dict[str, Any] | None, st: os.stat_result | None) -> bool:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _meaningful(text: str) -> bool:
