@@ -26,7 +26,6 @@ from bot.i18n import DOMAIN, compile_catalogs
 from bot.middlewares import (
     ActorI18nMiddleware,
     ActorMiddleware,
-    CommitBeforeTelling,
     CommitMiddleware,
     DbSessionMiddleware,
 )
@@ -67,7 +66,6 @@ def build_bot(settings: Settings, api_base: str | None = None) -> Bot:
     base = api_base or settings.telegram_api_base
     session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
     session.middleware(PinResponseModels())  # aiogram rebuilt a response model per call under load otherwise
-    session.middleware(CommitBeforeTelling())  # the user is told only what is stored; no write lock over HTTP
     token = settings.bot_token.get_secret_value() if settings.bot_token else SIMULATOR_TOKEN
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 

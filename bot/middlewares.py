@@ -46,7 +46,7 @@ _OWNER = "fieldmate_update_task"  # the task handling the update, in its session
 
 async def commit_before_telling() -> None:
     """Commit what the update has stored so far, if this is the update's own task (called before every Bot API
-    call: bot/telegram_api.py).
+    call by CommitBeforeTelling).
 
     What the user is told is then stored before they read it (their next update, or the secretary's /review,
     sees it), and a SQLite write transaction no longer stays open across the HTTP call to Telegram: under
@@ -65,8 +65,8 @@ class CommitBeforeTelling(BaseRequestMiddleware):
 
     @classmethod
     def install(cls, bot: Bot | None) -> None:
-        """On the bot's session, once: build_bot adds it, and the first update through the dispatcher adds it
-        to any other bot (the simulator's, the tests'), so no path can reply before committing."""
+        """On the bot's session, once: the first update through the dispatcher adds it to whichever bot
+        carries it (build_bot's, the simulator's, the tests'), so no path can reply before committing."""
         if bot is not None and not any(isinstance(m, cls) for m in bot.session.middleware):
             bot.session.middleware(cls())
 

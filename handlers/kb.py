@@ -127,7 +127,8 @@ async def _upload(message: Message, bot: Bot, app: App, session: AsyncSession, a
                 InlineKeyboardButton(text=_("Cancel"), callback_data=KbButton(action="cancel").pack()),
             ]]))
         return
-    await _store(message, app, session, actor, name, data, replace=False, recognised=recognised, status=status)
+    await _store(message, app, session, actor, name, data, replace=False, recognised=_ocr_state(recognised),
+                 status=status)
 
 
 async def _read_with_ocr_progress(message: Message, engine: KnowledgeEngine, name: str, data: bytes,
@@ -147,15 +148,16 @@ async def _read_with_ocr_progress(message: Message, engine: KnowledgeEngine, nam
 
 
 def _ocr_state(recognised: OcrText | None) -> dict | None:
+    """What OCR made of an upload, as plain data: kept in the FSM while the admin chooses 替换 / 保留两份."""
     return {"pages": recognised.ocr_pages, "confidence": recognised.confidence} if recognised else None
 
 
-async def _say(message: Message, status: Message | None, text: str) -> None:
-    """The reply: in place of the progress message when there is one."""
+async def _say(message: Message, status: Message | None, text: str) -> Message:
+    """The reply: in place of the progress message when there is one; returns the message that shows it."""
     if status is None:
-        await message.answer(text)
-    else:
-        await _edit(status, text)
+        return await message.answer(text)
+    await _edit(status, text)
+    return status
 
 
 async def _upload_daily_list(message: Message, bot: Bot, app: App, session: AsyncSession, actor: Actor,
@@ -202,7 +204,7 @@ async def _download(bot: Bot, file_id: str) -> bytes:
 
 
 async def _store(message: Message, app: App, session: AsyncSession, actor: Actor, name: str, data: bytes,
-                 *, replace: bool, keep_both: bool = False, recognised: OcrText | dict | None = None,
+                 *, replace: bool, keep_both: bool = False, recognised: dict | None = None,
                  status: Message | None = None) -> None:
     engine = _engine(app)
     before = await asyncio.to_thread(engine.file_keys, name)
@@ -217,17 +219,11 @@ async def _store(message: Message, app: App, session: AsyncSession, actor: Actor
         return
     audit.record(session, actor.member, "kb.upload", "knowledge_file", None, actor_label=actor.display_name,
                  file=saved.name, replaced=saved.replaced, bytes=len(data))
-    saving = _("Saved {name}; indexing…").format(name=escape(saved.name))
-    if status is None:
-        status = await message.answer(saving)
-    else:
-        await _edit(status, saving)
+    status = await _say(message, status, _("Saved {name}; indexing…").format(name=escape(saved.name)))
     report = await _with_progress(status, lambda progress: kb.sync(engine, app.settings.redis_url, progress))
     change = kb.describe(engine, saved.name, before, report)
-    if isinstance(recognised, dict):  # kept in the FSM while the admin chose 替换 / 保留两份
+    if recognised:  # _ocr_state
         change.ocr_pages, change.ocr_confidence = recognised["pages"], recognised["confidence"]
-    elif recognised is not None:
-        change.ocr_pages, change.ocr_confidence = recognised.ocr_pages, recognised.confidence
     await _edit(status, change_text(change, app.settings.kb_ocr_min_confidence))
 
 
