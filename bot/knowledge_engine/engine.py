@@ -113,6 +113,11 @@ class KnowledgeEngine:
         # questions wait in the pool's queue instead. Threads start on first use.
         self._query_pool = ThreadPoolExecutor(max_workers=max(1, query_workers), thread_name_prefix="knowledge-query")
 
+    @property
+    def query_pool(self) -> ThreadPoolExecutor:
+        """The bounded pool questions run in; other searches of the engine (the rule a hazard breaks) share it."""
+        return self._query_pool
+
     # ------------------------------------------------------------ generations
     def _open(self, collection: str, on_change) -> tuple[IndexStore, Indexer]:
         store = IndexStore(self.index_dir, self.embeddings, collection=collection, chroma_host=self.chroma_host,

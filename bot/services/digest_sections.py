@@ -328,11 +328,11 @@ def _rule_text(title: str, clause: str, excerpt: str) -> str:
 def _rule_fact(rank: int, rule: BrokenRuleCount) -> Fact:
     text = _rule_text(rule.title, rule.clause, rule.excerpt)
     if rule.hazards and rule.violations:
-        return Fact(_("{rank}. {rule} — {hazards} hazards, {violations} violations"),
+        return Fact(_("{rank}. {rule} — hazards: {hazards}, violations: {violations}"),
                     {"rank": rank, "rule": text, "hazards": rule.hazards, "violations": rule.violations})
     if rule.violations:
-        return Fact(_("{rank}. {rule} — {count} violations"), {"rank": rank, "rule": text, "count": rule.violations})
-    return Fact(_("{rank}. {rule} — {count} hazards"), {"rank": rank, "rule": text, "count": rule.hazards})
+        return Fact(_("{rank}. {rule} — violations: {count}"), {"rank": rank, "rule": text, "count": rule.violations})
+    return Fact(_("{rank}. {rule} — hazards: {count}"), {"rank": rank, "rule": text, "count": rule.hazards})
 
 
 async def rules_section(session: AsyncSession, scope: Scope) -> SectionResult | None:

@@ -5,7 +5,7 @@ on review and counted in the digest.
 The lookup itself is the knowledge engine's (bot/knowledge_engine/rules.py: only a confident match, since a
 wrong rule on a report is worse than none). Here: the plain value the form, the database and the screens
 share (`ItemRule`), and the call that keeps the event loop free (the engine's search is synchronous CPU
-work, so it runs in a worker thread). A missing engine, an engine still opening, or a lookup that fails
+work, so it runs in the engine's query pool, with the questions). A missing engine, an engine still opening, or a lookup that fails
 gives no rule and never an error: the hazard or violation is what matters, the rule is a help.
 """
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -85,19 +86,31 @@ def excerpt_of(text: str, clause: str = "") -> str:
     return body if len(body) <= EXCERPT_CHARS else body[: EXCERPT_CHARS - 1] + "…"
 
 
-def engine_lookup(engine: "KnowledgeEngine") -> RuleLookup:
-    """The lookup through a knowledge engine's confident closest rule."""
-    from bot.knowledge_engine.rules import closest_rule
+class EngineRuleLookup:
+    """The lookup through a knowledge engine's confident closest rule. It runs in the engine's bounded query
+    pool, queued with the members' questions, rather than in a thread of its own: a report rush must not
+    starve the event loop the way one thread per waiting question once did (engine.py)."""
 
-    def lookup(description: str) -> ItemRule | None:
-        match = closest_rule(engine, description)
+    def __init__(self, engine: "KnowledgeEngine") -> None:
+        self.engine = engine
+
+    @property
+    def executor(self) -> Executor:
+        return self.engine.query_pool
+
+    def __call__(self, description: str) -> ItemRule | None:
+        from bot.knowledge_engine.rules import closest_rule
+
+        match = closest_rule(self.engine, description)
         if match is None:
             return None
         source = match.source
         return ItemRule(source.title[:RULE_TITLE_MAX], source.clause[:RULE_CLAUSE_MAX],
                         excerpt_of(source.text, source.clause))
 
-    return lookup
+
+def engine_lookup(engine: "KnowledgeEngine") -> RuleLookup:
+    return EngineRuleLookup(engine)
 
 
 async def find_rule(lookup: RuleLookup | None, description: str, kind: ItemKind = "hazards") -> ItemRule | None:
@@ -106,7 +119,9 @@ async def find_rule(lookup: RuleLookup | None, description: str, kind: ItemKind 
     if lookup is None or not description.strip():
         return None
     try:
-        return await asyncio.to_thread(lookup, description)
+        # the engine's query pool when the lookup has one (EngineRuleLookup), else the loop's default executor
+        executor = getattr(lookup, "executor", None)
+        return await asyncio.get_running_loop().run_in_executor(executor, lookup, description)
     except Exception as exc:  # the item is kept without a rule; the cause goes to the log
         log.warning("rule lookup failed for a %s description (%d chars): %s: %s",
                     "violation" if kind == "violations" else "hazard", len(description), type(exc).__name__, exc)

@@ -93,4 +93,4 @@ async def test_english_digest(harness, app, session):
     await harness.send(world.chen.telegram_id, "/language")
     await harness.press(world.chen.telegram_id, "lang:en")
     (text, *_rest) = await harness.send(world.chen.telegram_id, "/digest 上周")
-    assert "Most-broken rules" in text and "— 2 hazards" in text
+    assert "Most-broken rules" in text and "— hazards: 2" in text

@@ -47,15 +47,15 @@ async def test_the_digest_counts_hazards_and_violations_together(session):
     section = await rules_section(session, Scope(world.a.id, week_of(NOW.date().replace(day=16)), TZ, NOW))
     assert section.facts[0].msgid == "The rules the hazards and violations in {month}'s reports break most often:"
     assert [(f.msgid, f.params) for f in section.facts[1:]] == [
-        ("{rank}. {rule} — {hazards} hazards, {violations} violations",
+        ("{rank}. {rule} — hazards: {hazards}, violations: {violations}",
          {"rank": 1, "rule": f"《{DOC}》 20.3.1「杆塔作业应使用工具袋，较大的工具应固定在牢固的构件上，不准…」",
           "hazards": 2, "violations": 1}),
-        ("{rank}. {rule} — {hazards} hazards, {violations} violations",
+        ("{rank}. {rule} — hazards: {hazards}, violations: {violations}",
          {"rank": 2, "rule": f"《{DOC}》 20.1.2「条款原文」", "hazards": 1, "violations": 1}),
-        ("{rank}. {rule} — {count} violations",  # 陈书记's (returned) and branch B's do not count
+        ("{rank}. {rule} — violations: {count}",  # 陈书记's (returned) and branch B's do not count
          {"rank": 3, "rule": f"《{DOC}》 6.2.4「{HELMET}」", "count": 2}),
-        ("{rank}. {rule} — {count} hazards", {"rank": 4, "rule": f"《{DOC}》 6.1「条款原文」", "count": 1}),
-        ("{rank}. {rule} — {count} hazards", {"rank": 5, "rule": f"《{DOC}》 6.2「条款原文」", "count": 1}),
+        ("{rank}. {rule} — hazards: {count}", {"rank": 4, "rule": f"《{DOC}》 6.1「条款原文」", "count": 1}),
+        ("{rank}. {rule} — hazards: {count}", {"rank": 5, "rule": f"《{DOC}》 6.2「条款原文」", "count": 1}),
     ]
     october = await rules_section(session, Scope(world.a.id, month_period("2026-10"), TZ, NOW))
     assert [(p["rule"], p["hazards"], p["violations"]) for p in lines(october)] == [(f"《{DOC}》 5.3.5「条款原文」", 1, 1)]
@@ -71,7 +71,7 @@ async def test_violations_alone_make_the_section(session):
     section = await rules_section(session, scope)
     assert section.facts[0].msgid == "The rules the violations in {month}'s reports break most often:"
     assert [(f.msgid, f.params) for f in section.facts[1:]] == [
-        ("{rank}. {rule} — {count} violations", {"rank": 1, "rule": f"《{DOC}》 6.2.4「{HELMET}」", "count": 1})]
+        ("{rank}. {rule} — violations: {count}", {"rank": 1, "rule": f"《{DOC}》 6.2.4「{HELMET}」", "count": 1})]
 
 
 async def test_digest_and_excel_show_hazards_and_violations(harness, app, session):
@@ -99,4 +99,4 @@ async def test_english_digest(harness, app, session):
     await harness.press(world.chen.telegram_id, "lang:en")
     (text, *_rest) = await harness.send(world.chen.telegram_id, "/digest 上周")
     assert "The rules the hazards and violations in 2026-11's reports break most often:" in text
-    assert "— 2 hazards, 1 violations" in text and "— 2 violations" in text
+    assert "— hazards: 2, violations: 1" in text and "— violations: 2" in text  # counts, not plural nouns ("1 violations")

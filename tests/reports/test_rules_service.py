@@ -137,3 +137,27 @@ async def test_submit_stores_a_violations_rule_and_a_resubmission_keeps_or_clear
     assert (again.violations[1].rule_title, again.violations[1].rule_clause, again.violations[1].rule_excerpt) == (
         "规程", "5.3.5", None)
     assert again.hazards[0].rule_clause == RULE.clause  # the hazard's rule is untouched
+
+
+async def test_an_engine_lookup_runs_in_the_engines_query_pool_with_the_questions(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.knowledge_engine import rules
+
+    names = []
+
+    def closest(engine, text):
+        names.append(threading.current_thread().name)
+        return None
+
+    monkeypatch.setattr(rules, "closest_rule", closest)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge-query")
+
+    class Engine:
+        query_pool = pool
+
+    try:
+        assert await find_rule(engine_lookup(Engine()), "扳手扔下来") is None
+    finally:
+        pool.shutdown()
+    assert names and names[0].startswith("knowledge-query")
