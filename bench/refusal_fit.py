@@ -10,6 +10,7 @@ separates off-topic questions from the rest of the training questions.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Callable
 
 import numpy as np
 
@@ -89,29 +90,44 @@ def fit_model(rows: list[dict]) -> dict:
     return model
 
 
-def leave_one_set_out(rows: list[dict]) -> dict[str, str]:
-    """Fit on all dev sets but one, apply to the one left out; the figures for each left-out set, then the
-    pooled figures per folder (every answer and refusal made by a model that had not seen its set)."""
+def set_name(row: dict) -> str:
+    """The set a row belongs to, without its folder: out_of_kb_dev2's off-topic questions are asked of both
+    folders and leave together."""
+    return row["set"].split("[")[0]
+
+
+def folder_of(row: dict) -> str:
+    return row["set"][row["set"].index("[") + 1 : -1] if "[" in row["set"] else "all"
+
+
+def answered_by(model: RefusalModel, row: dict) -> bool:
+    """refusal.decide's answer/refusal, on a row of signals."""
+    f = row["features"]
+    return (
+        model.probability(f) >= model.threshold and not f.get("unknown_identifier")
+        and not (f.get("numbered") and f["dense"] < DENSE_FLOOR)
+    )
+
+
+def leave_one_set_out(rows: list[dict], group: Callable[[dict], str] = set_name) -> dict[str, str]:
+    """Fit on all dev sets but one group (a set by default, or a batch of sets), apply to the group left out;
+    the figures for each left-out group and folder, then the pooled figures per folder (every answer and refusal
+    made by a model that had not seen its group)."""
     out = {}
     pooled: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # folder → [false refusals, answerable, refused, to refuse]
-    for held in sorted({r["set"] for r in rows}):
-        train = [r for r in rows if r["set"] != held]
-        test = [r for r in rows if r["set"] == held]
-        model = RefusalModel.from_dict(fit_model(train))
-        answered = [
-            model.probability(r["features"]) >= model.threshold and not r["features"].get("unknown_identifier")
-            and not (r["features"].get("numbered") and r["features"]["dense"] < DENSE_FLOOR)
-            for r in test
-        ]
-        pos = [a for a, r in zip(answered, test) if r["answerable"]]
-        neg = [a for a, r in zip(answered, test) if not r["answerable"]]
-        folder = held[held.index("[") + 1 : -1] if "[" in held else "all"
-        counts = pooled[folder]
-        counts[0] += len(pos) - sum(pos)
-        counts[1] += len(pos)
-        counts[2] += len(neg) - sum(neg)
-        counts[3] += len(neg)
-        out[held] = _figures(len(pos) - sum(pos), len(pos), len(neg) - sum(neg), len(neg))
+    for held in sorted({group(r) for r in rows}):
+        model = RefusalModel.from_dict(fit_model([r for r in rows if group(r) != held]))
+        test = [r for r in rows if group(r) == held]
+        for folder in sorted({folder_of(r) for r in test}):
+            answered = [(answered_by(model, r), r["answerable"]) for r in test if folder_of(r) == folder]
+            pos = [a for a, y in answered if y]
+            neg = [a for a, y in answered if not y]
+            counts = pooled[folder]
+            counts[0] += len(pos) - sum(pos)
+            counts[1] += len(pos)
+            counts[2] += len(neg) - sum(neg)
+            counts[3] += len(neg)
+            out[f"{held}[{folder}]"] = _figures(len(pos) - sum(pos), len(pos), len(neg) - sum(neg), len(neg))
     for folder, (fr, n_pos, ref, n_neg) in sorted(pooled.items()):
         out[f"pooled[{folder}]"] = _figures(fr, n_pos, ref, n_neg)
     return out

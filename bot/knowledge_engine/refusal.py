@@ -36,7 +36,9 @@ Signals (each computed for any question, each with a reason)
   contains (电价, 执照, 铅封): graded, so a question made mostly of words the folder
   lacks looks unanswerable even when its best clause shares a heading with it;
 * ``number_type_missing`` 1 when the question asks for a kind of number (money, a
-  date, a duration, metres, volts, people…) that none of the clauses shown states;
+  date, a duration, metres, volts, people…) that none of the clauses shown states, or
+  names the time unit it wants (几年, 多少分钟) and none states a number in that unit
+  (每年 or a calendar year is a number, not this answer; fourth pass of issue 13);
 * ``missing_idf`` the highest IDF (scaled to [0, 1]) of a topic word of the question
   (jieba words, no function words, question words, everyday or common folder words;
   mapped through the term file) that the folder uses somewhere but the best clause and
@@ -51,7 +53,8 @@ computed as well and shown by ``bench/retrieval.py --features``; it is not a mod
 leave-one-set-out it changed nothing over ``coverage``/``topic_words`` (third pass of issue 13).
 
 The answer probability is a logistic model over these signals, fitted on all
-development sets together and reported by leave-one-set-out cross-validation
+development sets together and reported by leave-one-set-out and leave-one-batch-out
+cross-validation
 (``bench/retrieval.py --fit`` writes ``refusal_model.json``; the file records the
 sets, the threshold and the cross-validated figures).  Outright rules stay for
 what no weighting should overrule: an unknown device model or service number
@@ -143,6 +146,28 @@ def asked_quantity_types(question_match: str) -> list[str]:
 
 def states_quantity_of(kind: str, clause_text: str) -> bool:
     return QUANTITY_TYPES[kind][1].search(_LEADING_NUMBER.sub("", clause_text)) is not None
+
+
+# The unit a question names for a duration or a period (几年, 多少分钟): a clause that gives the time in another
+# unit (每年 for "how many minutes", 2019年 for "every how many years") states a number, not this answer.  The
+# coarse ``duration`` kind above accepts any of them; these ask for the unit itself.
+_UNIT_NUM = r"(?<![\d.])(\d{1,3}(\.\d+)?|[一二三四五六七八九十两半]{1,3})\s*"
+TIME_UNITS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "years": (re.compile(r"(?<!好)几年|多少年"), re.compile(_UNIT_NUM + r"(个)?(年|周年)(?!级)")),
+    "months": (re.compile(r"(?<!好)几个月|多少个月"), re.compile(_UNIT_NUM + r"个?月(?!\s*\d)")),
+    "days": (re.compile(r"(?<!好)几天|多少天|(?<!好)几日|几个工作日"), re.compile(_UNIT_NUM + r"(个工作日|天|日)(?!\s*\d)")),
+    "hours": (re.compile(r"(?<!好)几(个)?小时|多少(个)?小时|几个钟头"), re.compile(_UNIT_NUM + r"(个)?(h|小时|钟头)", re.I)),
+    "minutes": (re.compile(r"(?<!好)几分钟|多少分钟"), re.compile(_UNIT_NUM + r"(min|分钟)", re.I)),
+}
+
+
+def asked_time_units(question_match: str) -> list[str]:
+    """The time units a question names with its question word (几年, 多少分钟; not 好几天, "several days")."""
+    return [name for name, (asks, _) in TIME_UNITS.items() if asks.search(question_match)]
+
+
+def states_time_unit(unit: str, clause_text: str) -> bool:
+    return TIME_UNITS[unit][1].search(_LEADING_NUMBER.sub("", clause_text)) is not None
 
 
 def not_chinese(question: str) -> bool:
