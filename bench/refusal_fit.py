@@ -106,7 +106,7 @@ def answered_by(model: RefusalModel, row: dict) -> bool:
     f = row["features"]
     return (
         model.probability(f) >= model.threshold and not f.get("unknown_identifier")
-        and not (f.get("numbered") and f["dense"] < DENSE_FLOOR)
+        and not (f.get("numbered") and f["dense"] < DENSE_FLOOR) and not f.get("number_type_missing")
     )
 
 

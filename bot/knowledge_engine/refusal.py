@@ -62,7 +62,11 @@ cross-validation
 sets, the threshold and the cross-validated figures).  Outright rules stay for
 what no weighting should overrule: an unknown device model or service number
 (``XGN15``, ``95598``) is never answered, nor a question whose best clause is a numbered
-clause and whose best dense cosine is under ``DENSE_FLOOR`` (not applied to prose passages).  A question that is not answered is
+clause and whose best dense cosine is under ``DENSE_FLOOR`` (not applied to prose passages),
+nor a question that asks for a kind of number none of the clauses shown states
+(``number_type_missing``: they cannot carry the answer, however close they are; fourth
+pass of issue 13 — on the 454 development questions it fired on 37 to refuse and on one
+answerable question whose answering clause was not in the top ten anyway).  A question that is not answered is
 ``offtopic`` when its topic is mostly unknown to the folder (``known`` below the
 model's ``offtopic_known``), else ``related``.
 """
@@ -229,6 +233,8 @@ def decide(
         why = f"the documents never mention {', '.join(unknown_identifiers)}"
     elif features.get("numbered", 0.0) and features.get("dense", 0.0) < DENSE_FLOOR:
         why = f"nothing semantically close (cosine {features.get('dense', 0.0):.3f} < {DENSE_FLOOR})"
+    elif features.get("number_type_missing", 0.0):
+        why = "the clauses shown state no number of the kind asked"
     elif p >= model.threshold:
         return Decision(ANSWER, p)
     else:

@@ -182,3 +182,9 @@ def test_a_time_unit_asked_for_must_be_stated_in_that_unit():
     assert number_type_missing("支部书记任期几年", ["该支部于2019年成立。"])
     assert not number_type_missing("支部书记任期几年", ["党支部委员会每届任期三年。"])
     assert not number_type_missing("作业中断几个月要重新考试", ["中断工作连续3个月以上者，应重新学习本规程。"])
+
+
+def test_clauses_without_the_number_asked_for_are_never_an_answer():
+    d = decide({"dense": 0.99, "coverage": 1.0, "known": 0.9, "number_type_missing": 1.0}, [], MODEL)
+    assert d.refused and d.outcome == "related" and "number" in d.reason
+    assert not decide({"dense": 0.99, "coverage": 1.0, "known": 0.9, "number_type_missing": 0.0}, [], MODEL).refused
