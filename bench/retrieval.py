@@ -6,17 +6,18 @@ once; the script then prints
 
 1. every set separately: hit@1/3/5, MRR@10 (ranking, measured also on refused questions: ``ask --json`` keeps
    the ranked top 10), the share answered / refused with the shipped refusal model, latency p50/p95;
-2. the refusal decision cross-validated leave-one-set-out over the development sets (fit on the others,
-   threshold chosen on the others, applied to the left-out set);
-3. the team's own held-out sets (bench/data/*_extra2.jsonl, policy_extra.jsonl), written before any tuning
-   and never used for fitting, with the shipped model; then the third ones (*_extra3.jsonl), written before
-   the second tuning pass (new refusal signals, the learned second pass of rerank.py);
-4. ingest time, peak RSS.
+2. the refusal decision cross-validated over the development sets (fit on the others, threshold chosen on the
+   others, applied to the left-out part): leave one set out (a set's regulation and prose questions leave
+   together), then leave one batch out (the sets one author wrote at one time: the closest stand-in for a new
+   batch of questions nobody has seen), pooled per folder;
+3. sets with any other role than dev/report (held-out sets wired in later): printed in their own section,
+   never fitted;
+4. ingest time, peak RSS.  The exam stems (role ``report``) are printed, never fitted or cross-validated.
 
     .venv/bin/python bench/retrieval.py [--fresh] [--fit] [--features] [--misses] [--dev-only] [--no-exam]
 
 ``--features`` and ``--misses`` print single questions of the development sets only; ``--dev-only`` asks only
-the development sets (tuning runs: the held-out sets are not even seen as totals).
+the development sets and the exam stems (tuning runs: held-out sets are not even seen as totals).
 
 ``--fit`` refits the refusal model on all development sets and writes
 bot/knowledge_engine/refusal_model.json.  ``--fresh`` deletes the bench indexes first (cold ingest).
@@ -50,34 +51,41 @@ class QuestionSet:
     name: str
     path: Path
     folder: str  # regulation | prose
-    role: str  # dev | unseen
+    role: str  # dev (fitted, cross-validated) | report (exam stems: printed, never fitted) | any other: held out
+    batch: str  # who wrote it when: the sets of one batch share an author and a moment (leave-one-batch-out)
     items: list[dict] = field(default_factory=list)
 
 
+# (name, file, folder, batch).  Fourth pass of issue 13: every set below has been printed with a shipped model,
+# so all are development data (bench/data/README.md, "How each set is used (fourth pass)").  Sets written later
+# and never printed get a role of their own (e.g. "held5") and are printed in their own section, never fitted.
+DEV_SETS = [
+    ("natural_dev", EVAL / "natural_dev.jsonl", "regulation", "shared"),
+    ("natural_dev2", EVAL / "natural_dev2.jsonl", "regulation", "shared"),
+    ("out_of_kb_dev", EVAL / "out_of_kb_dev.jsonl", "regulation", "shared"),
+    ("out_of_kb_dev2", EVAL / "out_of_kb_dev2.jsonl", "regulation", "shared"),
+    ("policy_dev", EVAL / "policy_dev.jsonl", "prose", "shared"),
+    ("out_of_kb_dev2", EVAL / "out_of_kb_dev2.jsonl", "prose", "shared"),
+    ("natural_extra", OWN / "natural_extra.jsonl", "regulation", "own1"),
+    ("out_of_kb_extra", OWN / "out_of_kb_extra.jsonl", "regulation", "own1"),
+    ("natural_extra2", OWN / "natural_extra2.jsonl", "regulation", "own2"),
+    ("out_of_kb_extra2", OWN / "out_of_kb_extra2.jsonl", "regulation", "own2"),
+    ("policy_extra", OWN / "policy_extra.jsonl", "prose", "own2"),
+    ("out_of_kb_extra2", OWN / "out_of_kb_extra2.jsonl", "prose", "own2"),
+    ("natural_extra3", OWN / "natural_extra3.jsonl", "regulation", "own3"),
+    ("out_of_kb_extra3", OWN / "out_of_kb_extra3.jsonl", "regulation", "own3"),
+    ("policy_extra3", OWN / "policy_extra3.jsonl", "prose", "own3"),
+    ("out_of_kb_extra3", OWN / "out_of_kb_extra3.jsonl", "prose", "own3"),
+    ("natural_extra4", OWN / "natural_extra4.jsonl", "regulation", "own4"),
+    ("out_of_kb_extra4", OWN / "out_of_kb_extra4.jsonl", "regulation", "own4"),
+    ("policy_extra4", OWN / "policy_extra4.jsonl", "prose", "own4"),
+    ("out_of_kb_extra4", OWN / "out_of_kb_extra4.jsonl", "prose", "own4"),
+]
+
+
 def question_sets() -> list[QuestionSet]:
-    sets = [
-        QuestionSet("natural_dev", EVAL / "natural_dev.jsonl", "regulation", "dev"),
-        QuestionSet("natural_dev2", EVAL / "natural_dev2.jsonl", "regulation", "dev"),
-        QuestionSet("natural_extra", OWN / "natural_extra.jsonl", "regulation", "dev"),
-        QuestionSet("exam", EVAL / "exam.jsonl", "regulation", "dev"),
-        QuestionSet("out_of_kb_dev", EVAL / "out_of_kb_dev.jsonl", "regulation", "dev"),
-        QuestionSet("out_of_kb_dev2", EVAL / "out_of_kb_dev2.jsonl", "regulation", "dev"),
-        QuestionSet("out_of_kb_extra", OWN / "out_of_kb_extra.jsonl", "regulation", "dev"),
-        QuestionSet("policy_dev", EVAL / "policy_dev.jsonl", "prose", "dev"),
-        QuestionSet("out_of_kb_dev2", EVAL / "out_of_kb_dev2.jsonl", "prose", "dev"),
-        QuestionSet("natural_extra2", OWN / "natural_extra2.jsonl", "regulation", "unseen"),
-        QuestionSet("out_of_kb_extra2", OWN / "out_of_kb_extra2.jsonl", "regulation", "unseen"),
-        QuestionSet("policy_extra", OWN / "policy_extra.jsonl", "prose", "unseen"),
-        QuestionSet("out_of_kb_extra2", OWN / "out_of_kb_extra2.jsonl", "prose", "unseen"),
-        QuestionSet("natural_extra3", OWN / "natural_extra3.jsonl", "regulation", "unseen3"),
-        QuestionSet("out_of_kb_extra3", OWN / "out_of_kb_extra3.jsonl", "regulation", "unseen3"),
-        QuestionSet("policy_extra3", OWN / "policy_extra3.jsonl", "prose", "unseen3"),
-        QuestionSet("out_of_kb_extra3", OWN / "out_of_kb_extra3.jsonl", "prose", "unseen3"),
-        QuestionSet("natural_extra4", OWN / "natural_extra4.jsonl", "regulation", "unseen4"),
-        QuestionSet("out_of_kb_extra4", OWN / "out_of_kb_extra4.jsonl", "regulation", "unseen4"),
-        QuestionSet("policy_extra4", OWN / "policy_extra4.jsonl", "prose", "unseen4"),
-        QuestionSet("out_of_kb_extra4", OWN / "out_of_kb_extra4.jsonl", "prose", "unseen4"),
-    ]
+    sets = [QuestionSet(name, path, fold, "dev", batch) for name, path, fold, batch in DEV_SETS]
+    sets.insert(2, QuestionSet("exam", EVAL / "exam.jsonl", "regulation", "report", "shared"))
     for qs in sets:
         items = load_items(qs.path)
         # a question to refuse is asked of the folder it is about (out_of_kb_dev2's README); off-topic ones of both
@@ -153,27 +161,31 @@ def main() -> int:
         engine.warm_up()
         engines[name] = engine
     rows: list[dict] = []
-    sets = [qs for qs in question_sets() if (qs.role == "dev" or not args.dev_only) and not (args.no_exam and qs.name == "exam")]
+    sets = [qs for qs in question_sets()
+            if (qs.role in ("dev", "report") or not args.dev_only) and not (args.no_exam and qs.role == "report")]
     print("\n== every set, shipped refusal model ==")
     for qs in sets:
         got = ask_all(engines[qs.folder], qs)
         for r in got:
-            r["role"] = qs.role
+            r["role"], r["batch"] = qs.role, qs.batch
         rows += got
         print(f"{qs.role:6s} {label(qs):30s} n={len(got):3d}  {summary(got)}")
-        for r in got if args.features and qs.role == "dev" and qs.name != "exam" else []:
+        for r in got if args.features and qs.role == "dev" else []:
             f = r["features"]
             print("   ", "ANS" if r["answerable"] else "REF", r["outcome"][:3], f"p={r['p']:.2f} rank={r['rank']}",
                   " ".join(f"{k}={v:.2f}" for k, v in f.items()), r["item"]["question"])
-        for r in got if args.misses and qs.role == "dev" and qs.name != "exam" else []:
+        for r in got if args.misses and qs.role == "dev" else []:
             if (r["answerable"] and (r["rank"] != 1 or r["outcome"] != "answer")) or (not r["answerable"] and r["outcome"] == "answer"):
                 print("    miss:", r["outcome"], f"rank={r['rank']}", json.dumps(r["item"].get("gold_clauses") or r["item"].get("gold_any", "")[:1], ensure_ascii=False), r["item"]["question"])
     if args.dump:
         Path(args.dump).write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
     # exam stems are near-verbatim clause text, not questions people type: reported, not fitted
-    dev = [r for r in rows if r["role"] == "dev" and not r["set"].startswith("exam")]
+    dev = [r for r in rows if r["role"] == "dev"]
     print("\n== refusal decision, leave-one-set-out over the dev sets (fit + threshold on the others) ==")
     for held, stats in leave_one_set_out(dev).items():
+        print(f"  {held:30s} {stats}")
+    print("\n== refusal decision, leave-one-batch-out (a batch: the sets one author wrote at one time) ==")
+    for held, stats in leave_one_set_out(dev, group=lambda r: r["batch"]).items():
         print(f"  {held:30s} {stats}")
     if args.fit:
         model = fit_model(dev)
@@ -187,18 +199,16 @@ def main() -> int:
         for r_set in dict.fromkeys(r["set"] for r in rows):
             got = [r for r in rows if r["set"] == r_set]
             print(f"{got[0]['role']:6s} {r_set:30s} n={len(got):3d}  {summary(got)}")
-    print("\n== own held-out sets (written before tuning, never fitted) ==")
-    for r_set in sorted({r["set"] for r in rows if r["role"] == "unseen"}):
-        got = [r for r in rows if r["set"] == r_set and r["role"] == "unseen"]
-        print(f"  {r_set:30s} n={len(got):3d}  {summary(got)}")
-    print("\n== third held-out sets (written before the second tuning pass, never fitted) ==")
-    for r_set in dict.fromkeys(r["set"] for r in rows if r["role"] == "unseen3"):
-        got = [r for r in rows if r["set"] == r_set and r["role"] == "unseen3"]
-        print(f"  {r_set:30s} n={len(got):3d}  {summary(got)}")
-    print("\n== fourth held-out sets (written before the third tuning pass, never fitted, never read item by item) ==")
-    for r_set in dict.fromkeys(r["set"] for r in rows if r["role"] == "unseen4"):
-        got = [r for r in rows if r["set"] == r_set and r["role"] == "unseen4"]
-        print(f"  {r_set:30s} n={len(got):3d}  {summary(got)}")
+    held = [r for r in rows if r["role"] not in ("dev", "report")]
+    for role in dict.fromkeys(r["role"] for r in held):
+        print(f"\n== held-out sets, role {role} (never fitted; model as shipped or as just refitted) ==")
+        for r_set in dict.fromkeys(r["set"] for r in held if r["role"] == role):
+            got = [r for r in held if r["set"] == r_set and r["role"] == role]
+            print(f"  {r_set:30s} n={len(got):3d}  {summary(got)}")
+        for fold in ("regulation", "prose"):
+            got = [r for r in held if r["role"] == role and r["set"].endswith(f"[{fold}]")]
+            if got:
+                print(f"  {'pooled[' + fold + ']':30s} n={len(got):3d}  {summary(got)}")
     print(f"\npeak RSS: {peak_rss_mb():.0f} MB")
     return 0
 

@@ -36,7 +36,9 @@ Signals (each computed for any question, each with a reason)
   contains (电价, 执照, 铅封): graded, so a question made mostly of words the folder
   lacks looks unanswerable even when its best clause shares a heading with it;
 * ``number_type_missing`` 1 when the question asks for a kind of number (money, a
-  date, a duration, metres, volts, people…) that none of the clauses shown states;
+  date, a duration, metres, volts, people…) that none of the clauses shown states, or
+  names the time unit it wants (几年, 多少分钟) and none states a number in that unit
+  (每年 or a calendar year is a number, not this answer; fourth pass of issue 13);
 * ``missing_idf`` the highest IDF (scaled to [0, 1]) of a topic word of the question
   (jieba words, no function words, question words, everyday or common folder words;
   mapped through the term file) that the folder uses somewhere but the best clause and
@@ -49,14 +51,22 @@ Signals (each computed for any question, each with a reason)
 ``topic_cover`` (the IDF-weighted share of the topic words the best clause contains) is
 computed as well and shown by ``bench/retrieval.py --features``; it is not a model input:
 leave-one-set-out it changed nothing over ``coverage``/``topic_words`` (third pass of issue 13).
+Since the fourth pass the model reads eight of the signals (``FEATURES``): ``agree``,
+``coverage3``, ``topic_words``, ``known`` and ``unknown_share`` are computed and shown but
+carry no weight (cross-validated on three times the data, they changed nothing).
 
 The answer probability is a logistic model over these signals, fitted on all
-development sets together and reported by leave-one-set-out cross-validation
+development sets together and reported by leave-one-set-out and leave-one-batch-out
+cross-validation
 (``bench/retrieval.py --fit`` writes ``refusal_model.json``; the file records the
 sets, the threshold and the cross-validated figures).  Outright rules stay for
 what no weighting should overrule: an unknown device model or service number
 (``XGN15``, ``95598``) is never answered, nor a question whose best clause is a numbered
-clause and whose best dense cosine is under ``DENSE_FLOOR`` (not applied to prose passages).  A question that is not answered is
+clause and whose best dense cosine is under ``DENSE_FLOOR`` (not applied to prose passages),
+nor a question that asks for a kind of number none of the clauses shown states
+(``number_type_missing``: they cannot carry the answer, however close they are; fourth
+pass of issue 13 — on the 454 development questions it fired on 37 to refuse and on one
+answerable question whose answering clause was not in the top ten anyway).  A question that is not answered is
 ``offtopic`` when its topic is mostly unknown to the folder (``known`` below the
 model's ``offtopic_known``), else ``related``.
 """
@@ -70,9 +80,12 @@ from functools import lru_cache
 from pathlib import Path
 
 MODEL_PATH = Path(__file__).with_name("refusal_model.json")
+# The model's inputs (fourth pass of issue 13): eight signals.  ``agree``, ``coverage3``, ``topic_words``, ``known``
+# and ``unknown_share`` are still computed and shown (``known`` also makes the offtopic cut) but are no inputs:
+# with all sets as development data, leaving them out changed the cross-validated figures by one question or
+# none, in either direction (bench/data/README.md, fourth pass).
 FEATURES = (
-    "dense", "agree", "coverage", "coverage3", "topic_words", "known", "margin", "unknown_term", "number_missing",
-    "unknown_share", "number_type_missing", "missing_idf", "absent_share",
+    "dense", "coverage", "margin", "unknown_term", "number_missing", "number_type_missing", "missing_idf", "absent_share",
 )
 
 ANSWER, RELATED, OFFTOPIC, EMPTY = "answer", "related", "offtopic", "empty"
@@ -145,6 +158,28 @@ def states_quantity_of(kind: str, clause_text: str) -> bool:
     return QUANTITY_TYPES[kind][1].search(_LEADING_NUMBER.sub("", clause_text)) is not None
 
 
+# The unit a question names for a duration or a period (几年, 多少分钟): a clause that gives the time in another
+# unit (每年 for "how many minutes", 2019年 for "every how many years") states a number, not this answer.  The
+# coarse ``duration`` kind above accepts any of them; these ask for the unit itself.
+_UNIT_NUM = r"(?<![\d.])(\d{1,3}(\.\d+)?|[一二三四五六七八九十两半]{1,3})\s*"
+TIME_UNITS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "years": (re.compile(r"(?<!好)几年|多少年"), re.compile(_UNIT_NUM + r"(个)?(年|周年)(?!级)")),
+    "months": (re.compile(r"(?<!好)几个月|多少个月"), re.compile(_UNIT_NUM + r"个?月(?!\s*\d)")),
+    "days": (re.compile(r"(?<!好)几天|多少天|(?<!好)几日|几个工作日"), re.compile(_UNIT_NUM + r"(个工作日|天|日)(?!\s*\d)")),
+    "hours": (re.compile(r"(?<!好)几(个)?小时|多少(个)?小时|几个钟头"), re.compile(_UNIT_NUM + r"(个)?(h|小时|钟头)", re.I)),
+    "minutes": (re.compile(r"(?<!好)几分钟|多少分钟"), re.compile(_UNIT_NUM + r"(min|分钟)", re.I)),
+}
+
+
+def asked_time_units(question_match: str) -> list[str]:
+    """The time units a question names with its question word (几年, 多少分钟; not 好几天, "several days")."""
+    return [name for name, (asks, _) in TIME_UNITS.items() if asks.search(question_match)]
+
+
+def states_time_unit(unit: str, clause_text: str) -> bool:
+    return TIME_UNITS[unit][1].search(_LEADING_NUMBER.sub("", clause_text)) is not None
+
+
 def not_chinese(question: str) -> bool:
     """A question written in a Latin-script language: no CJK character, at least two words."""
     return not _CJK.search(question) and len(_LATIN_WORD.findall(question)) >= 2
@@ -198,6 +233,8 @@ def decide(
         why = f"the documents never mention {', '.join(unknown_identifiers)}"
     elif features.get("numbered", 0.0) and features.get("dense", 0.0) < DENSE_FLOOR:
         why = f"nothing semantically close (cosine {features.get('dense', 0.0):.3f} < {DENSE_FLOOR})"
+    elif features.get("number_type_missing", 0.0):
+        why = "the clauses shown state no number of the kind asked"
     elif p >= model.threshold:
         return Decision(ANSWER, p)
     else:

@@ -39,7 +39,10 @@ import numpy as np
 from . import rerank
 from .lexical import FILLER, QUESTION_CHARS, LexicalIndex, content_tokens, tokens
 from .normalize import match_form
-from .refusal import Decision, asked_quantity_types, asks_quantity, decide, numbered_clause, states_quantity, states_quantity_of
+from .refusal import (
+    Decision, asked_quantity_types, asked_time_units, asks_quantity, decide, numbered_clause, states_quantity,
+    states_quantity_of, states_time_unit,
+)
 from .terms import EMPTY, TermMap
 
 RRF_K = 20
@@ -258,9 +261,20 @@ def topic_signals(query_match: str, best: int, lex: LexicalIndex, terms: TermMap
 
 def number_type_missing(query_match: str, clause_texts: Sequence[str]) -> bool:
     """The question asks for a kind of number (money, a date, a duration, metres, volts…) that none of the
-    clauses shown states: they may be on the topic, they cannot carry the answer."""
+    clauses shown states, or names the time unit it wants (几年, 多少分钟) and none states a number in that unit
+    (a clause with 每年 or a calendar year answers neither): they may be on the topic, they cannot carry the
+    answer."""
     kinds = asked_quantity_types(query_match)
-    return bool(kinds) and not any(states_quantity_of(kind, t) for kind in kinds for t in clause_texts)
+    if kinds and not any(states_quantity_of(kind, t) for kind in kinds for t in clause_texts):
+        return True
+    return time_unit_missing(query_match, clause_texts)
+
+
+def time_unit_missing(query_match: str, clause_texts: Sequence[str]) -> bool:
+    """The question names the time unit it wants (几年, 多少分钟) and none of the clauses shown states a number in
+    that unit: they may state 每年 or a calendar year, not the answer."""
+    units = asked_time_units(query_match)
+    return bool(units) and not any(states_time_unit(u, t) for u in units for t in clause_texts)
 
 
 def second_pass(hits: list[Hit], model: dict, *, dense_hits: list[tuple[int, float]], **context) -> list[Hit]:

@@ -165,3 +165,26 @@ def test_a_topic_word_the_folder_has_but_the_best_clause_lacks_is_what_an_adjace
     # adjacent: 检修 is in the folder, not in the metering clause; 检定 is in no passage at all
     cover, missing, absent = topic_signals(match_form("电能表检修后多久检定"), 0, lex)
     assert cover < 1.0 and missing == lex.word_idf("检修") > 0.0 and absent > 0.0
+
+
+def test_a_time_unit_asked_for_must_be_stated_in_that_unit():
+    from bot.knowledge_engine.refusal import asked_time_units
+    from bot.knowledge_engine.retrieval import number_type_missing
+
+    assert asked_time_units("党支部书记一届任期几年") == ["years"]
+    assert asked_time_units("谈心谈话至少谈多少分钟") == ["minutes"]
+    assert asked_time_units("线路票开了好几天") == []  # 好几天: "several days", no question
+    yearly = ["党支部委员与党员之间的谈心谈话每年不少于一次。"]
+    # 每年 is a duration for the coarse check, not a number of minutes
+    assert number_type_missing("谈心谈话一次至少要谈多少分钟", yearly)
+    assert not number_type_missing("谈心谈话多久谈一次", yearly)
+    # a calendar year is no number of years
+    assert number_type_missing("支部书记任期几年", ["该支部于2019年成立。"])
+    assert not number_type_missing("支部书记任期几年", ["党支部委员会每届任期三年。"])
+    assert not number_type_missing("作业中断几个月要重新考试", ["中断工作连续3个月以上者，应重新学习本规程。"])
+
+
+def test_clauses_without_the_number_asked_for_are_never_an_answer():
+    d = decide({"dense": 0.99, "coverage": 1.0, "known": 0.9, "number_type_missing": 1.0}, [], MODEL)
+    assert d.refused and d.outcome == "related" and "number" in d.reason
+    assert not decide({"dense": 0.99, "coverage": 1.0, "known": 0.9, "number_type_missing": 0.0}, [], MODEL).refused
