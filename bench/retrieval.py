@@ -81,11 +81,20 @@ DEV_SETS = [
     ("policy_extra4", OWN / "policy_extra4.jsonl", "prose", "own4"),
     ("out_of_kb_extra4", OWN / "out_of_kb_extra4.jsonl", "prose", "own4"),
 ]
+# Fifth sets: written blind by an engineer who neither tuned nor ran the engine (bench/data/README.md); held out
+# from the fourth pass, printed once by its final run.
+HELD5_SETS = [
+    ("natural_extra5", OWN / "natural_extra5.jsonl", "regulation"),
+    ("out_of_kb_extra5", OWN / "out_of_kb_extra5.jsonl", "regulation"),
+    ("policy_extra5", OWN / "policy_extra5.jsonl", "prose"),
+    ("out_of_kb_extra5", OWN / "out_of_kb_extra5.jsonl", "prose"),
+]
 
 
 def question_sets() -> list[QuestionSet]:
     sets = [QuestionSet(name, path, fold, "dev", batch) for name, path, fold, batch in DEV_SETS]
     sets.insert(2, QuestionSet("exam", EVAL / "exam.jsonl", "regulation", "report", "shared"))
+    sets += [QuestionSet(name, path, fold, "held5", "blind5") for name, path, fold in HELD5_SETS]
     for qs in sets:
         items = load_items(qs.path)
         # a question to refuse is asked of the folder it is about (out_of_kb_dev2's README); off-topic ones of both
