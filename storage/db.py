@@ -9,6 +9,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor
 from sqlalchemy.engine import make_url
@@ -32,7 +33,7 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    if type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
+    if _ONE_HOP and type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
         dbapi_connection.__class__ = _OneHopConnection  # same slots: only the cursor class and commit/rollback differ
     # WAL lets the scheduler write while handlers read; foreign keys are off by default in SQLite.
     cursor = dbapi_connection.cursor()
@@ -179,6 +180,11 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     def close(self) -> None:
         self._rows.clear()
+
+
+# What the classes above rely on: SQLAlchemy's cursor running statements through _execute_async (2.0.44+, 2.1),
+# aiosqlite queueing a function for its thread with Connection._execute (0.17+). Otherwise the stock classes stay.
+_ONE_HOP = hasattr(AsyncAdapt_aiosqlite_cursor, "_execute_async") and hasattr(aiosqlite.Connection, "_execute")
 
 
 class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
