@@ -13,7 +13,8 @@ Setups:
 Workload per user, all users concurrently: join through an invite (3 updates), ask 5 questions, acknowledge the
 daily item pushed to them (press 「已学习」 on it: 1 update), file one 四不伤害 report (12 updates). Echo gets the
 same number of plain messages. Then, separately, every user sends /help once at the same moment: the
-simple-command throughput, as a ratio to echo.
+simple-command throughput, as a ratio to echo (it starts once the bot is idle: no update waiting and no message
+for 2 s, so what users who gave up on a slow step left queued is not charged to it).
 
 The daily item is the real morning push: once every user has joined, the bench runs the daily scan with the
 clock set to the next local morning (07:30, the branch's time; members who joined today start tomorrow), as the
@@ -125,12 +126,24 @@ class Replies:
         self.waiting: dict[int, Waiter] = {}
         self.pushed: dict[int, asyncio.Future] = {}  # chat → its daily item (the message), when it arrives
         self.last_push_at = 0.0
+        self.last_event_at = time.perf_counter()  # the bot's last message (new, edited, deleted) anywhere
         server.add_listener(self._on_message)
 
     def daily_item(self, user_id: int) -> asyncio.Future:
         return self.pushed.setdefault(user_id, asyncio.get_running_loop().create_future())
 
+    async def idle(self, quiet: float = 2.0, timeout: float = 300.0) -> None:
+        """Until the bot has nothing left to do: no update waiting at the server, no message for `quiet` s
+        (what users who gave up on a slow step left queued must not be charged to the next measurement)."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            now = time.perf_counter()
+            if not self.server.updates and now - self.last_event_at >= quiet:
+                return
+            await asyncio.sleep(0.2)
+
     def _on_message(self, event: str, message) -> None:
+        self.last_event_at = time.perf_counter()
         if event == "new" and DAILY_MARK in message.body:  # the push: no step's reply
             self.last_push_at = time.perf_counter()
             arrived = self.daily_item(message.chat_id)
@@ -329,6 +342,7 @@ async def drive(server, result: Result, users: list[int], code: str, echo: bool,
     if pushing is not None:
         await pushing
     result.cpu_seconds = _cpu_seconds(pids) - cpu_before
+    await replies.idle()
     result.help_per_second = await help_burst(server, replies, users, echo)
     result.load_after = os.getloadavg()
 
