@@ -10,9 +10,18 @@ Setups:
 * ``fleet``  — two fieldmate webhook processes on PostgreSQL + Redis + a Chroma server (child processes; the
   fake server delivers with max_connections 20, alternating between them like a load balancer).
 
-Workload per user, all users concurrently: join through an invite (3 updates), ask 5 questions, open today's
-item (/today), file one 四不伤害 report (12 updates). Echo gets the same number of plain messages. Then,
-separately, every user sends /help once at the same moment: the simple-command throughput, as a ratio to echo.
+Workload per user, all users concurrently: join through an invite (3 updates), ask 5 questions, acknowledge the
+daily item pushed to them (press 「已学习」 on it: 1 update), file one 四不伤害 report (12 updates). Echo gets the
+same number of plain messages. Then, separately, every user sends /help once at the same moment: the
+simple-command throughput, as a ratio to echo (it starts once the bot is idle: no update waiting and no message
+for 2 s, so what users who gave up on a slow step left queued is not charged to it).
+
+The daily item is the real morning push: once every user has joined, the bench runs the daily scan with the
+clock set to the next local morning (07:30, the branch's time; members who joined today start tomorrow), as the
+scheduler would; the bot's own delivery sender (in the fleet: whichever bot process holds the sending turn)
+sends the items at its rate limit. A user who reaches the step before their item arrived waits for it (not
+counted as latency: it is the push's pace, printed on its own line); the step's latency is from the press to
+the bot's edit of that message (the button turned into 「✅ 已学习」).
 
 Two load shapes:
 * ``--think 0`` (default) — a closed loop with zero think time: every user sends the next update the moment
@@ -49,6 +58,8 @@ from tests.fleet.infra import REPORT_FORM  # noqa: E402 - the same form script a
 QUESTIONS = ["登杆前要检查哪些地方", "作业现场十不干有哪些", "安全带怎么检查", "验电的要求是什么", "什么是四不伤害"]
 TOKEN = "123456789:LOAD-bench"
 APOLOGY = "出了点问题"
+DAILY_MARK = "今日安全学习"  # the heading of a pushed daily item
+ACK_LABEL = "已学习"
 
 
 @dataclass
@@ -64,6 +75,7 @@ class Result:
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
     cpu_seconds: float = 0.0  # CPU time (user + system, all threads) of the measured processes during the workload
+    push: str = ""  # how the morning push went (items enqueued, seconds until the last one arrived)
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,7 @@ class Waiter:
     expect: str | None
     first: asyncio.Future  # time of the chat's first new bot message
     done: asyncio.Future  # the message that ends the step
+    edit_of: int | None = None  # the step ends when the bot edits this message (a pressed button's effect)
 
 
 class Replies:
@@ -111,16 +124,40 @@ class Replies:
     def __init__(self, server) -> None:
         self.server = server
         self.waiting: dict[int, Waiter] = {}
+        self.pushed: dict[int, asyncio.Future] = {}  # chat → its daily item (the message), when it arrives
+        self.last_push_at = 0.0
+        self.last_event_at = time.perf_counter()  # the bot's last message (new, edited, deleted) anywhere
         server.add_listener(self._on_message)
 
+    def daily_item(self, user_id: int) -> asyncio.Future:
+        return self.pushed.setdefault(user_id, asyncio.get_running_loop().create_future())
+
+    async def idle(self, quiet: float = 2.0, timeout: float = 300.0) -> None:
+        """Until the bot has nothing left to do: no update waiting at the server, no message for `quiet` s
+        (what users who gave up on a slow step left queued must not be charged to the next measurement)."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            now = time.perf_counter()
+            if not self.server.updates and now - self.last_event_at >= quiet:
+                return
+            await asyncio.sleep(0.2)
+
     def _on_message(self, event: str, message) -> None:
+        self.last_event_at = time.perf_counter()
+        if event == "new" and DAILY_MARK in message.body:  # the push: no step's reply
+            self.last_push_at = time.perf_counter()
+            arrived = self.daily_item(message.chat_id)
+            if not arrived.done():
+                arrived.set_result(message)
+            return
         waiter = self.waiting.get(message.chat_id)
         if waiter is None:
             return
         if event == "new" and not waiter.first.done():
             waiter.first.set_result(time.perf_counter())
         text = message.body
-        ends = APOLOGY in text or (waiter.expect in text if waiter.expect else event == "new")
+        ends = APOLOGY in text or (waiter.expect in text if waiter.expect else event == "new") or \
+            (event == "edited" and message.message_id == waiter.edit_of)
         if ends and not waiter.done.done():
             waiter.done.set_result(message)
 
@@ -155,11 +192,60 @@ def press(server, user_id: int, label: str):
     return do
 
 
+def acknowledge(server, replies: Replies, user_id: int):
+    """Press 「已学习」 on the daily item pushed to this user (waiting for it to arrive first)."""
+    async def ready() -> None:
+        await asyncio.wait_for(asyncio.shield(replies.daily_item(user_id)), PUSH_TIMEOUT)
+
+    def do() -> None:
+        message = replies.daily_item(user_id).result()
+        for row in (message.reply_markup or {}).get("inline_keyboard", []):
+            for button in row:
+                if ACK_LABEL in button["text"] and "callback_data" in button:
+                    replies.waiting[user_id].edit_of = message.message_id
+                    server.push_callback(user_id, message.message_id, button["callback_data"])
+                    return
+        raise LookupError(f"user {user_id}: no 「{ACK_LABEL}」 button on the daily item")
+    return ready, do
+
+
+PUSH_TIMEOUT = 600.0  # how long a user waits for the morning push's item to arrive
 STEPS = 3 + len(QUESTIONS) + 1 + len(REPORT_FORM)  # updates per user (echo sends as many)
 
 
+class Joined:
+    """Counts users done with joining (or gone: an error); the morning push starts when all are."""
+
+    def __init__(self, users: int) -> None:
+        self.left = users
+        self.all = asyncio.Event()
+        if not users:
+            self.all.set()
+
+    def one(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            self.all.set()
+
+
 async def user_session(server, replies: Replies, user_id: int, code: str, result: Result, echo: bool,
-                       shape: Shape = Shape(), delay: float = 0.0) -> None:
+                       shape: Shape = Shape(), delay: float = 0.0, joined: Joined | None = None) -> None:
+    counted = False
+
+    def count_joined() -> None:
+        nonlocal counted
+        if joined is not None and not counted:
+            counted = True
+            joined.one()
+
+    try:
+        await _user_steps(server, replies, user_id, code, result, echo, shape, delay, count_joined)
+    finally:
+        count_joined()
+
+
+async def _user_steps(server, replies: Replies, user_id: int, code: str, result: Result, echo: bool,
+                      shape: Shape, delay: float, count_joined) -> None:
     steps: list[tuple[object, str | None]] = []
     if echo:
         steps = [(lambda i=i: server.push_text(user_id, f"hello {i}"), "hello") for i in range(STEPS)]
@@ -170,7 +256,8 @@ async def user_session(server, replies: Replies, user_id: int, code: str, result
                  (lambda: server.push_text(user_id, name), "请确认"),
                  (press(server, user_id, "确认"), "欢迎")]
         steps += [(lambda q=q: server.push_text(user_id, q), None) for q in QUESTIONS]
-        steps.append((lambda: server.push_text(user_id, "/today"), None))
+        ready, do = acknowledge(server, replies, user_id)
+        steps.append((do, None))  # ends at the bot's edit of the item (its button becomes 「✅ 已学习」)
         for kind, value, expect in REPORT_FORM:
             steps.append(((lambda v=value: server.push_text(user_id, v)) if kind == "text" else press(server, user_id, value),
                           expect))
@@ -178,11 +265,19 @@ async def user_session(server, replies: Replies, user_id: int, code: str, result
     if delay:
         await asyncio.sleep(delay)
     kinds = ["echo"] * len(steps) if echo else \
-        ["join"] * 3 + ["question"] * len(QUESTIONS) + ["/today"] + ["report form"] * len(REPORT_FORM)
+        ["join"] * 3 + ["question"] * len(QUESTIONS) + ["daily ack"] + ["report form"] * len(REPORT_FORM)
     for index, (do, expect) in enumerate(steps):
+        if index == 3:
+            count_joined()
         pause = next(pauses)
         if index and pause:
             await asyncio.sleep(pause)
+        if kinds[index] == "daily ack":
+            try:
+                await ready()
+            except asyncio.TimeoutError:
+                result.errors.append(f"user {user_id}: no daily item within {PUSH_TIMEOUT:.0f}s")
+                return
         try:
             latency, error = await replies.act(user_id, do, expect)
         except LookupError as exc:
@@ -216,8 +311,9 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 async def drive(server, result: Result, users: list[int], code: str, echo: bool, shape: Shape,
-                pids: list[int] | None = None) -> None:
-    """The workload, then the /help burst; `pids` are the processes whose CPU time the workload is charged."""
+                pids: list[int] | None = None, push=None) -> None:
+    """The workload, then the /help burst; `pids` are the processes whose CPU time the workload is charged;
+    `push()` runs the morning push (returns how many items it queued) once every user has joined."""
     pids = pids or [os.getpid()]
     replies = Replies(server)
     for user_id in users:
@@ -225,11 +321,28 @@ async def drive(server, result: Result, users: list[int], code: str, echo: bool,
     print(f"  driving {len(users)} users (pid {os.getpid()}) …", file=sys.stderr, flush=True)
     result.load_before = os.getloadavg()
     cpu_before = _cpu_seconds(pids)
+    joined = Joined(len(users))
+
+    async def morning() -> None:
+        await joined.all.wait()
+        pushed_at = time.perf_counter()
+        queued = await push()
+        print(f"  morning push: {queued} items queued", file=sys.stderr, flush=True)
+        await asyncio.gather(*(asyncio.wait_for(asyncio.shield(replies.daily_item(u)), PUSH_TIMEOUT) for u in users),
+                             return_exceptions=True)
+        arrived = sum(1 for u in users if replies.daily_item(u).done())
+        result.push = (f"morning push: {queued} items queued after the last join, {arrived} arrived, the last "
+                       f"{replies.last_push_at - pushed_at:.1f} s after the scan")
+
     started = time.perf_counter()
+    pushing = asyncio.create_task(morning()) if push is not None else None
     await asyncio.gather(*(user_session(server, replies, u, code, result, echo, shape,
-                                        shape.start_delay(i, len(users))) for i, u in enumerate(users)))
+                                        shape.start_delay(i, len(users)), joined) for i, u in enumerate(users)))
     result.seconds = time.perf_counter() - started
+    if pushing is not None:
+        await pushing
     result.cpu_seconds = _cpu_seconds(pids) - cpu_before
+    await replies.idle()
     result.help_per_second = await help_burst(server, replies, users, echo)
     result.load_after = os.getloadavg()
 
@@ -284,7 +397,8 @@ async def run_echo(users: list[int], shape: Shape) -> Result:
 
 
 async def _seed_invite(database_url: str, uses: int) -> str:
-    from bot.services import membership
+    """The branch (its daily item every day at 07:30) and one invite for every user."""
+    from bot.services import daily, membership
     from storage.db import create_engine, create_sessionmaker
     from storage.migrate import upgrade
 
@@ -293,11 +407,32 @@ async def _seed_invite(database_url: str, uses: int) -> str:
         await upgrade(engine)
         async with create_sessionmaker(engine)() as session:
             branch = await membership.add_branch(session, "余山供电所")
+            await daily.set_schedule(session, branch.id, at=PUSH_AT, everyday=True)
             invite = await membership.create_invite(session, branch, "member", uses=uses, days=7)
             await session.commit()
             return invite.code
     finally:
         await engine.dispose()
+
+
+PUSH_AT = "07:30"
+
+
+async def morning_push(app) -> int:
+    """The scheduler's daily scan with the clock at the next local morning's push time (the members joined
+    today, so their first item is tomorrow's); returns how many items it queued for the sender."""
+    from datetime import datetime, time as clock_time, timedelta
+
+    from schedulers.daily import daily_scan
+
+    tomorrow = app.local_now().date() + timedelta(days=1)
+    at = datetime.combine(tomorrow, clock_time.fromisoformat(PUSH_AT), tzinfo=app.settings.tz)
+    deadline = time.monotonic() + 60
+    while True:  # the bot's own scan may hold the scan lock for a moment
+        results = await daily_scan(app, now=at)
+        if results or time.monotonic() > deadline:
+            return sum(r.enqueued for r in results)
+        await asyncio.sleep(0.5)
 
 
 async def run_embedded(users: list[int], folder: Path, shape: Shape) -> Result:
@@ -318,7 +453,7 @@ async def run_embedded(users: list[int], folder: Path, shape: Shape) -> Result:
         async with polling(server, dp, bot, **polling_options(settings)):  # as bot/runner.py runs it
             await _wait_knowledge(app)
             with PeakRSS({"this process (bot + fake server)": os.getpid()}) as rss:
-                await drive(server, result, users, code, echo=False, shape=shape)
+                await drive(server, result, users, code, echo=False, shape=shape, push=lambda: morning_push(app))
     await app.close()
     result.rss_mb = rss.peak
     return result
@@ -333,6 +468,8 @@ async def _wait_knowledge(app, timeout: float = 900) -> None:
 
 
 async def run_fleet(users: list[int], folder: Path, shape: Shape) -> Result:
+    from bot.app import create_app
+    from bot.config import load_settings
     from bot.simulator import FakeTelegramServer
     from tests.fleet.infra import bot_process, cli, fleet_servers, free_port, healthy, wait_until
 
@@ -357,9 +494,16 @@ async def run_fleet(users: list[int], folder: Path, shape: Shape) -> Result:
                 stop_at_exit.callback(process.stop)
             for port in ports:
                 await wait_until(lambda port=port: healthy(f"http://127.0.0.1:{port}/healthz"), 300, "a healthy bot")
-            with PeakRSS({b.name: b.popen.pid for b in bots} | {"this process (fake server)": os.getpid()}) as rss:
-                await drive(server, result, users, code, echo=False, shape=shape,
-                            pids=[b.popen.pid for b in bots] + [os.getpid()])
+            # the scan runs here against the fleet's database, as one bot's scheduler would; the bots' sender sends
+            pusher = await create_app(load_settings(_env_file=None, database_url=database.url,
+                                                    knowledge_dir=ROOT / "knowledge", index_dir=folder / "push-index",
+                                                    media_dir=folder / "push-media"), migrate=False)
+            try:
+                with PeakRSS({b.name: b.popen.pid for b in bots} | {"this process (fake server)": os.getpid()}) as rss:
+                    await drive(server, result, users, code, echo=False, shape=shape,
+                                pids=[b.popen.pid for b in bots] + [os.getpid()], push=lambda: morning_push(pusher))
+            finally:
+                await pusher.close()
     result.rss_mb = rss.peak
     return result
 
@@ -403,6 +547,9 @@ def print_table(results: list[Result], users: int, shape: Shape, load_at_start: 
         if len(r.by_step) > 1:
             print(f"  {r.name}: " + "; ".join(f"{kind} p50 {pct(v, .5) * 1000:.0f} p95 {pct(v, .95) * 1000:.0f} ms"
                                              for kind, v in r.by_step.items()))
+    for r in results:
+        if r.push:
+            print(f"  {r.name}: {r.push}")
     for r in results:
         for error in r.errors[:5]:
             print(f"  {r.name}: {error}")

@@ -3,7 +3,10 @@
 aiogram runs every filter that is not a coroutine function through ``asyncio.to_thread``, including the
 magic filters (``F.text``, ``F.chat.type == "private"``) that nearly every router uses: a thread hop for an
 attribute lookup, for every handler tried on every update. Under load (profile of a 60-user run) that was
-a twentieth of the event loop's time. A magic filter only reads the event, so it is run inline.
+a twentieth of the event loop's time. A magic filter only reads the event, so it is run inline. So is a
+form state used as a filter (``router.message.register(handler, JoinForm.name)``): ``State.__call__`` only
+compares the chat's state with its own name; before, every message tried against the join form's handlers
+(a plain /help included) made three thread hops for it.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any
 
 from aiogram import Router
 from aiogram.dispatcher.event.handler import FilterObject, HandlerObject
+from aiogram.fsm.state import State
 
 
 def _handlers(router: Router) -> Iterator[HandlerObject]:
@@ -23,7 +27,8 @@ def _handlers(router: Router) -> Iterator[HandlerObject]:
 
 
 def inline_magic_filters(router: Router) -> int:
-    """Make the magic filters of `router` and its sub-routers run on the event loop; returns how many."""
+    """Make the magic filters and form-state filters of `router` and its sub-routers run on the event loop;
+    returns how many."""
     changed = 0
     for handler in _handlers(router):
         for event_filter in handler.filters or ():
@@ -33,7 +38,7 @@ def inline_magic_filters(router: Router) -> int:
 
 
 def _inline(event_filter: FilterObject) -> bool:
-    if event_filter.magic is None or event_filter.awaitable:
+    if event_filter.awaitable or (event_filter.magic is None and not _is_state(event_filter.callback)):
         return False
     resolve = event_filter.callback
 
@@ -43,3 +48,8 @@ def _inline(event_filter: FilterObject) -> bool:
     event_filter.callback = inline  # `params` stay those of resolve: call() passes it the same arguments
     event_filter.awaitable = True
     return True
+
+
+def _is_state(callback: Any) -> bool:
+    """A form state itself as the filter, whose __call__ is aiogram's own (a pure comparison)."""
+    return isinstance(callback, State) and type(callback).__call__ is State.__call__

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import re
 import sqlite3
 import weakref
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_only
@@ -29,6 +33,8 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    if _ONE_HOP and type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
+        dbapi_connection.__class__ = _OneHopConnection  # same slots: only the cursor class and commit/rollback differ
     # WAL lets the scheduler write while handlers read; foreign keys are off by default in SQLite.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -97,6 +103,113 @@ def _take_turns_writing(engine: AsyncEngine) -> None:
     # a connection returned, reset or dropped without either (an error, a session never closed)
     event.listen(engine.sync_engine.pool, "checkin", lambda _dbapi, record: record and pass_turn(record.info))
     event.listen(engine.sync_engine.pool, "invalidate", lambda _dbapi, record, _exc: pass_turn(record.info))
+
+
+# ------------------------------------------------------------------------------------ one hop per statement
+
+def _run_statement(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> tuple:
+    """In aiosqlite's thread: the whole statement, its rows and its counters."""
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else ()
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    """SQLAlchemy's aiosqlite cursor makes four trips to the connection's thread per statement (open a cursor,
+    execute, fetch all rows, close), each a hand-over between the event loop and that thread (a queue put, a
+    wake-up, a future set across threads): under load most of a simple update's cost. This one makes one trip,
+    doing the same four steps there; the rows are buffered as SQLAlchemy's cursor buffers them anyway (server-side
+    cursors keep SQLAlchemy's class)."""
+
+    __slots__ = ("_description", "_rowcount", "_lastrowid")
+
+    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:  # no cursor opened here
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None
+        self._soft_closed_memoized = {}
+        self._rows = collections.deque()
+        self._description = None
+        self._rowcount = -1
+        self._lastrowid = None
+
+    @property
+    def description(self):
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self):
+        return self._lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return 1
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        pass
+
+    async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
+        async with self._adapt_connection._execute_mutex:
+            self._description, rows, self._rowcount, self._lastrowid = await self._connection._execute(
+                _run_statement, self._connection._conn, operation, parameters, many)
+            self._rows = collections.deque(rows)
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> None:
+        await self._run(operation, parameters, False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> None:
+        await self._run(operation, seq_of_parameters, True)
+
+    async def _async_soft_close(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+# What the classes above rely on: SQLAlchemy's cursor running statements through _execute_async (2.0.44+, 2.1),
+# aiosqlite queueing a function for its thread with Connection._execute (0.17+). Otherwise the stock classes stay.
+_ONE_HOP = hasattr(AsyncAdapt_aiosqlite_cursor, "_execute_async") and hasattr(aiosqlite.Connection, "_execute")
+
+
+class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    """Also skips the trip for a COMMIT or ROLLBACK with no SQLite transaction open: a read-only update's commit,
+    and the pool's rollback when a committed connection is returned. Safe because it is the very test Python's
+    sqlite3 makes itself: its commit() and rollback() do nothing unless `in_transaction` (the connection is not
+    in autocommit mode, i.e. a write or an explicit BEGIN opened a transaction; a SELECT alone opens none in
+    sqlite3's default transaction handling, which this engine keeps). The flag is read here, between two
+    statements of this connection, while its thread is idle; a transaction that is open (a write not yet
+    committed, e.g. after an error) is still rolled back on return, holding no lock past it."""
+
+    __slots__ = ()
+    _cursor_cls = _OneHopCursor
+
+    def _transaction_open(self) -> bool:
+        inner = self._connection
+        return inner._connection is not None and inner.in_transaction
+
+    def commit(self) -> None:
+        if self._transaction_open():
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._transaction_open():
+            super().rollback()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from aiogram import Dispatcher
+from aiogram.fsm.state import State
 from magic_filter import MagicFilter
 
 from bot.app import build_dispatcher
@@ -68,9 +69,10 @@ def test_build_dispatcher_runs_every_magic_filter_inline(app):
     assert inline_magic_filters(plain) >= 10  # F.text, F.chat.type == "private", F.data … in many routers
 
 
-def _magic(func) -> bool:
+def _filter(func) -> bool:
+    """A magic filter's resolve, or a form state used as a filter."""
     target = func.func if isinstance(func, partial) else func
-    return isinstance(getattr(target, "__self__", None), MagicFilter)
+    return isinstance(getattr(target, "__self__", None), MagicFilter) or isinstance(target, State)
 
 
 async def test_an_update_tried_against_every_router_makes_no_thread_hop_for_a_filter(harness, monkeypatch):
@@ -84,7 +86,28 @@ async def test_an_update_tried_against_every_router_makes_no_thread_hop_for_a_fi
     monkeypatch.setattr(asyncio, "to_thread", counting)
     replies = await harness.send(4242, "你好")  # a stranger's text falls through every router to the gate
     assert replies, "the stranger got no reply"
-    assert not [hop for hop in hops if _magic(hop)]
+    assert not [hop for hop in hops if _filter(hop)]
+
+
+async def test_a_form_state_filter_runs_inline_and_still_matches(harness, app, monkeypatch):
+    """The join form's handlers are registered with its states as filters (JoinForm.name …): a member's /help
+    is tried against them without a thread hop, and a chat in that state still reaches them."""
+    from tests.test_handlers_join import join, make_invite
+
+    hops = []
+    real = asyncio.to_thread
+
+    async def counting(func, /, *args, **kwargs):
+        hops.append(func)
+        return await real(func, *args, **kwargs)
+
+    code = await make_invite(app)
+    await join(harness, app, 6161, "王五", code)
+    monkeypatch.setattr(asyncio, "to_thread", counting)
+    assert "我能为您做什么" in (await harness.send(6161, "/help"))[0]
+    assert "姓名" in (await harness.send(6262, f"/start {code}"))[0]
+    assert "赵六" in (await harness.send(6262, "赵六"))[0]  # JoinForm.name matched, inline
+    assert not [hop for hop in hops if _filter(hop)]
 
 
 async def test_an_update_takes_one_connection_and_one_transaction_fsm_state_included(app, harness):
