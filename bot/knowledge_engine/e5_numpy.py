@@ -302,23 +302,19 @@ class E5Numpy:
                 "oln": (col(p + "oln.w"), col(p + "oln.b")),
             })
 
-    def _attend(self, qkv: np.ndarray, ctx: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> None:
-        """Softmax attention of each segment on its own tokens (padded to the group's longest, keys masked)."""
+    def _attend(self, qkv: np.ndarray, ctx: np.ndarray, starts: np.ndarray, length: int) -> None:
+        """Softmax attention of each segment (all ``length`` tokens long) on its own tokens."""
         H, NH = self.H, self.NH
         hd = H // NH
-        lmax = int(lens.max())
-        idx = starts[:, None] + np.arange(lmax)[None, :]  # [B, L]
-        valid = np.arange(lmax)[None, :] < lens[:, None]
-        idx = np.where(valid, idx, starts[:, None])  # padded columns repeat a real token; their keys are masked
-        x = qkv[:, idx].reshape(3, NH, hd, len(lens), lmax).transpose(0, 3, 1, 4, 2)  # [3, B, NH, L, hd]
+        idx = starts[:, None] + np.arange(length)[None, :]  # [B, L]
+        x = qkv[:, idx].reshape(3, NH, hd, len(starts), length).transpose(0, 3, 1, 4, 2)  # [3, B, NH, L, hd]
         s = np.matmul(x[0], x[1].transpose(0, 1, 3, 2))
         s *= np.float32(1 / np.sqrt(np.float32(hd)))
-        s += np.where(valid, np.float32(0), np.float32(-np.inf))[:, None, None, :]
         s -= s.max(axis=3, keepdims=True)
         np.exp(s, out=s)
         s /= s.sum(axis=3, keepdims=True)
-        out = np.matmul(s, x[2]).transpose(1, 3, 0, 2).reshape(H, len(lens), lmax)  # [H, B, L]
-        ctx[:, idx[valid]] = out[:, valid]
+        out = np.matmul(s, x[2]).transpose(1, 3, 0, 2)  # [H / hd, hd, B, L]
+        ctx[:, idx.ravel()] = out.reshape(H, -1)
 
     def _rows(self, ly: dict | None, nxt: dict | None, x: np.ndarray, ctx: np.ndarray, qkv: np.ndarray,
               r: slice) -> None:
@@ -356,19 +352,18 @@ class E5Numpy:
         qkv = np.empty((3 * H, T), np.float32)
         ctx = np.empty((H, T), np.float32)
         rows = [slice(a, min(a + ROWS, T)) for a in range(0, T, ROWS)]
-        groups, g = [], 0  # segments by increasing length, a group's attention scores under _ATTN_FLOATS
-        order = np.argsort(lens, kind="stable")
-        while g < len(order):
-            h = g + 1
-            while h < len(order) and (h + 1 - g) * self.NH * int(lens[order[h]]) ** 2 <= _ATTN_FLOATS:
-                h += 1
-            groups.append(order[g:h])
-            g = h
+        # attention runs on groups of segments of one length: no padding, so a text's vector does not depend on
+        # the batch (padding changes the order of the softmax sums, and the activation rounding amplifies that)
+        groups = []
+        for length in np.unique(lens):
+            same = starts[lens == length]
+            per_group = max(1, _ATTN_FLOATS // (self.NH * int(length) ** 2))
+            groups += [(same[i : i + per_group], int(length)) for i in range(0, len(same), per_group)]
         layers = [None, *self._layers]
         for ly, nxt in zip(layers, layers[1:] + [None]):
             self._run(self._rows, [(ly, nxt, x, ctx, qkv, r) for r in rows])
             if nxt is not None:
-                self._run(self._attend, [(qkv, ctx, starts[seg], lens[seg]) for seg in groups])
+                self._run(self._attend, [(qkv, ctx, seg, length) for seg, length in groups])
         return (np.add.reduceat(x, starts, axis=1) / lens.astype(np.float32)).T
 
     def _run(self, fn, jobs: list[tuple]) -> None:
