@@ -39,7 +39,6 @@ import numpy as np
 QK = 32
 META = "\u2581"
 _F32 = struct.Struct("<f")
-_WORDS = re.compile(f"{META}[^{META}]*")
 _SPACES = re.compile(" {2,}")
 # attention scores of one group: at most this many floats (B * heads * L * L)
 _ATTN_FLOATS = 1 << 20
@@ -186,18 +185,19 @@ class E5Numpy:
 
     # ------------------------------------------------------------------ tokenizer
     def _init_tokenizer(self, blob: bytes, offs: list[int], scores: list[float]) -> None:
-        self._vocab: dict[str, tuple[int, float]] = {}
+        # piece → id (plain str → int: no objects for the garbage collector to walk), scores by id
+        self._vocab: dict[str, int] = {}
+        self._scores = scores
         longest: dict[str, int] = {}  # first character → longest piece (characters) starting with it
         for i in range(len(scores)):
             if i == self.unk or offs[i + 1] == offs[i]:
                 continue  # tok_lookup never yields <unk>; empty pieces are not hashed
             piece = blob[offs[i] : offs[i + 1]].decode("utf-8")
-            self._vocab[piece] = (i, scores[i])
+            self._vocab[piece] = i
             if len(piece) > longest.get(piece[0], 0):
                 longest[piece[0]] = len(piece)
         self._longest = longest
         self._unk_score = _f32(_f32(min(scores)) - 10.0)
-        self._edges_cache: dict[str, list] = {}
 
     def _init_norm(self, raw: bytes, n_norm: int) -> None:
         table: dict[int, str] = {}
@@ -213,46 +213,28 @@ class E5Numpy:
         s = _SPACES.sub(" ", text.translate(self._norm))
         return (s if s.startswith(" ") else " " + s).replace(" ", META)
 
-    def _edges(self, word: str) -> list[list[tuple[int, int, float]]]:
-        """For each start in ``word``: the pieces (end, id, score) that match there, by increasing end."""
-        edges = self._edges_cache.get(word)
-        if edges is None:
-            vocab, longest, n = self._vocab, self._longest, len(word)
-            edges = []
-            for i in range(n):
-                found = []
-                for e in range(i + 1, min(n, i + longest.get(word[i], 0)) + 1):
-                    hit = vocab.get(word[i:e])
-                    if hit is not None:
-                        found.append((e, hit[0], hit[1]))
-                edges.append(found)
-            if len(self._edges_cache) > 50_000:
-                self._edges_cache.clear()
-            self._edges_cache[word] = edges
-        return edges
-
     def content_ids(self, text: str) -> list[int]:
-        """``tok_content``: the token ids of ``text`` (no ``<s>``/``</s>``), in order."""
+        """``tok_content``: the token ids of ``text`` (no ``<s>``/``</s>``), in order.  A Viterbi over the pieces
+        with float32 sums, relaxed in the C engine's order (by start, then by end, <unk> last) so ties break
+        the same way."""
         s = self._normalized(text)
         n = len(s)
         best = [-1e30] * (n + 1)
         best[0] = 0.0
         piece = [0] * (n + 1)
         back = [0] * (n + 1)
-        f32, unk_score = _f32, self._unk_score
-        # No piece has the metaspace after its first character, so pieces never cross a word start and each
-        # word's candidate pieces can be found (and cached) alone; the sums still run over the whole text.
-        for m in _WORDS.finditer(s):
-            off = m.start()
-            for i, found in enumerate(self._edges(m.group()), off):
-                b = best[i]
-                for e, idx, score in found:
-                    sc = f32(b + score)
-                    if sc > best[off + e]:
-                        best[off + e], piece[off + e], back[off + e] = sc, idx, i
-                sc = f32(b + unk_score)
-                if sc > best[i + 1]:
-                    best[i + 1], piece[i + 1], back[i + 1] = sc, self.unk, i
+        vocab, scores, longest, f32, unk, unk_score = self._vocab, self._scores, self._longest, _f32, self.unk, self._unk_score
+        for i in range(n):
+            b = best[i]
+            for e in range(i + 1, min(n, i + longest.get(s[i], 0)) + 1):
+                idx = vocab.get(s[i:e])
+                if idx is not None:
+                    sc = f32(b + scores[idx])
+                    if sc > best[e]:
+                        best[e], piece[e], back[e] = sc, idx, i
+            sc = f32(b + unk_score)
+            if sc > best[i + 1]:
+                best[i + 1], piece[i + 1], back[i + 1] = sc, unk, i
         out = []
         i = n
         while i > 0:
