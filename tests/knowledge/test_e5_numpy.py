@@ -70,7 +70,7 @@ def test_single_texts_agree_with_the_c_engine(c_engine, np_engine, clauses):
         assert _cos(np_engine.embed([q], is_query=True)[0], c_engine.query(q)) >= MIN_COS, q
 
 
-def test_a_padded_batch_of_different_lengths_agrees_with_the_c_engine(c_engine, np_engine, clauses):
+def test_a_batch_of_different_lengths_agrees_with_the_c_engine(c_engine, np_engine, clauses):
     texts = sorted(clauses, key=len)[:: max(1, len(clauses) // 24)]
     assert len({np_engine.token_count(t) for t in texts}) > 10  # many lengths in one batch
     cos = _cos(np_engine.embed(texts), c_engine.passage(texts))
