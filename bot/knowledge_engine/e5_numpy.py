@@ -79,13 +79,23 @@ def _find_set_local_threads():
 _SET_LOCAL_THREADS = _find_set_local_threads()
 
 
-def _dequant(raw: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Q4_0 blocks (fp16 scale + 16 bytes: weight j low nibble, j+16 high nibble) → float32 [rows, cols]."""
+def _unpack(raw: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Q4_0 blocks (fp16 scale + 16 bytes: weight j low nibble, j+16 high nibble) → int8 weights [rows, cols / 32,
+    32] (-8..7) and float32 scales [rows, cols / 32, 1]."""
     b = raw.reshape(rows, cols // QK, 18)
     d = b[:, :, :2].copy().view(np.float16).astype(np.float32)
     qs = b[:, :, 2:]
-    q = np.concatenate([qs & 15, qs >> 4], axis=2).astype(np.int8) - 8
-    return (q * d).reshape(rows, cols)
+    return np.concatenate([qs & 15, qs >> 4], axis=2).astype(np.int8) - 8, d
+
+
+def _dense(packed: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    q, d = packed
+    return (q * d).reshape(q.shape[0], -1)
+
+
+def _dequant(raw: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Q4_0 blocks → float32 [rows, cols]."""
+    return _dense(_unpack(raw, rows, cols))
 
 
 # Activations are feature-major, [features, tokens]: the per-block (32 features) maxima of the activation
@@ -268,8 +278,8 @@ class E5Numpy:
         def col(name: str) -> np.ndarray:
             return f32(name)[:, None]
 
-        def q4(name: str, rows: int, cols: int) -> np.ndarray:
-            return _dequant(raw(name), rows, cols)
+        def q4(name: str, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+            return _unpack(raw(name), rows, cols)
 
         self._word_at, self._word_row = tensors["emb.word"][2], (H // QK) * 18  # stays 4-bit, in the file
         self._pos = f32("emb.pos").reshape(self.MAXP, H)
@@ -279,7 +289,7 @@ class E5Numpy:
         for i in range(self.NL):
             p = f"l{i}."
             self._layers.append({
-                "qkv": np.concatenate([q4(p + "q.w", H, H), q4(p + "k.w", H, H), q4(p + "v.w", H, H)]),
+                "qkv": tuple(map(np.concatenate, zip(q4(p + "q.w", H, H), q4(p + "k.w", H, H), q4(p + "v.w", H, H)))),
                 "qkv_b": np.concatenate([col(p + "q.b"), col(p + "k.b"), col(p + "v.b")]),
                 "ao": q4(p + "ao.w", H, H), "ao_b": col(p + "ao.b"),
                 "aln": (col(p + "aln.w"), col(p + "aln.b")),
@@ -323,6 +333,10 @@ class E5Numpy:
             q += nxt["qkv_b"]
             qkv[:, r] = q
 
+    def _expanded(self, i: int) -> dict:
+        """Layer ``i`` with its matrices in float32."""
+        return {k: _dense(v) if k in ("qkv", "ao", "fi", "fo") else v for k, v in self._layers[i].items()}
+
     def _word_rows(self, ids: np.ndarray) -> np.ndarray:
         """The 4-bit word-embedding rows of ``ids``, read from the model file."""
         uniq, inverse = np.unique(ids, return_inverse=True)
@@ -352,11 +366,15 @@ class E5Numpy:
             same = starts[lens == length]
             per_group = max(1, _ATTN_FLOATS // (self.NH * int(length) ** 2))
             groups += [(same[i : i + per_group], int(length)) for i in range(0, len(same), per_group)]
-        layers = [None, *self._layers]
-        for ly, nxt in zip(layers, layers[1:] + [None]):
+        # the matrices stay as int8 + scales (a quarter of float32's memory); a layer's are expanded to float32
+        # for the chunk, at most two layers at a time
+        ly = None
+        for i in range(self.NL + 1):
+            nxt = self._expanded(i) if i < self.NL else None
             self._run(self._rows, [(ly, nxt, x, ctx, qkv, r) for r in rows])
             if nxt is not None:
                 self._run(self._attend, [(qkv, ctx, seg, length) for seg, length in groups])
+            ly = nxt
         return (np.add.reduceat(x, starts, axis=1) / lens.astype(np.float32)).T
 
     def _run(self, fn, jobs: list[tuple]) -> None:
