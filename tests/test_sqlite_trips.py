@@ -29,11 +29,17 @@ def trips(monkeypatch):
     return seen
 
 
-async def test_a_statement_is_one_trip_and_returns_rows_counts_and_ids(tmp_path, trips):
+async def engine_with_table(tmp_path, ddl: str):
+    """A file database of the project's engine (its SQLite connection set-up included) with one table."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'trips.db'}")
+    async with engine.begin() as setup:
+        await setup.execute(text(ddl))
+    return engine
+
+
+async def test_a_statement_is_one_trip_and_returns_rows_counts_and_ids(tmp_path, trips):
+    engine = await engine_with_table(tmp_path, "CREATE TABLE notes (id INTEGER PRIMARY KEY, who TEXT UNIQUE, n INT)")
     try:
-        async with engine.begin() as setup:
-            await setup.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, who TEXT UNIQUE, n INT)"))
         async with engine.connect() as connection:
             trips.clear()
             inserted = await connection.execute(text("INSERT INTO notes (who, n) VALUES ('a', 1)"))
@@ -57,10 +63,8 @@ async def test_a_statement_is_one_trip_and_returns_rows_counts_and_ids(tmp_path,
 
 
 async def test_an_open_transaction_is_still_rolled_back_when_its_connection_returns(tmp_path, trips):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'trips.db'}")
+    engine = await engine_with_table(tmp_path, "CREATE TABLE notes (who TEXT)")
     try:
-        async with engine.begin() as setup:
-            await setup.execute(text("CREATE TABLE notes (who TEXT)"))
         async with engine.connect() as reader:
             trips.clear()
             await reader.execute(text("SELECT * FROM notes"))
