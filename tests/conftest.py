@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from datetime import datetime
 
@@ -57,12 +58,29 @@ async def require_postgres() -> None:
         pytest.skip(_PG_PROBLEM)
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory):
+    """One SQLite file migrated to head per test session; each test gets a copy (migrating every test's
+    database took a tenth of the suite). tests/test_migrations.py runs the migrations themselves."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+
+    async def migrate() -> None:
+        db = create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await upgrade(db)
+        finally:
+            await db.dispose()  # the last connection's close checkpoints the WAL: the file alone is complete
+
+    asyncio.run(migrate())
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def engine(request, tmp_path):
+async def engine(request, tmp_path, migrated_sqlite_file):
     """A migrated, empty database: a temp SQLite file, or a fresh schema in the PostgreSQL test database."""
     if request.param == "sqlite":
+        shutil.copyfile(migrated_sqlite_file, tmp_path / "test.db")
         db = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
-        await upgrade(db)
         yield db
         await db.dispose()
         return
