@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.fsm_storage import SqlStorage, TrackedRedisStorage
 from bot.services.daily import ClauseSource
 from bot.services.digest import DigestSection
-from bot.services.item_rules import RuleLookup, engine_lookup
+from bot.services.item_rules import EngineRuleLookup, RuleLookup
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -59,7 +59,7 @@ class App:
         engine's once its index is open; None (no engine yet): items get no rule, and no error."""
         if self.rule_lookup is not None:
             return self.rule_lookup
-        return engine_lookup(self.knowledge) if self.knowledge is not None else None
+        return EngineRuleLookup(self.knowledge) if self.knowledge is not None else None
 
     def local_now(self) -> datetime:
         """Now in the bot's time zone (settings.timezone), from the injected clock."""

@@ -109,10 +109,6 @@ class EngineRuleLookup:
                         excerpt_of(source.text, source.clause))
 
 
-def engine_lookup(engine: "KnowledgeEngine") -> RuleLookup:
-    return EngineRuleLookup(engine)
-
-
 async def find_rule(lookup: RuleLookup | None, description: str, kind: ItemKind = "hazards") -> ItemRule | None:
     """The rule for a hazard or violation description, off the event loop; None without a lookup or when it
     fails (`kind` only names the item in the log line)."""

