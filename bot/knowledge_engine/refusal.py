@@ -113,8 +113,19 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
+# 几 that asks nothing: 好几回 / 好几天 ("several"), 我们几个 ("the few of us"), 十几 / 几十 ("a dozen or so", "dozens").
+# Removed before a question is read for the number it asks (fifth pass of issue 13: 「一根杆上架了好几回线，挂地线先挂
+# 上面的还是下面的」 read as asking for a number of times).
+_INDEFINITE_JI = re.compile(r"(?<=[好们十])几|几(?=[十百千万])")
+
+
+def definite(question_match: str) -> str:
+    """The question without indefinite uses of 几 (好几, 们几, 十几, 几十)."""
+    return _INDEFINITE_JI.sub("", question_match)
+
+
 def asks_quantity(question_match: str) -> bool:
-    return _ASKS_QUANTITY.search(question_match) is not None
+    return _ASKS_QUANTITY.search(definite(question_match)) is not None
 
 
 def states_quantity(clause_text: str) -> bool:
@@ -149,6 +160,7 @@ QUANTITY_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 
 def asked_quantity_types(question_match: str) -> list[str]:
     """The kinds of number a question asks for (a question word such as 多少/几 must be present)."""
+    question_match = definite(question_match)
     if not asks_quantity(question_match) and not re.search(r"多大|哪年|比例|范围", question_match):
         return []
     return [name for name, (asks, _) in QUANTITY_TYPES.items() if asks.search(question_match)]
@@ -173,6 +185,7 @@ TIME_UNITS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 
 def asked_time_units(question_match: str) -> list[str]:
     """The time units a question names with its question word (几年, 多少分钟; not 好几天, "several days")."""
+    question_match = definite(question_match)
     return [name for name, (asks, _) in TIME_UNITS.items() if asks.search(question_match)]
 
 
