@@ -107,6 +107,7 @@ def answered_by(model: RefusalModel, row: dict) -> bool:
     return (
         model.probability(f) >= model.threshold and not f.get("unknown_identifier")
         and not (f.get("numbered") and f["dense"] < DENSE_FLOOR) and not f.get("number_type_missing")
+        and not f.get("sentence_number_missing")
     )
 
 

@@ -39,6 +39,9 @@ Signals (each computed for any question, each with a reason)
   date, a duration, metres, volts, people…) that none of the clauses shown states, or
   names the time unit it wants (几年, 多少分钟) and none states a number in that unit
   (每年 or a calendar year is a number, not this answer; fourth pass of issue 13);
+* ``sentence_number_missing`` 1 when the best passage is prose (not a numbered clause), the
+  question asks for a kind of number, and in none of the passages shown does the sentence that
+  carries the question's topic words state one (answer_type.py; fifth pass of issue 13);
 * ``missing_idf`` the highest IDF (scaled to [0, 1]) of a topic word of the question
   (jieba words, no function words, question words, everyday or common folder words;
   mapped through the term file) that the folder uses somewhere but the best clause and
@@ -66,7 +69,9 @@ clause and whose best dense cosine is under ``DENSE_FLOOR`` (not applied to pros
 nor a question that asks for a kind of number none of the clauses shown states
 (``number_type_missing``: they cannot carry the answer, however close they are; fourth
 pass of issue 13 — on the 454 development questions it fired on 37 to refuse and on one
-answerable question whose answering clause was not in the top ten anyway).  A question that is not answered is
+answerable question whose answering clause was not in the top ten anyway), nor, for prose passages,
+a question whose number kind no topic sentence states (``sentence_number_missing``; fifth pass: on
+the 565 development questions it adds 3 to refuse, 0 answerable).  A question that is not answered is
 ``offtopic`` when its topic is mostly unknown to the folder (``known`` below the
 model's ``offtopic_known``), else ``related``.
 """
@@ -248,6 +253,8 @@ def decide(
         why = f"nothing semantically close (cosine {features.get('dense', 0.0):.3f} < {DENSE_FLOOR})"
     elif features.get("number_type_missing", 0.0):
         why = "the clauses shown state no number of the kind asked"
+    elif features.get("sentence_number_missing", 0.0):
+        why = "the sentences of the passages shown on the topic state no number of the kind asked"
     elif p >= model.threshold:
         return Decision(ANSWER, p)
     else:
