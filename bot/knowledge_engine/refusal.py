@@ -156,7 +156,7 @@ QUANTITY_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(_NUM + r"(mm|cm|km|m|米|毫米|厘米|公里|倍)(?![a-z])|表\s*\d+", re.I),
     ),
     "voltage": (re.compile(r"几伏|多少伏|电压.{0,8}(多少|范围)"), re.compile(_NUM + r"(v|kv|伏|千伏)", re.I)),
-    "current": (re.compile(r"电流.{0,8}(多少|多大)|\d+\s*ma", re.I), re.compile(_NUM + r"(a|ma|安)(?![a-z])", re.I)),
+    "current": (re.compile(r"电流.{0,8}(多少|多大)|\d+\s*ma|多少安(?!全)|几安(?![全装])", re.I), re.compile(_NUM + r"(a|ma|安)(?![a-z])", re.I)),
     "pressure": (re.compile(r"气压|压力.{0,6}(多少|多大)"), re.compile(_NUM + r"(mpa|kpa|pa)", re.I)),
     "share": (re.compile(r"率|比例|百分之|几成"), re.compile(_NUM + r"(%|％)|百分之|\d+\s*成")),
     "level": (re.compile(r"几级"), re.compile(_NUM + r"级")),
@@ -185,6 +185,7 @@ TIME_UNITS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "days": (re.compile(r"(?<!好)几天|多少天|(?<!好)几日|几个工作日"), re.compile(_UNIT_NUM + r"(个工作日|天|日)(?!\s*\d)")),
     "hours": (re.compile(r"(?<!好)几(个)?小时|多少(个)?小时|几个钟头"), re.compile(_UNIT_NUM + r"(个)?(h|小时|钟头)", re.I)),
     "minutes": (re.compile(r"(?<!好)几分钟|多少分钟"), re.compile(_UNIT_NUM + r"(min|分钟)", re.I)),
+    "seconds": (re.compile(r"(?<!好)几秒|多少秒"), re.compile(_UNIT_NUM + r"(s|秒)(?![a-z])", re.I)),
 }
 
 

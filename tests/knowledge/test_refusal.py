@@ -217,3 +217,14 @@ def test_in_a_prose_passage_the_sentence_on_the_topic_must_state_the_number_aske
 def test_no_topic_sentence_with_the_number_asked_is_never_an_answer():
     d = decide({"dense": 0.99, "coverage": 1.0, "known": 0.9, "sentence_number_missing": 1.0}, [], MODEL)
     assert d.outcome == "related" and "number" in d.reason
+
+
+def test_seconds_and_amperes_asked_for_must_be_stated():
+    from bot.knowledge_engine.refusal import asked_quantity_types, asked_time_units
+    from bot.knowledge_engine.retrieval import number_type_missing
+
+    assert asked_time_units("重合闸时间一般整定几秒") == ["seconds"]
+    assert "current" in asked_quantity_types("零序保护定值一般设多少安")
+    assert "current" not in asked_quantity_types("离带电体要保持多少安全距离")
+    assert number_type_missing("重合闸时间一般整定几秒", ["试验时间为 1min，以无击穿为合格。"])
+    assert not number_type_missing("加压要持续几秒", ["加压持续 60s 后降压。"])
