@@ -71,7 +71,7 @@ nor a question that asks for a kind of number none of the clauses shown states
 pass of issue 13 — on the 454 development questions it fired on 37 to refuse and on one
 answerable question whose answering clause was not in the top ten anyway), nor, for prose passages,
 a question whose number kind no topic sentence states (``sentence_number_missing``; fifth pass: on
-the 565 development questions it adds 3 to refuse, 0 answerable).  A question that is not answered is
+the 561 development questions it adds 3 to refuse, 0 answerable).  A question that is not answered is
 ``offtopic`` when its topic is mostly unknown to the folder (``known`` below the
 model's ``offtopic_known``), else ``related``.
 """
