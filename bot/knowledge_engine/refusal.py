@@ -39,6 +39,9 @@ Signals (each computed for any question, each with a reason)
   date, a duration, metres, volts, people…) that none of the clauses shown states, or
   names the time unit it wants (几年, 多少分钟) and none states a number in that unit
   (每年 or a calendar year is a number, not this answer; fourth pass of issue 13);
+* ``sentence_number_missing`` 1 when the best passage is prose (not a numbered clause), the
+  question asks for a kind of number, and in none of the passages shown does the sentence that
+  carries the question's topic words state one (answer_type.py; fifth pass of issue 13);
 * ``missing_idf`` the highest IDF (scaled to [0, 1]) of a topic word of the question
   (jieba words, no function words, question words, everyday or common folder words;
   mapped through the term file) that the folder uses somewhere but the best clause and
@@ -66,7 +69,9 @@ clause and whose best dense cosine is under ``DENSE_FLOOR`` (not applied to pros
 nor a question that asks for a kind of number none of the clauses shown states
 (``number_type_missing``: they cannot carry the answer, however close they are; fourth
 pass of issue 13 — on the 454 development questions it fired on 37 to refuse and on one
-answerable question whose answering clause was not in the top ten anyway).  A question that is not answered is
+answerable question whose answering clause was not in the top ten anyway), nor, for prose passages,
+a question whose number kind no topic sentence states (``sentence_number_missing``; fifth pass: on
+the 561 development questions it adds 3 to refuse, 0 answerable).  A question that is not answered is
 ``offtopic`` when its topic is mostly unknown to the folder (``known`` below the
 model's ``offtopic_known``), else ``related``.
 """
@@ -113,8 +118,19 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
+# 几 that asks nothing: 好几回 / 好几天 ("several"), 我们几个 ("the few of us"), 十几 / 几十 ("a dozen or so", "dozens").
+# Removed before a question is read for the number it asks (fifth pass of issue 13: 「一根杆上架了好几回线，挂地线先挂
+# 上面的还是下面的」 read as asking for a number of times).
+_INDEFINITE_JI = re.compile(r"(?<=[好们十])几|几(?=[十百千万])")
+
+
+def definite(question_match: str) -> str:
+    """The question without indefinite uses of 几 (好几, 们几, 十几, 几十)."""
+    return _INDEFINITE_JI.sub("", question_match)
+
+
 def asks_quantity(question_match: str) -> bool:
-    return _ASKS_QUANTITY.search(question_match) is not None
+    return _ASKS_QUANTITY.search(definite(question_match)) is not None
 
 
 def states_quantity(clause_text: str) -> bool:
@@ -140,7 +156,7 @@ QUANTITY_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(_NUM + r"(mm|cm|km|m|米|毫米|厘米|公里|倍)(?![a-z])|表\s*\d+", re.I),
     ),
     "voltage": (re.compile(r"几伏|多少伏|电压.{0,8}(多少|范围)"), re.compile(_NUM + r"(v|kv|伏|千伏)", re.I)),
-    "current": (re.compile(r"电流.{0,8}(多少|多大)|\d+\s*ma", re.I), re.compile(_NUM + r"(a|ma|安)(?![a-z])", re.I)),
+    "current": (re.compile(r"电流.{0,8}(多少|多大)|\d+\s*ma|多少安(?!全)|几安(?![全装])", re.I), re.compile(_NUM + r"(a|ma|安)(?![a-z])", re.I)),
     "pressure": (re.compile(r"气压|压力.{0,6}(多少|多大)"), re.compile(_NUM + r"(mpa|kpa|pa)", re.I)),
     "share": (re.compile(r"率|比例|百分之|几成"), re.compile(_NUM + r"(%|％)|百分之|\d+\s*成")),
     "level": (re.compile(r"几级"), re.compile(_NUM + r"级")),
@@ -149,6 +165,7 @@ QUANTITY_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 
 def asked_quantity_types(question_match: str) -> list[str]:
     """The kinds of number a question asks for (a question word such as 多少/几 must be present)."""
+    question_match = definite(question_match)
     if not asks_quantity(question_match) and not re.search(r"多大|哪年|比例|范围", question_match):
         return []
     return [name for name, (asks, _) in QUANTITY_TYPES.items() if asks.search(question_match)]
@@ -168,11 +185,13 @@ TIME_UNITS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "days": (re.compile(r"(?<!好)几天|多少天|(?<!好)几日|几个工作日"), re.compile(_UNIT_NUM + r"(个工作日|天|日)(?!\s*\d)")),
     "hours": (re.compile(r"(?<!好)几(个)?小时|多少(个)?小时|几个钟头"), re.compile(_UNIT_NUM + r"(个)?(h|小时|钟头)", re.I)),
     "minutes": (re.compile(r"(?<!好)几分钟|多少分钟"), re.compile(_UNIT_NUM + r"(min|分钟)", re.I)),
+    "seconds": (re.compile(r"(?<!好)几秒|多少秒"), re.compile(_UNIT_NUM + r"(s|秒)(?![a-z])", re.I)),
 }
 
 
 def asked_time_units(question_match: str) -> list[str]:
     """The time units a question names with its question word (几年, 多少分钟; not 好几天, "several days")."""
+    question_match = definite(question_match)
     return [name for name, (asks, _) in TIME_UNITS.items() if asks.search(question_match)]
 
 
@@ -235,6 +254,8 @@ def decide(
         why = f"nothing semantically close (cosine {features.get('dense', 0.0):.3f} < {DENSE_FLOOR})"
     elif features.get("number_type_missing", 0.0):
         why = "the clauses shown state no number of the kind asked"
+    elif features.get("sentence_number_missing", 0.0):
+        why = "the sentences of the passages shown on the topic state no number of the kind asked"
     elif p >= model.threshold:
         return Decision(ANSWER, p)
     else:

@@ -37,11 +37,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import rerank
+from .answer_type import sentence_number_missing
 from .lexical import FILLER, QUESTION_CHARS, LexicalIndex, content_tokens, tokens
 from .normalize import match_form
 from .refusal import (
-    Decision, asked_quantity_types, asked_time_units, asks_quantity, decide, numbered_clause, states_quantity,
-    states_quantity_of, states_time_unit,
+    QUANTITY_TYPES, TIME_UNITS, Decision, asked_quantity_types, asked_time_units, asks_quantity, decide,
+    numbered_clause, states_quantity, states_quantity_of, states_time_unit,
 )
 from .terms import EMPTY, TermMap
 
@@ -385,7 +386,33 @@ def signals(
         "topic_cover": cover,
         "missing_idf": missing,
         "absent_share": absent,
+        # prose passages only: a numbered clause is one or two sentences (answer_type.py)
+        "sentence_number_missing": 1.0 if shown and not numbered_clause(best_text) and sentence_number_missing(
+            query_match, shown, question_word_forms(query_match, terms), lambda t: states_asked_number(query_match, t)
+        ) else 0.0,
     }
+
+
+def states_asked_number(query_match: str, text: str) -> bool:
+    """Does a sentence state a number of (one of) the kinds the question asks for, in the unit it names?  (A
+    sentence of a passage: a number at its start is not a clause number.)"""
+    kinds = asked_quantity_types(query_match)
+    units = asked_time_units(query_match)
+    return (not kinds or any(QUANTITY_TYPES[k][1].search(text) for k in kinds)) and (
+        not units or any(TIME_UNITS[u][1].search(text) for u in units))
+
+
+def question_word_forms(query_match: str, terms: TermMap = EMPTY) -> list[tuple[str, ...]]:
+    """The question's content words (jieba words of two or more characters, no question, filler-only or digit
+    words), each with the term file's standard terms: the words a sentence about the question's topic contains."""
+    import jieba
+
+    words = [
+        w for w in dict.fromkeys(jieba.lcut(query_match))
+        if len(w) >= 2 and not QUESTION_CHARS & set(w) and not set(w) <= FILLER and not w.isdigit()
+        and jieba.dt.FREQ.get(w, 0) < GENERIC_FREQ and not asks_quantity(w)
+    ]
+    return [(w, *terms.expand(w)) for w in words]
 
 
 __all__ = ["Hit", "Retrieval", "Reranker", "hybrid_search", "signals", "tokens", "rrf", "coverage"]

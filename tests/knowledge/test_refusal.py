@@ -188,3 +188,43 @@ def test_clauses_without_the_number_asked_for_are_never_an_answer():
     d = decide({"dense": 0.99, "coverage": 1.0, "known": 0.9, "number_type_missing": 1.0}, [], MODEL)
     assert d.refused and d.outcome == "related" and "number" in d.reason
     assert not decide({"dense": 0.99, "coverage": 1.0, "known": 0.9, "number_type_missing": 0.0}, [], MODEL).refused
+
+
+def test_an_indefinite_ji_asks_for_no_number():
+    from bot.knowledge_engine.refusal import asked_quantity_types, asks_quantity
+
+    assert asked_quantity_types("一根杆上架了好几回线，挂地线先挂哪根") == []
+    assert not asks_quantity("负责人走开了，我们几个还能接着干吗")
+    assert not asks_quantity("几十米外有人在吊装")
+    assert asked_quantity_types("下电缆井最少几个人") == ["people"]
+
+
+def test_in_a_prose_passage_the_sentence_on_the_topic_must_state_the_number_asked():
+    from bot.knowledge_engine.retrieval import question_word_forms, sentence_number_missing, states_asked_number
+
+    def missing(question: str, passages: list[str]) -> bool:
+        q = match_form(question)
+        return sentence_number_missing(q, passages, question_word_forms(q), lambda t: states_asked_number(q, t))
+
+    article = "6月22日，公司召开推进会。余山供电所党支部书记介绍了示范点的做法。"
+    assert missing("余山供电所党支部是哪年成立的", [article])  # a date, but not in the sentence on the branch
+    assert not missing("余山供电所党支部是哪年成立的", ["余山供电所党支部成立于2015年。"])
+    assert not missing("推进会是几号开的", [article])  # the date is in the sentence on the meeting
+    assert not missing("余山供电所党支部在哪", [article])  # no number asked
+    assert not missing("预备党员多久转正", [article])  # no passage on the topic: the clause-level check decides
+
+
+def test_no_topic_sentence_with_the_number_asked_is_never_an_answer():
+    d = decide({"dense": 0.99, "coverage": 1.0, "known": 0.9, "sentence_number_missing": 1.0}, [], MODEL)
+    assert d.outcome == "related" and "number" in d.reason
+
+
+def test_seconds_and_amperes_asked_for_must_be_stated():
+    from bot.knowledge_engine.refusal import asked_quantity_types, asked_time_units
+    from bot.knowledge_engine.retrieval import number_type_missing
+
+    assert asked_time_units("重合闸时间一般整定几秒") == ["seconds"]
+    assert "current" in asked_quantity_types("零序保护定值一般设多少安")
+    assert "current" not in asked_quantity_types("离带电体要保持多少安全距离")
+    assert number_type_missing("重合闸时间一般整定几秒", ["试验时间为 1min，以无击穿为合格。"])
+    assert not number_type_missing("加压要持续几秒", ["加压持续 60s 后降压。"])
