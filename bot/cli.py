@@ -25,6 +25,11 @@ app.add_typer(member_app, name="member")
 console = Console()
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """「1 member」, 「2 members」: the CLI's plain English lines."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def settings_or_exit(**overrides: Any) -> Settings:
     try:
         return load_settings(**overrides)
@@ -145,7 +150,7 @@ def branch_list() -> None:
     from bot.services import membership
 
     for branch, count in run_with_session(settings_or_exit(), membership.list_branches):
-        console.print(f"{branch.id}\t{branch.name}\t{count} members")
+        console.print(f"{branch.id}\t{branch.name}\t{counted(count, 'member')}")
 
 
 @invite_app.command("create")

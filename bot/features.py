@@ -25,6 +25,7 @@ from aiogram import Router
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
+from bot.i18n import PluralTemplate
 from bot.services.digest import MEMBERS, DigestSection
 from bot.services.digest_sections import DAILY, POINTS, QUESTIONS, REPORTS, RULES, TALKS
 from bot.services.talks import may_log
@@ -56,7 +57,7 @@ class Feature:
     router: Callable[[], Router]
     commands: tuple[CommandSpec, ...] = ()
     buttons: tuple[MenuButton, ...] = ()
-    errors: dict[str, LazyProxy] = field(default_factory=dict)
+    errors: dict[str, LazyProxy | PluralTemplate] = field(default_factory=dict)
     jobs: RegisterJobs | None = None
     # The feature's section of the secretaries' digest and Excel file (None: it has none; bot/services/digest.py).
     digest: DigestSection | None = None

@@ -49,16 +49,16 @@ def register(app: typer.Typer) -> None:
     @kb_app.command("list")
     def kb_list() -> None:
         """Indexed documents with passage and clause counts and when each was last synced; the trash."""
-        from bot.cli import console
+        from bot.cli import console, counted
         from bot.services import kb
 
         settings, engine = _engine()
         documents = engine.documents()
-        console.print(f"{len(documents)} document(s) in {settings.knowledge_dir}", highlight=False)
+        console.print(f"{counted(len(documents), 'document')} in {settings.knowledge_dir}", highlight=False)
         for doc in documents:
             synced = (datetime.fromtimestamp(doc.indexed_at, settings.tz).strftime("%Y-%m-%d %H:%M")
                       if doc.indexed_at else "-")
-            console.print(f"{doc.file}\t《{doc.title}》\t{doc.chunks} passages\t{doc.clauses} clauses\tsynced {synced}",
+            console.print(f"{doc.file}\t《{doc.title}》\t{counted(doc.chunks, 'passage')}\t{counted(doc.clauses, 'clause')}\tsynced {synced}",
                           highlight=False, soft_wrap=True)
         for name in kb.trashed(engine.knowledge_dir):
             console.print(f"trash: {name}", highlight=False, soft_wrap=True)
@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
     def kb_remove(document: str = typer.Argument(..., help="File name, title, or a unique part of either."),
                   yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
         """Move a document to the trash folder (restorable with `kb restore`) and sync the index."""
-        from bot.cli import console
+        from bot.cli import console, counted
         from bot.services import kb
         from bot.services.errors import DomainError
 
@@ -85,13 +85,13 @@ def register(app: typer.Typer) -> None:
             _refused(error)
         _audit(settings, "kb.remove", file=name)
         kb.sync(engine, settings.redis_url)
-        console.print(f"{name} moved to the trash; {passages} passage(s) removed from the index.", highlight=False)
+        console.print(f"{name} moved to the trash; {counted(passages, 'passage')} removed from the index.", highlight=False)
 
     @kb_app.command("restore")
     def kb_restore(document: str | None = typer.Argument(None, help="Name (or a unique part) in the trash; "
                                                                     "without it, the trash is listed.")) -> None:
         """Bring a document back from the trash folder and index it."""
-        from bot.cli import console
+        from bot.cli import console, counted
         from bot.services import kb
         from bot.services.errors import DomainError
 
@@ -109,13 +109,13 @@ def register(app: typer.Typer) -> None:
         if change.failed:
             console.print(f"[red]{restored} restored but not indexed: {change.failed}[/red]", highlight=False)
             raise typer.Exit(1)
-        console.print(f"{restored} restored: {change.chunks} passage(s), {change.clauses} clause(s).", highlight=False)
+        console.print(f"{restored} restored: {counted(change.chunks, 'passage')}, {counted(change.clauses, 'clause')}.", highlight=False)
 
     @app.command("reindex")
     def reindex() -> None:
         """Rebuild the whole index from the knowledge folder (one progress line per step). Questions are
         answered from the current index until the new one is complete."""
-        from bot.cli import console
+        from bot.cli import console, counted
         from bot.services import kb
 
         settings, engine = _engine()
@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         for name, why in report.failed:
             console.print(f"[red]failed[/red]  {name} — {why}", highlight=False, soft_wrap=True)
         files = len(report.added) + len(report.changed) + len(report.unchanged)
-        console.print(f"Index rebuilt: {files} file(s), {report.chunks} passage(s) in {report.seconds:.1f} s.",
+        console.print(f"Index rebuilt: {counted(files, 'file')}, {counted(report.chunks, 'passage')} in {report.seconds:.1f} s.",
                       highlight=False)
         if report.failed:
             raise typer.Exit(1)

@@ -14,6 +14,7 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import refresh_member_commands
@@ -65,7 +66,8 @@ async def branch_command(message: Message, command: CommandObject, session: Asyn
         await message.answer(_("No branches yet. Add one with /branch add NAME"))
         return
     lines = [_("<b>Branches</b>")] + [
-        _("{name} — {count} members").format(name=escape(branch.name), count=count) for branch, count in branches
+        ngettext("{name} — {count} member", "{name} — {count} members", count).format(name=escape(branch.name), count=count)
+        for branch, count in branches
     ]
     await answer_long(message, "\n".join(lines))
 
@@ -99,8 +101,10 @@ async def invite_command(
         return
     me = await bot.me()
     await message.answer(
-        _("Invite link for {branch} ({role}), {uses} uses, valid {days} days:\n{link}").format(
-            branch=escape(branch.name), role=ROLE_NAMES[role], uses=uses, days=days,
+        ngettext("Invite link for {branch} ({role}), {uses}, valid {days} day:\n{link}",
+                 "Invite link for {branch} ({role}), {uses}, valid {days} days:\n{link}", days).format(
+            branch=escape(branch.name), role=ROLE_NAMES[role], uses=ngettext("{uses} use", "{uses} uses", uses).format(uses=uses),
+            days=days,
             link=membership.invite_link(me.username, invite),
         )
     )

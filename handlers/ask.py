@@ -18,6 +18,7 @@ from aiogram.types import (
 from aiogram.utils.chat_action import ChatActionSender
 from aiogram.fsm.context import FSMContext
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -276,8 +277,9 @@ async def gap_pressed(query: CallbackQuery, callback_data: GapButton, session: A
         questions.close_gap(gap, "out_of_scope")
         audit.record(session, actor.member, "gap.out_of_scope", "question", gap.last.id,
                      actor_label=actor.display_name, question=gap.text, questions=gap.count)
-        await query.message.answer(_("Marked as out of scope: 「{text}」 ({count} question(s)) leaves the list.").format(
-            text=escape(gap.text[:80]), count=gap.count))
+        await query.message.answer(ngettext("Marked as out of scope: 「{text}」 ({count} question) leaves the list.",
+                                            "Marked as out of scope: 「{text}」 ({count} questions) leaves the list.",
+                                            gap.count).format(text=escape(gap.text[:80]), count=gap.count))
         return
     await state.set_state(GapAnswerForm.answer)
     await state.update_data({GAP_STATE_KEY: gap.last.id})

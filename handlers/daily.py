@@ -13,6 +13,7 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,7 +79,7 @@ async def pressed(query: CallbackQuery, callback_data: DailyButton, session: Asy
     else:
         note = _("Recorded at {time}. Stay safe!").format(time=at)
     if outcome.points:
-        note += " " + _("+{points} points").format(points=outcome.points)
+        note += " " + ngettext("+{points} point", "+{points} points", outcome.points).format(points=outcome.points)
     await query.answer(note)
     if query.message is not None:
         keyboard = item_buttons(outcome.item, outcome.ack)

@@ -9,6 +9,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import App
@@ -172,7 +173,8 @@ async def me_command(message: Message, session: AsyncSession, actor: Actor, app:
         _("This year: {points} (rank {rank} of {count})").format(
             points=next((s.points for s in year_table if s.member_id == member.id), 0),
             rank=points.rank_of(year_table, member.id), count=len(year_table)),
-        _("Daily items studied in a row: {days} workdays").format(days=await points.ack_streak(session, member.id, today)),
+        ngettext("Daily items studied in a row: {days} workday", "Daily items studied in a row: {days} workdays",
+                 streak := await points.ack_streak(session, member.id, today)).format(days=streak),
         "",
         _("How to earn points:"),
     ]

@@ -18,10 +18,12 @@ from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import App
+from bot.i18n import plural_template
 from bot.services import audit, daily_items, kb
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
@@ -180,9 +182,10 @@ async def _upload_daily_list(message: Message, bot: Bot, app: App, session: Asyn
     audit.record(session, actor.member, "kb.daily_list", "knowledge_file", None, actor_label=actor.display_name,
                  file=f"{kb.DAILY_FOLDER}/{saved.name}", replaced=saved.replaced, items=len(result.items))
     warnings = "".join(f"\n⚠️ {escape(problem_text(problem))}" for problem in result.problems)
-    await message.answer(_(
-        "✅ Daily items list {name} saved: {items} item(s); {added} new, {updated} changed, {retired} retired."
-    ).format(name=escape(saved.name), items=len(result.items), added=len(report.added), updated=len(report.updated),
+    await message.answer(ngettext(
+        "✅ Daily items list {name} saved: {items} item; {added} new, {updated} changed, {retired} retired.",
+        "✅ Daily items list {name} saved: {items} items; {added} new, {updated} changed, {retired} retired.",
+        len(result.items)).format(name=escape(saved.name), items=len(result.items), added=len(report.added), updated=len(report.updated),
              retired=len(report.retired)) + warnings)
 
 
@@ -231,12 +234,17 @@ def change_text(change: kb.Change, min_confidence: float = 0.0) -> str:
     if change.failed:
         return _("⚠️ {name} was saved but could not be indexed: {reason}").format(
             name=escape(change.name), reason=escape(change.failed))
-    lines = [_("✅ {name} 《{title}》: {added} passage(s) added, {removed} removed; {chunks} in all, {clauses} numbered clause(s).").format(
-        name=escape(change.name), title=escape(change.title), added=change.added, removed=change.removed,
+    added = ngettext("{added} passage added", "{added} passages added", change.added).format(added=change.added)
+    lines = [ngettext("✅ {name} 《{title}》: {added}, {removed} removed; {chunks} in all, {clauses} numbered clause.",
+                      "✅ {name} 《{title}》: {added}, {removed} removed; {chunks} in all, {clauses} numbered clauses.",
+                      change.clauses).format(
+        name=escape(change.name), title=escape(change.title), added=added, removed=change.removed,
         chunks=change.chunks, clauses=change.clauses)]
     if change.ocr_pages:
         confidence = change.ocr_confidence or 0.0
-        lines.append(_("Read by OCR: {pages} page(s), mean recognition confidence {confidence:.0%}.").format(
+        lines.append(ngettext("Read by OCR: {pages} page, mean recognition confidence {confidence:.0%}.",
+                              "Read by OCR: {pages} pages, mean recognition confidence {confidence:.0%}.",
+                              change.ocr_pages).format(
             pages=change.ocr_pages, confidence=confidence))
         if confidence < min_confidence:
             lines.append(_("⚠️ The confidence is low (below {threshold:.0%}): the scan may be blurred, skewed or "
@@ -277,12 +285,15 @@ def usage_text() -> str:
 
 def _listing(engine: KnowledgeEngine, app: App) -> str:
     documents = engine.documents()
-    lines = [_("<b>Knowledge base: {count} document(s)</b>").format(count=len(documents))]
+    lines = [ngettext("<b>Knowledge base: {count} document</b>", "<b>Knowledge base: {count} documents</b>",
+                      len(documents)).format(count=len(documents))]
     for doc in documents:
         synced = (datetime.fromtimestamp(doc.indexed_at, app.settings.tz).strftime("%m-%d %H:%M")
                   if doc.indexed_at else "—")
-        lines.append(_("• {file} 《{title}》: {chunks} passage(s), {clauses} clause(s), synced {synced}").format(
-            file=escape(doc.file), title=escape(doc.title), chunks=doc.chunks, clauses=doc.clauses, synced=synced))
+        lines.append(ngettext("• {file} 《{title}》: {chunks}, {clauses} clause, synced {synced}",
+                              "• {file} 《{title}》: {chunks}, {clauses} clauses, synced {synced}", doc.clauses).format(
+            file=escape(doc.file), title=escape(doc.title), chunks=passages(doc.chunks), clauses=doc.clauses,
+            synced=synced))
     trash = kb.trashed(engine.knowledge_dir)
     if trash:
         lines.append(_("In the trash: {count} (/kb restore)").format(count=len(trash)))
@@ -347,8 +358,10 @@ async def _do_remove(message: Message, app: App, session: AsyncSession, actor: A
     audit.record(session, actor.member, "kb.remove", "knowledge_file", None, actor_label=actor.display_name, file=name)
     before = await asyncio.to_thread(engine.file_keys, name)
     await asyncio.to_thread(kb.sync, engine, app.settings.redis_url)
-    await message.answer(_("{name} moved to the trash; {count} passage(s) removed from the index. /kb restore brings it back.").format(
-        name=escape(name), count=len(before)))
+    await message.answer(ngettext(
+        "{name} moved to the trash; {count} passage removed from the index. /kb restore brings it back.",
+        "{name} moved to the trash; {count} passages removed from the index. /kb restore brings it back.",
+        len(before)).format(name=escape(name), count=len(before)))
 
 
 # ---------------------------------------------------------------- /reindex
@@ -363,9 +376,16 @@ async def reindex_command(message: Message, app: App, session: AsyncSession, act
     await _edit(status, sync_text(report))
 
 
+def passages(count: int) -> str:
+    """「12 passages」 / 「12 段」: a number of index passages inside a longer line."""
+    return ngettext("{chunks} passage", "{chunks} passages", count).format(chunks=count)
+
+
 def sync_text(report: SyncReport) -> str:
-    text = _("Index rebuilt: {files} file(s), {chunks} passage(s) in {seconds:.0f} s.").format(
-        files=len(report.added) + len(report.changed) + len(report.unchanged), chunks=report.chunks, seconds=report.seconds)
+    files = len(report.added) + len(report.changed) + len(report.unchanged)
+    text = ngettext("Index rebuilt: {files} file, {chunks} in {seconds:.0f} s.",
+                    "Index rebuilt: {files} files, {chunks} in {seconds:.0f} s.", files).format(
+        files=files, chunks=passages(report.chunks), seconds=report.seconds)
     if report.failed:
         text += "\n" + "\n".join(f"⚠️ {escape(name)}: {escape(why)}" for name, why in report.failed)
     return text
@@ -458,7 +478,9 @@ KB_ERRORS = {
     "kb_clash": __("A file named {name} already exists; nothing was overwritten."),
     "kb_no_such_document": __("There is no document {name}; /kb lists them."),
     "kb_ambiguous": __("Several documents match {name}; please give the full file name from /kb."),
-    "daily_list_invalid": __("{name} was not saved: {count} problem(s) (file:line). Please fix them and send it again; the current list stays.\n{problems}"),
+    "daily_list_invalid": plural_template(
+        "{name} was not saved: {count} problem (file:line). Please fix it and send it again; the current list stays.\n{problems}",
+        "{name} was not saved: {count} problems (file:line). Please fix them and send it again; the current list stays.\n{problems}"),
     "kb_upload_gone": __("That upload is no longer waiting; please send the file again."),
 }
 

@@ -23,6 +23,7 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import App
@@ -356,7 +357,8 @@ async def action_button(query: CallbackQuery, callback_data: ActionButton, state
         elif callback_data.action == "owner":
             await state.set_state(ActionAssignForm.due)
             await state.set_data({"hazard_id": hazard.id, "owner_id": callback_data.owner_id})
-            rows = [[InlineKeyboardButton(text=_("in {days} days").format(days=days), callback_data=ActionButton(
+            rows = [[InlineKeyboardButton(text=ngettext("in {days} day", "in {days} days", days).format(days=days),
+                                          callback_data=ActionButton(
                 action="due", hazard_id=hazard.id, owner_id=callback_data.owner_id, days=days).pack())
                 for days in DUE_CHOICES]]
             await query.answer()

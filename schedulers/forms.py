@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from aiogram.utils.i18n import lazy_gettext as __
-from aiogram.utils.i18n.lazy_proxy import LazyProxy
 from sqlalchemy import select
 
 from bot.context import App
+from bot.i18n import PluralTemplate, fill, plural_template
 from bot.services import outbox
 from handlers.ui.report_text import in_locale
 from handlers.ui.states import ReportForm, TalkForm
@@ -27,17 +26,29 @@ IDLE_REMINDER_BEFORE = timedelta(days=2)  # remind this long before an idle form
 class IdleForm:
     state: str  # the FSM state the form's draft lives in
     key: str  # delivery key prefix
-    reminder: LazyProxy  # "{days}": how long a form is kept without changes
-    discarded: LazyProxy
+    reminder: PluralTemplate  # "{days}": how long a form is kept without changes
+    discarded: PluralTemplate
 
 
 IDLE_FORMS = (
     IdleForm(ReportForm.filling.state, "report-form",
-             __("You have an unfinished 四不伤害 report form. Send /report to continue; it is kept for {days} days without changes."),
-             __("Your unfinished 四不伤害 report form was idle for {days} days and has been discarded. Send /report to start again.")),
+             plural_template(
+                 "You have an unfinished 四不伤害 report form. Send /report to continue; it is kept for {days} day without changes.",
+                 "You have an unfinished 四不伤害 report form. Send /report to continue; it is kept for {days} days without changes.",
+                 n="days"),
+             plural_template(
+                 "Your unfinished 四不伤害 report form was idle for {days} day and has been discarded. Send /report to start again.",
+                 "Your unfinished 四不伤害 report form was idle for {days} days and has been discarded. Send /report to start again.",
+                 n="days")),
     IdleForm(TalkForm.filling.state, "talk-form",
-             __("You have an unfinished talk record. Send /talk to continue; it is kept for {days} days without changes."),
-             __("Your unfinished talk record was idle for {days} days and has been discarded. Send /talk to start again.")),
+             plural_template(
+                 "You have an unfinished talk record. Send /talk to continue; it is kept for {days} day without changes.",
+                 "You have an unfinished talk record. Send /talk to continue; it is kept for {days} days without changes.",
+                 n="days"),
+             plural_template(
+                 "Your unfinished talk record was idle for {days} day and has been discarded. Send /talk to start again.",
+                 "Your unfinished talk record was idle for {days} days and has been discarded. Send /talk to start again.",
+                 n="days")),
 )
 
 
@@ -75,7 +86,7 @@ async def _scan(app: App, storage: Any, form: IdleForm, now_utc: datetime, keep:
         async with app.sessionmaker() as session, session.begin():
             member = await session.scalar(select(Member).where(Member.telegram_id == chat))
             with in_locale(app, member.locale if member else None):
-                text = str(form.discarded if expired else form.reminder).format(days=keep.days)
+                text = fill(form.discarded if expired else form.reminder, days=keep.days)
             queued = await outbox.enqueue(session, key=f"{form.key}-{'discarded' if expired else 'idle'}:{token}",
                                           chat_id=int(chat), kind=KIND, text=text, member_id=member.id if member else None)
         discarded += expired

@@ -194,7 +194,8 @@ class Indexer:
         if not any(c.kind in ("clause", "table") for c in chunks):
             report.warnings.append((rel, f"no numbered clauses found; indexed as {len(chunks)} prose passages"))
         if doc.ocr is not None and doc.ocr.ocr_pages:
-            report.warnings.append((rel, f"read by OCR: {doc.ocr.ocr_pages} page(s), mean confidence "
+            pages = f"{doc.ocr.ocr_pages} page{'' if doc.ocr.ocr_pages == 1 else 's'}"
+            report.warnings.append((rel, f"read by OCR: {pages}, mean confidence "
                                          f"{(doc.ocr.confidence or 0.0):.0%}"))
         title = doc.title
         return _Prepared(rel, st, digest, title, [self._document(rel, title, c) for c in chunks], old)

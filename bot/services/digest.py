@@ -102,10 +102,20 @@ def parse_period(text: str | None, today: date) -> Period:
 
 @dataclass(frozen=True)
 class Fact:
-    """One line: a msgid with its `{placeholders}` filled from params when rendered."""
+    """One line: a msgid with its `{placeholders}` filled from params when rendered.
+
+    A line whose wording depends on a number ("1 member", "2 members") also has the plural msgid, and
+    `n` names the param whose value picks the form (build it with `plural_fact`)."""
 
     msgid: str
     params: dict[str, Any] = field(default_factory=dict)
+    plural: str | None = None
+    n: str = "count"
+
+
+def plural_fact(singular: str, plural: str, params: dict[str, Any], n: str = "count") -> Fact:
+    """A Fact in singular or plural as `params[n]` asks (babel extracts the pair for the catalogs)."""
+    return Fact(singular, params, plural=plural, n=n)
 
 
 @dataclass(frozen=True)
@@ -265,7 +275,7 @@ async def members_section(session: AsyncSession, scope: Scope) -> SectionResult:
     result = SectionResult("members", _("Members"), facts=[
         Fact(_("Active members: {count} (new in this period: {joined})"), {"count": len(rows), "joined": joined}),
         Fact(_("Unreachable (blocked the bot or never started it): {count}"), {"count": len(unreachable)}),
-    ], headline=[Fact(_("{count} members"), {"count": len(rows)})])
+    ], headline=[plural_fact("{count} member", "{count} members", {"count": len(rows)})])
     if unreachable:
         result.attention.append(Fact(_("Unreachable, please contact them: {names}"), {"names": names(unreachable)}))
     return result

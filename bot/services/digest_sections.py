@@ -32,6 +32,7 @@ from bot.services.digest import (
     Sheet,
     _,
     names,
+    plural_fact,
     percent,
     share,
 )
@@ -175,7 +176,8 @@ async def reports_section(session: AsyncSession, scope: Scope) -> SectionResult 
     result = SectionResult("reports", _("四不伤害 reports and hazards"), facts=[
         Fact(_("Reports for {month}: {done} of {expected} submitted ({rate})"),
              {"month": month, "done": len(done), "expected": len(expected), "rate": percent(rate)}),
-        Fact(_("Waiting for review: {count} (oldest {days} days)"), {"count": pending, "days": oldest}),
+        plural_fact("Waiting for review: {count} (oldest {days} day)", "Waiting for review: {count} (oldest {days} days)",
+                    {"count": pending, "days": oldest}, n="days"),
         Fact(_("Hazards raised: {count}"), {"count": hazards}),
         Fact(_("Corrective actions: {open} open, {overdue} overdue, {closed} closed in this period"),
              {"open": open_count, "overdue": len(overdue), "closed": closed}),

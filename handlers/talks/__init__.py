@@ -18,6 +18,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.i18n import ngettext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -448,7 +449,9 @@ async def _branch_overview(session: AsyncSession, app: App, branch_id: int, quar
     cover = await talks.coverage(session, branch_id, quarter, tz)
     party_covered, party_all = cover.party
     lines = [_("<b>谈心谈话 · {branch} · {quarter}</b>").format(branch=escape(branch.name), quarter=quarter.label),
-             _("Coverage: {covered}/{eligible} members had a talk ({confirmed} confirmed); party members {party}/{party_all}.").format(
+             ngettext("Coverage: {covered}/{eligible} member had a talk ({confirmed} confirmed); party members {party}/{party_all}.",
+                      "Coverage: {covered}/{eligible} members had a talk ({confirmed} confirmed); party members {party}/{party_all}.",
+                      cover.eligible).format(
                  covered=cover.covered, eligible=cover.eligible, confirmed=cover.confirmed, party=party_covered,
                  party_all=party_all),
              _("Talks held: {count} ({confirmed} confirmed by everyone).").format(
@@ -486,9 +489,13 @@ async def _all_branches(session: AsyncSession, app: App, quarter: talks.Period |
         cover = await talks.coverage(session, branch.id, quarter, tz)
         follow_ups = await talks.open_follow_ups(session, branch.id)
         overdue = sum(f.due_date < today for f in follow_ups)
-        lines.append(_("• {branch}: {covered}/{eligible} members covered, {talks} talks, {open} open follow-ups ({overdue} overdue)").format(
-            branch=escape(branch.name), covered=cover.covered, eligible=cover.eligible, talks=cover.talks_held,
-            open=len(follow_ups), overdue=overdue))
+        lines.append(ngettext("• {branch}: {covered}/{eligible} member covered, {talks}, {open} ({overdue} overdue)",
+                              "• {branch}: {covered}/{eligible} members covered, {talks}, {open} ({overdue} overdue)",
+                              cover.eligible).format(
+            branch=escape(branch.name), covered=cover.covered, eligible=cover.eligible,
+            talks=ngettext("{talks} talk", "{talks} talks", cover.talks_held).format(talks=cover.talks_held),
+            open=ngettext("{open} open follow-up", "{open} open follow-ups", len(follow_ups)).format(open=len(follow_ups)),
+            overdue=overdue))
         rows.append([_talk_button(branch.name, "branch", branch.id)])
     return "\n".join(lines), rows
 
@@ -558,7 +565,8 @@ async def _staff_screen(query: CallbackQuery, session: AsyncSession, actor: Acto
 async def _due_list(session: AsyncSession, app: App, actor: Actor, branch_id: int) -> tuple[str, list]:
     due = await talks.who_needs_a_talk(session, branch_id, _today(app), app.settings.tz,
                                        talks.DueRules.from_settings(app.settings))
-    lines = [_("<b>待谈</b>: {count} people need a talk now").format(count=len(due))]
+    lines = [ngettext("<b>待谈</b>: {count} person needs a talk now", "<b>待谈</b>: {count} people need a talk now",
+                      len(due)).format(count=len(due))]
     rows = []
     for item in due:
         lines.append(f"• <b>{escape(item.member.real_name)}</b>: " + "；".join(reason_text(r) for r in item.reasons))

@@ -7,6 +7,7 @@ from html import escape
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.forms.talk import PAST_DAYS, TALK_FORM, TalkDraft
 from bot.services.talks import MAX_NOTE, MAX_PLACE, MAX_TOPIC
@@ -70,7 +71,8 @@ def screen(draft: TalkDraft, ctx: Context) -> tuple[str, Rows]:
     if step == "f_what":
         return _("What has to be done? {limit}").format(limit=_limit(step)), navigation(draft)
     if step == "f_due":
-        rows = [[button(_("in {days} days ({day})").format(days=days, day=(ctx.today + timedelta(days=days)).isoformat()),
+        rows = [[button(ngettext("in {days} day ({day})", "in {days} days ({day})", days).format(
+                            days=days, day=(ctx.today + timedelta(days=days)).isoformat()),
                         "due", step, (ctx.today + timedelta(days=days)).isoformat())] for days in DUE_DAYS]
         return _("By when? Tap a date or type one (e.g. 12-15)."), rows + navigation(draft)
     return confirm_screen(draft)

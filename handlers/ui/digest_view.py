@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import App
@@ -20,6 +21,8 @@ from bot.services.digest_sections import POINT_CATEGORIES
 
 def fact_text(fact: Fact, html: bool = True) -> str:
     params = {k: escape(str(v)) if html else v for k, v in fact.params.items()}
+    if fact.plural is not None:
+        return ngettext(fact.msgid, fact.plural, int(fact.params[fact.n])).format(**params)
     return _(fact.msgid).format(**params)
 
 

@@ -10,6 +10,7 @@ import uuid
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import App
@@ -39,8 +40,9 @@ def _render(failed: list[tuple[str, str]]) -> str:
     lines = [f"• {escape(name)}: {escape(reason)}" for name, reason in failed[:MAX_LISTED]]
     if len(failed) > MAX_LISTED:
         lines.append(_("… and {count} more").format(count=len(failed) - MAX_LISTED))
-    header = _("⚠️ {count} file(s) in the knowledge folder could not be indexed; members get no answers from them:").format(
-        count=len(failed))
+    header = ngettext("⚠️ {count} file in the knowledge folder could not be indexed; members get no answers from it:",
+                      "⚠️ {count} files in the knowledge folder could not be indexed; members get no answers from them:",
+                      len(failed)).format(count=len(failed))
     footer = _("Fix or replace them, then run <code>./dev ingest</code> and restart the bot.")
     return "\n".join([header, *lines, footer])
 
@@ -56,5 +58,6 @@ def _render_sync(report: SyncReport) -> str:
         lines += [f"• {label}: {escape(name)}" for name in names[:MAX_LISTED]]
     failed = _("failed")
     lines += [f"• ⚠️ {failed}: {escape(name)}: {escape(why)}" for name, why in report.failed[:MAX_LISTED]]
-    lines.append(_("{chunks} passages in the index now.").format(chunks=report.chunks))
+    lines.append(ngettext("{chunks} passage in the index now.", "{chunks} passages in the index now.",
+                          report.chunks).format(chunks=report.chunks))
     return "\n".join(lines)

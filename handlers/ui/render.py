@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
+from bot.i18n import PluralTemplate, fill
 from bot.services.errors import DomainError
 from bot.services.outbox import utf16_len, visible_length
 
@@ -18,7 +19,7 @@ TELEGRAM_TEXT_LIMIT = 4096
 
 # Every DomainError code's message. The shared ones are here; each feature adds its own table through the
 # feature registry (bot/features.py `install_error_messages`), so there is one table to look in.
-ERRORS: dict[str, LazyProxy] = {
+ERRORS: dict[str, LazyProxy | PluralTemplate] = {  # a PluralTemplate: wording by a number
     "forbidden": __("Sorry, you are not allowed to do that."),
     "name_empty": __("Please send your real name as text."),
     "name_too_long": __("That name is too long: at most {max} characters. Please send it again."),
@@ -49,7 +50,7 @@ def name_list(names: Iterable[str]) -> str:
     return _("、").join(names)
 
 
-def install_error_messages(table: dict[str, LazyProxy]) -> None:
+def install_error_messages(table: dict[str, LazyProxy | PluralTemplate]) -> None:
     """Add a feature's error messages (at start-up, by the registry); a code may not be claimed twice."""
     clashes = {code for code, text in table.items() if ERRORS.get(code, text) is not text}
     if clashes:
@@ -61,7 +62,7 @@ def error_text(error: DomainError) -> str:
     template = ERRORS.get(error.code)
     if template is None:
         return _("Sorry, that did not work ({code}).").format(code=escape(error.code))
-    return str(template).format(**{key: escape(str(value)) for key, value in error.params.items()})
+    return fill(template, **{key: escape(str(value)) for key, value in error.params.items()})
 
 
 # An HTML tag, an entity, or one character: the units a message may be cut between.

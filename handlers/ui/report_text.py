@@ -10,6 +10,7 @@ from html import escape
 from typing import Any
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.i18n import lazy_gettext as __
 
 from bot.context import App
@@ -92,7 +93,7 @@ def hazard_line(index: int, hazard: dict[str, Any]) -> str:
         place = "—"
     urgency = URGENCY_NAMES.get(hazard.get("urgency") or "一般", hazard.get("urgency"))
     count = len(hazard.get("photos") or [])
-    photos = _("{count} photos").format(count=count) if count else _("no photos")
+    photos = ngettext("{count} photo", "{count} photos", count).format(count=count) if count else _("no photos")
     line = _("{index}. [{urgency}] {text} — place: {place}, {photos}").format(
         index=index, urgency=urgency, text=escape(hazard["description"]), place=place, photos=photos
     )

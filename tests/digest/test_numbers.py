@@ -18,7 +18,8 @@ def weekly_scope(world, now=NOW) -> Scope:
 
 
 def facts(section: SectionResult) -> dict[str, dict]:
-    return {fact.msgid: fact.params for fact in section.facts + section.attention + section.headline}
+    """msgid → params; a plural fact by its plural msgid."""
+    return {fact.plural or fact.msgid: fact.params for fact in section.facts + section.attention + section.headline}
 
 
 async def test_weekly_digest_numbers_match_the_hand_count(session):

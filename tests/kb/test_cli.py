@@ -55,10 +55,10 @@ def audited(tmp_path) -> list[tuple[str, str]]:
 def test_reindex_prints_progress_lines_then_the_totals(folder, tmp_path):
     result = run("reindex")
     assert result.exit_code == 0, result.output
-    assert f"/2 {NAME}" in result.output and "Index rebuilt: 2 file(s), 5 passage(s)" in result.output
+    assert f"/2 {NAME}" in result.output and "Index rebuilt: 2 files, 5 passages" in result.output
     listing = run("kb", "list")
     assert listing.exit_code == 0
-    assert "2 document(s)" in listing.output
+    assert "2 documents" in listing.output
     assert re.search(rf"{NAME}\s+《变电站巡视规定》\s+4 passages\s+4 clauses\s+synced 20", listing.output)
 
 
@@ -69,15 +69,15 @@ def test_remove_moves_to_the_trash_and_restore_brings_it_back(folder, tmp_path):
     assert run("kb", "remove", "巡视", input="n\n").exit_code == 1 and (folder / NAME).is_file()  # not confirmed
 
     removed = run("kb", "remove", "巡视", "--yes")
-    assert removed.exit_code == 0 and f"{NAME} moved to the trash; 4 passage(s) removed" in removed.output
+    assert removed.exit_code == 0 and f"{NAME} moved to the trash; 4 passages removed" in removed.output
     assert not (folder / NAME).exists() and (folder / "_trash" / NAME).is_file()
     listing = run("kb", "list").output
-    assert "1 document(s)" in listing and f"trash: {NAME}" in listing
+    assert "1 document " in listing and f"trash: {NAME}" in listing
     assert f"trash: {NAME}" in run("kb", "restore").output
 
     missing = run("kb", "restore", "没有这个")
     assert missing.exit_code == 1 and "kb_no_such_document" in missing.output
     restored = run("kb", "restore", "巡视")
-    assert restored.exit_code == 0 and f"{NAME} restored: 4 passage(s), 4 clause(s)" in restored.output
-    assert (folder / NAME).is_file() and "2 document(s)" in run("kb", "list").output
+    assert restored.exit_code == 0 and f"{NAME} restored: 4 passages, 4 clauses" in restored.output
+    assert (folder / NAME).is_file() and "2 documents" in run("kb", "list").output
     assert audited(tmp_path) == [("kb.reindex", "cli"), ("kb.remove", "cli"), ("kb.restore", "cli")]
