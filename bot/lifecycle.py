@@ -4,6 +4,7 @@ Started from the dispatcher's startup hook, so polling, webhook and the simulato
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 from aiogram import Bot
@@ -41,6 +42,16 @@ async def open_knowledge(app: App) -> None:
     await asyncio.to_thread(engine.warm_up)
     app.knowledge = engine
     app.daily_clause_source = clause_source(engine)
+    settle_heap()
+
+
+def settle_heap() -> None:
+    """Once the index is open, what is alive now (the index, jieba's dictionaries, the model, the ORM, aiogram)
+    lives as long as the process: collect the start's garbage, then freeze the rest (gc.freeze) so that the
+    collector's full passes no longer walk it. Under load (500-user run) those passes stopped every thread,
+    the event loop included, for up to 406 ms (11 passes, 3.7 s in all)."""
+    gc.collect()
+    gc.freeze()
 
 
 async def tell_admins_about_failed_files(app: App, failed: list[tuple[str, str]]) -> None:

@@ -1,6 +1,8 @@
 """The knowledge engine feeds the daily items once a branch has used every listed item."""
 from __future__ import annotations
 
+import asyncio
+
 from bot.knowledge_engine.types import Source
 from bot.lifecycle import clause_source
 
@@ -20,3 +22,45 @@ def test_draws_the_next_unused_clause_of_readable_length_with_its_source():
     assert first["id"] == "clause:c1" and first["source"] == "《配电线路作业安全要点》3.1" and first["kind"] == "安规"
     assert draw({"clause:c1"})["id"] == "clause:c2"
     assert draw({"clause:c1", "clause:c2"}) is None
+
+
+class OpenedIndex:
+    def stats(self):
+        return {"chunks": 3}
+
+    def warm_up(self):
+        pass
+
+    def clauses(self):
+        return []
+
+
+class Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_once_the_index_is_open_the_collector_no_longer_walks_what_lives_on_and_the_garbage_is_gone(monkeypatch):
+    import gc
+    import weakref
+    from types import SimpleNamespace
+
+    from bot.knowledge_engine import KnowledgeEngine
+    from bot.lifecycle import open_knowledge
+
+    monkeypatch.setattr(KnowledgeEngine, "from_settings", classmethod(lambda cls, settings: OpenedIndex()))
+    app = SimpleNamespace(settings=SimpleNamespace(knowledge_sync_on_start=False), knowledge=None,
+                          daily_clause_source=None)
+    alive, garbage = Cycle(), Cycle()
+    gone = weakref.ref(garbage)
+    del garbage
+    gc.disable()  # nothing collects the cycle before the index opens
+    try:
+        asyncio.run(open_knowledge(app))
+        assert isinstance(app.knowledge, OpenedIndex)
+        assert gone() is None  # collected first, not frozen
+        assert gc.get_freeze_count() > 0
+        assert not any(obj is alive for obj in gc.get_objects())  # in the permanent generation, not generations 0-2
+    finally:
+        gc.enable()
+        gc.unfreeze()

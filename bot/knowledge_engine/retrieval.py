@@ -30,7 +30,10 @@ that appears nowhere in the documents (``色谱``, ``保护区``, ``招标``).
 """
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -45,6 +48,46 @@ from .refusal import (
     numbered_clause, states_quantity, states_quantity_of, states_time_unit,
 )
 from .terms import EMPTY, TermMap
+
+# jieba's segmentations of the question being ranked: computed once per hybrid_search, where the signals asked
+# for them 24 times (the content words once per candidate clause, the tagged words three times: 5 of a
+# question's 26 ms of CPU). Kept for that one question only (a thread's own; questions run in a pool).
+_question = threading.local()
+
+
+@contextlib.contextmanager
+def _one_question() -> Iterator[None]:
+    outer = getattr(_question, "memo", None)
+    _question.memo = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _question.memo = outer
+
+
+def _segmented(kind: str, text: str, segment: Callable[[str], list]) -> list:
+    memo = getattr(_question, "memo", None)
+    if memo is None:
+        return segment(text)
+    key = (kind, text)
+    if key not in memo:
+        memo[key] = segment(text)
+    return memo[key]
+
+
+def _words(text: str) -> list[str]:
+    """jieba's words of `text` (jieba.lcut)."""
+    import jieba
+
+    return _segmented("words", text, jieba.lcut)
+
+
+def _tagged(text: str) -> list[tuple[str, str]]:
+    """jieba's words of `text` with their part-of-speech tags (jieba.posseg.lcut)."""
+    import jieba.posseg
+
+    return _segmented("tagged", text, lambda t: [(p.word, p.flag) for p in jieba.posseg.lcut(t)])
+
 
 RRF_K = 20
 W_DENSE = 1.0
@@ -135,10 +178,8 @@ def topic_words(query_match: str, clause_texts: Sequence[str], terms: TermMap = 
     filler-only words) that one of the clauses shown contains, as written or as the term map's standard
     term; the best of the clauses.  Word level, unlike the bigram coverage: 新装 … 材料 in a metering
     question are not found in a clause about meters."""
-    import jieba
-
     words = [
-        w for w in dict.fromkeys(jieba.lcut(query_match))
+        w for w in dict.fromkeys(_words(query_match))
         if len(w) >= 2 and not QUESTION_CHARS & set(w) and not set(w) <= FILLER and not w.isdigit()
     ]
     if not words or not clause_texts:
@@ -157,10 +198,10 @@ def unknown_terms(query_match: str, lex: LexicalIndex, terms: TermMap = EMPTY) -
     Everyday nouns (frequent in jieba's general dictionary) and colloquial words the term map knows
     (``火线`` → 相线) do not count: they are not what the question is about, or are asked about in the
     documents' own words."""
-    import jieba.posseg
+    import jieba
 
     out = []
-    for word, flag in jieba.posseg.lcut(query_match):
+    for word, flag in _tagged(query_match):
         if len(word) < 2 or flag not in TERM_FLAGS or word in lex.text:
             continue
         if any(ch in QUESTION_CHARS for ch in word):  # "哪些地方" is the question, not its topic
@@ -179,10 +220,9 @@ def unknown_share(query_match: str, lex: LexicalIndex, terms: TermMap = EMPTY) -
     on tariffs, licences or customer service (电价, 执照, 投诉, 转正) is mostly made of words the folder lacks,
     even when its best clause shares a heading with it."""
     import jieba
-    import jieba.posseg
 
     words = [
-        w for w, flag in dict.fromkeys((p.word, p.flag) for p in jieba.posseg.lcut(query_match))
+        w for w, flag in dict.fromkeys(_tagged(query_match))
         if len(w) >= 2 and flag in TERM_FLAGS and not QUESTION_CHARS & set(w) and not w.isascii()
         and TERM_MIN_FREQ <= jieba.dt.FREQ.get(w, 0) < GENERIC_FREQ
     ]
@@ -215,14 +255,12 @@ def salient_words(query_match: str, lex: LexicalIndex, terms: TermMap = EMPTY) -
     人站) stay: dropping the words that are in neither its dictionary, nor the folder, nor the term file was
     tried and lost two questions leave-one-set-out (it also drops real jargon such as 过流, 工单)."""
     import jieba
-    import jieba.posseg
 
     out = []
-    for p in jieba.posseg.lcut(query_match):
-        w = p.word
+    for w, flag in _tagged(query_match):
         if len(w) < 2 or w.isascii() or QUESTION_CHARS & set(w) or w[0] in FILLER or w[-1] in FILLER:
             continue
-        if p.flag.startswith(FUNCTION_FLAGS) or jieba.dt.FREQ.get(w, 0) >= GENERIC_FREQ:
+        if flag.startswith(FUNCTION_FLAGS) or jieba.dt.FREQ.get(w, 0) >= GENERIC_FREQ:
             continue
         df = lex.word_df(w)
         if df > COMMON_WORD_SHARE * lex.size and df >= COMMON_WORD_MIN_DF:
@@ -290,6 +328,7 @@ def second_pass(hits: list[Hit], model: dict, *, dense_hits: list[tuple[int, flo
     return sorted(head, key=lambda h: -h.score) + hits[rerank.DEPTH :]
 
 
+@_one_question()  # (a fresh scope for every call: contextmanager's decorator form)
 def hybrid_search(
     *,
     lex: LexicalIndex,
