@@ -21,6 +21,12 @@ padding; the layers run on blocks of 128 tokens (and attention on groups of text
 one worker thread per core, each with single-threaded BLAS, so the elementwise work (activation rounding,
 GELU, layernorm) uses every core too.  A text's vector does not depend on the batch it is in.  Agreement with
 the C engine (tests/knowledge/test_e5_numpy.py, bench/e5_numpy.py): equal token counts, cosine ≥ 0.9999.
+
+Measured next step, not taken (issue 11 closing note): onnxruntime (installed with chromadb) has a contrib
+``MatMulNBits`` that takes these Q4_0 blocks as they are (zero point 8, blocks of 32) and with
+``accuracy_level=4`` rounds activations to int8 per block as ``quantize_acts`` does; the twelve layers built as an
+in-memory ONNX graph agreed with this module at cosine ≥ 0.99995 and ran ~1.35x its tokens per CPU-second.
+Building the graph needs the ``onnx`` package, a new dependency the 45 s target did not need on AVX-512 cores.
 """
 from __future__ import annotations
 
