@@ -173,15 +173,21 @@ def known_share(query_match: str, lex: LexicalIndex) -> float:
     return sum(w for t, w in zip(toks, weights) if t in lex.df) / sum(weights)
 
 
+def _content_words(query_match: str) -> list[str]:
+    """The question's content words, once each in order: jieba words of two or more characters, no question,
+    filler-only or digit words."""
+    return [
+        w for w in dict.fromkeys(_words(query_match))
+        if len(w) >= 2 and not QUESTION_CHARS & set(w) and not set(w) <= FILLER and not w.isdigit()
+    ]
+
+
 def topic_words(query_match: str, clause_texts: Sequence[str], terms: TermMap = EMPTY) -> float:
     """Share of the question's content words (jieba words of two or more characters, no question or
     filler-only words) that one of the clauses shown contains, as written or as the term map's standard
     term; the best of the clauses.  Word level, unlike the bigram coverage: 新装 … 材料 in a metering
     question are not found in a clause about meters."""
-    words = [
-        w for w in dict.fromkeys(_words(query_match))
-        if len(w) >= 2 and not QUESTION_CHARS & set(w) and not set(w) <= FILLER and not w.isdigit()
-    ]
+    words = _content_words(query_match)
     if not words or not clause_texts:
         return 0.0
     forms = [match_form(t) for t in clause_texts]
@@ -442,15 +448,11 @@ def states_asked_number(query_match: str, text: str) -> bool:
 
 
 def question_word_forms(query_match: str, terms: TermMap = EMPTY) -> list[tuple[str, ...]]:
-    """The question's content words (jieba words of two or more characters, no question, filler-only or digit
-    words), each with the term file's standard terms: the words a sentence about the question's topic contains."""
+    """The question's content words (``_content_words``) that are neither everyday words nor number questions,
+    each with the term file's standard terms: the words a sentence about the question's topic contains."""
     import jieba
 
-    words = [
-        w for w in dict.fromkeys(jieba.lcut(query_match))
-        if len(w) >= 2 and not QUESTION_CHARS & set(w) and not set(w) <= FILLER and not w.isdigit()
-        and jieba.dt.FREQ.get(w, 0) < GENERIC_FREQ and not asks_quantity(w)
-    ]
+    words = [w for w in _content_words(query_match) if jieba.dt.FREQ.get(w, 0) < GENERIC_FREQ and not asks_quantity(w)]
     return [(w, *terms.expand(w)) for w in words]
 
 
