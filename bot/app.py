@@ -33,6 +33,7 @@ from bot.telegram_api import PinResponseModels
 from handlers.ui.menu import Menu
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import upgrade
+from storage.side_reads import SideReads
 
 log = logging.getLogger("fieldmate")
 SIMULATOR_TOKEN = "123456789:SIMULATOR-fieldmate-local-token-000"
@@ -44,17 +45,18 @@ async def create_app(settings: Settings, migrate: bool = True, engine: AsyncEngi
         await upgrade(engine)
     i18n = I18n(path=compile_catalogs(), default_locale=settings.default_locale, domain=DOMAIN)
     return App(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), i18n=i18n,
-               digest_sections=digest_sections())
+               digest_sections=digest_sections(), side_reads=SideReads.for_engine(engine))
 
 
 def pool_options(settings: Settings) -> dict:
-    """A SQLite file gets a connection per update in flight plus room for the sender, the scheduler and
-    the CLI-style one-off sessions (connections are cheap there: a thread each; writes take turns anyway).
+    """A SQLite file keeps a connection per update in flight plus a few for the sender and the scheduler, and
+    room for bursts (connections are cheap there: a thread each; writes take turns anyway). With half as many
+    kept, a burst of 32 updates opened and closed a connection (and its thread) for every eighth update.
     PostgreSQL keeps SQLAlchemy's defaults: the server's connection limit is shared by the fleet."""
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return {}
-    return {"pool_size": max(5, settings.max_updates_in_flight // 2), "max_overflow": settings.max_updates_in_flight}
+    return {"pool_size": settings.max_updates_in_flight + 4, "max_overflow": settings.max_updates_in_flight}
 
 
 def polling_options(settings: Settings) -> dict:
@@ -92,7 +94,7 @@ def build_dispatcher(app: App, storage: BaseStorage | None = None, background: b
     dp.update.outer_middleware(DbSessionMiddleware(app.sessionmaker))
     dp.update.outer_middleware(dp.fsm)  # the chat's lock, then its state read through the update's session
     dp.update.outer_middleware(CommitMiddleware())
-    dp.update.outer_middleware(ActorMiddleware(set(app.settings.admin_ids)))
+    dp.update.outer_middleware(ActorMiddleware(set(app.settings.admin_ids), app.side_reads))
     ActorI18nMiddleware(app.i18n).setup(dp)
     dp.include_routers(*build_routers())
     inline_magic_filters(dp)

@@ -18,6 +18,7 @@ from bot.fsm_storage import SqlStorage, TrackedRedisStorage
 from bot.services.daily import ClauseSource
 from bot.services.digest import DigestSection
 from bot.services.item_rules import EngineRuleLookup, RuleLookup
+from storage.side_reads import SideReads
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -43,6 +44,7 @@ class App:
     digest_sections: tuple[DigestSection, ...] = ()  # every feature's digest section (bot/features.py)
     kb_pending: tuple[tuple[str, int, int], ...] | None = None  # knowledge files waiting to sync, as the last scan saw them
     rule_lookup: RuleLookup | None = None  # finds the rule a hazard or violation breaks; None: the knowledge engine's (tests inject one)
+    side_reads: SideReads | None = None  # an update's first reads beside its session (SQLite files only)
 
     def form_storage(self) -> BaseStorage:
         """The FSM storage of this app, made once: the dispatcher and the idle-form scan share it
@@ -51,7 +53,7 @@ class App:
             if self.settings.redis_url:
                 self.fsm_storage = TrackedRedisStorage.from_url(self.settings.redis_url)
             else:
-                self.fsm_storage = SqlStorage(self.sessionmaker)
+                self.fsm_storage = SqlStorage(self.sessionmaker, self.side_reads)
         return self.fsm_storage
 
     def item_rule_lookup(self) -> RuleLookup | None:
@@ -71,4 +73,6 @@ class App:
             self.delivery.kick()
 
     async def close(self) -> None:
+        if self.side_reads is not None:
+            await self.side_reads.close()
         await self.engine.dispose()

@@ -27,6 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import FsmRecord, utcnow
+from storage.side_reads import SideReads
 
 
 # The update's own session (set by DbSessionMiddleware): FSM changes then commit or roll back together
@@ -42,9 +43,13 @@ class IdleForm:
     touched_at: datetime  # naive UTC, like the database's timestamps
 
 
+_WROTE_FORM = "fieldmate_wrote_form"  # in the update session's info: this update changed a form state
+
+
 class SqlStorage(BaseStorage):
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], side_reads: SideReads | None = None) -> None:
         self._sessionmaker = sessionmaker
+        self._side_reads = side_reads
         self._keys = DefaultKeyBuilder(with_destiny=True)
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
@@ -52,15 +57,15 @@ class SqlStorage(BaseStorage):
         await self._write(key, state=value)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        record = await self._read(key)
-        return record.state if record else None
+        state, _ = await self._read(key)
+        return state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         await self._write(key, data=json.dumps(dict(data), ensure_ascii=False, default=str))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        record = await self._read(key)
-        return json.loads(record.data) if record else {}
+        _, data = await self._read(key)
+        return json.loads(data) if data else {}
 
     async def close(self) -> None:
         return None
@@ -75,12 +80,19 @@ class SqlStorage(BaseStorage):
         async with self._sessionmaker() as session, session.begin():
             yield session
 
-    async def _read(self, key: StorageKey) -> FsmRecord | None:
+    async def _read(self, key: StorageKey) -> tuple[str | None, str | None]:
+        """(state, data) of the conversation; an update that has not changed a form yet reads what was committed
+        beside its session (storage/side_reads.py), one that has reads its own writes through it."""
+        shared = update_session.get()
+        if self._side_reads is not None and shared is not None and not shared.info.get(_WROTE_FORM):
+            return await self._side_reads.form_state(self._keys.build(key)) or (None, None)
         async with self._session() as session:
-            return await session.get(FsmRecord, self._keys.build(key), populate_existing=True)
+            record = await session.get(FsmRecord, self._keys.build(key), populate_existing=True)
+            return (record.state, record.data) if record else (None, None)
 
     async def _write(self, key: StorageKey, **values: Any) -> None:
         async with self._session() as session:
+            session.info[_WROTE_FORM] = True
             record = await session.get(FsmRecord, self._keys.build(key), with_for_update=True)
             if record is None:
                 record = FsmRecord(key=self._keys.build(key), state=None, data="{}")

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.fsm_storage import update_session
 from bot.services.membership import Actor, ensure_admin_member, member_by_telegram_id
 from storage.models import Role
+from storage.side_reads import SideReads
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 LOCALE_KEY = "actor_locale"  # the member's chosen language, copied when the actor is resolved
@@ -55,6 +56,11 @@ async def commit_before_telling() -> None:
     session = update_session.get()
     if session is None or session.info.get(_OWNER) is not asyncio.current_task():
         return  # no update, or a helper task of one (e.g. "typing…"): never touch the session from there
+    await commit_if_open(session)
+
+
+async def commit_if_open(session: AsyncSession) -> None:
+    """Commit unless there is nothing to: `AsyncSession.commit` otherwise begins a transaction only to end it."""
     if session.in_transaction() or session.new or session.dirty or session.deleted:
         await session.commit()
 
@@ -87,21 +93,23 @@ class CommitMiddleware(BaseMiddleware):
         except Exception:
             await session.rollback()
             raise
-        await session.commit()
+        await commit_if_open(session)
         return result
 
 
 class ActorMiddleware(BaseMiddleware):
     """Resolves who is asking once per update; handlers and filters authorize against `actor`."""
 
-    def __init__(self, admin_ids: set[int]) -> None:
+    def __init__(self, admin_ids: set[int], side_reads: SideReads | None = None) -> None:
         self.admin_ids = admin_ids
+        self.side_reads = side_reads
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is not None and not user.is_bot:
             session: AsyncSession = data["session"]
-            member = await member_by_telegram_id(session, user.id)
+            member = (await self.side_reads.member(session, user.id) if self.side_reads is not None
+                      else await member_by_telegram_id(session, user.id))
             configured_admin = user.id in self.admin_ids
             if configured_admin and member is None:
                 member = await ensure_admin_member(session, user.id, user.full_name)
