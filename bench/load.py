@@ -597,5 +597,7 @@ async def main() -> None:
 if __name__ == "__main__":
     import logging
 
+    from bot.runner import run_event_loop
+
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(main())
+    run_event_loop(main())  # the bot's own event loop (uvloop), for every setup: echo's ceiling is measured on it too

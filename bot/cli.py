@@ -72,10 +72,10 @@ def run(verbose: bool = typer.Option(False, "--verbose", "-v", help="more detail
         console.print("No BOT_TOKEN set: starting the local simulator instead (see README to connect to Telegram).")
         start_simulator(settings, verbose, fresh=False, script=None, as_user=None)
     from bot.logs import log_to_console
-    from bot.runner import run_bot
+    from bot.runner import run_bot, run_event_loop
 
     log_to_console(verbose)
-    asyncio.run(run_bot(settings))
+    run_event_loop(run_bot(settings))
 
 
 @app.command()
@@ -96,9 +96,10 @@ def start_simulator(settings: Settings, verbose: bool, **options: Any) -> None:
     path = log_to_file(settings.log_dir, "simulator.log", verbose)
     if not verbose:
         console.print(f"日志写入 {path}（加 -v 在终端显示）", highlight=False, soft_wrap=True)
+    from bot.runner import run_event_loop
     from bot.simulate import simulate_main
 
-    raise typer.Exit(asyncio.run(simulate_main(settings, **options)))
+    raise typer.Exit(run_event_loop(simulate_main(settings, **options)))
 
 
 # --- database, branches, invites, members -----------------------------------------------------
