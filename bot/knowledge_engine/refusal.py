@@ -122,11 +122,27 @@ _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 # Removed before a question is read for the number it asks (fifth pass of issue 13: 「一根杆上架了好几回线，挂地线先挂
 # 上面的还是下面的」 read as asking for a number of times).
 _INDEFINITE_JI = re.compile(r"(?<=[好们十])几|几(?=[十百千万])")
+# A question whose last part is a yes/no question (…吗, 行不行, 算不算) asks "yes or no", not a number: its 几 means
+# "a few" (「能找几个人上去把它压住吗」, 「打磨几下，算不算动火」, 「接地线断了几股还能用吗」).  Not after 最少/至少/最多
+# (「最少几个人，一个人行不行」 still asks the number), and not when an earlier part asks it (「算不算加班，能调休几天」:
+# the last part has no yes/no mark).  Sixth pass of issue 13.
+_CLAUSE_SEP = re.compile(r"[,;。!?、\s]+")
+_YES_NO = re.compile(r"[吗么嘛]$|(.)[不没]\1")
+_BOUND_JI = re.compile(r"(?<!最少)(?<!至少)(?<!最多)几")
+
+
+def yes_no_question(question_match: str) -> bool:
+    """Is the question's last part a yes/no question (ends with 吗, or asks 行不行 / 算不算 / 有没有)?"""
+    parts = [p for p in _CLAUSE_SEP.split(question_match) if p]
+    return bool(parts) and _YES_NO.search(parts[-1]) is not None
 
 
 def definite(question_match: str) -> str:
-    """The question without indefinite uses of 几 (好几, 们几, 十几, 几十)."""
-    return _INDEFINITE_JI.sub("", question_match)
+    """The question without indefinite uses of 几 (好几, 们几, 十几, 几十; any 几 of a yes/no question but 最少几 …)."""
+    question_match = _INDEFINITE_JI.sub("", question_match)
+    if "几" in question_match and yes_no_question(question_match):
+        question_match = _BOUND_JI.sub("", question_match)
+    return question_match
 
 
 def asks_quantity(question_match: str) -> bool:
@@ -143,14 +159,17 @@ def states_quantity(clause_text: str) -> bool:
 # can be on the topic and still not carry the answer (adjacent questions on tariffs, settings, dates).
 _NUM = rf"(\d|[{_CN_DIGITS}])\s*"
 QUANTITY_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
-    "money": (re.compile(r"多少钱|几块|钱|费用|电费|奖金|补贴|工资|薪|价格|电价|罚款|经费"), re.compile(_NUM + r"(元|万元|块)")),
+    "money": (re.compile(r"多少钱|(?<!哪)几块|钱|费用|电费|奖金|补贴|津贴|补助|工资|薪|价格|电价|罚款|经费"), re.compile(_NUM + r"(元|万元|块)")),
     "date": (re.compile(r"哪年|哪一年|几号|哪天|几月份|哪个月|什么时候成立|哪年成立"), re.compile(r"\d{4}\s*年|\d+\s*月\s*\d+\s*日|\d+\s*号")),
     "duration": (
         re.compile(r"多久|多长时间|几天|几年|几个月|几小时|几个小时|几分钟|几秒|多少天|多少年|多少分钟|周期|有效期"),
-        re.compile(_NUM + r"(h|min|s|小时|分钟|秒|天|日|年|个月|周|季)|每(年|月|季|天|日|周|学期)|半年|一年|当天|次日"),
+        re.compile(_NUM + r"(h|min|s|小时|分钟|秒|天|日|个?工作日|年|个月|周|季)|每(年|月|季|天|日|周|学期)|半年|一年|当天|次日"),
     ),
     "times": (re.compile(r"几次|几回|多少次|几遍"), re.compile(_NUM + r"(次|回|遍)|每(年|月|季|天|日|周)")),
-    "people": (re.compile(r"几个人|几人|几名|多少人|最少几个|至少几个"), re.compile(_NUM + r"(人|名)|两人|二人|专人|一人")),
+    "people": (
+        re.compile(r"几个人|几人|几名|多少人|最少几个|至少几个"),
+        re.compile(_NUM + r"(人|名)|两人|二人|专人|一人|半数|过半|[一二三四五六七八九十\d]\s*分之\s*[一二三四五六七八九十\d]"),
+    ),
     "length": (
         re.compile(r"多远|几米|多高|多深|多宽|多长(?!时间)|多粗|多大截面|离.{0,6}多少"),
         re.compile(_NUM + r"(mm|cm|km|m|米|毫米|厘米|公里|倍)(?![a-z])|表\s*\d+", re.I),

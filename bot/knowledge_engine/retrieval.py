@@ -173,12 +173,21 @@ def known_share(query_match: str, lex: LexicalIndex) -> float:
     return sum(w for t, w in zip(toks, weights) if t in lex.df) / sum(weights)
 
 
+# A-not-A words ask yes or no (行不行, 算不算, 有没有, 可不可以): the question, not its topic.  jieba keeps them as one
+# verb, so they counted as topic words that no clause contains (sixth pass of issue 13).
+_A_NOT_A = re.compile(r"(.)[不没]\1")
+
+
+def _asks_yes_no(word: str) -> bool:
+    return _A_NOT_A.search(word) is not None
+
+
 def _content_words(query_match: str) -> list[str]:
     """The question's content words, once each in order: jieba words of two or more characters, no question,
-    filler-only or digit words."""
+    A-not-A, filler-only or digit words."""
     return [
         w for w in dict.fromkeys(_words(query_match))
-        if len(w) >= 2 and not QUESTION_CHARS & set(w) and not set(w) <= FILLER and not w.isdigit()
+        if len(w) >= 2 and not QUESTION_CHARS & set(w) and not set(w) <= FILLER and not w.isdigit() and not _asks_yes_no(w)
     ]
 
 
@@ -264,7 +273,7 @@ def salient_words(query_match: str, lex: LexicalIndex, terms: TermMap = EMPTY) -
 
     out = []
     for w, flag in _tagged(query_match):
-        if len(w) < 2 or w.isascii() or QUESTION_CHARS & set(w) or w[0] in FILLER or w[-1] in FILLER:
+        if len(w) < 2 or w.isascii() or QUESTION_CHARS & set(w) or w[0] in FILLER or w[-1] in FILLER or _asks_yes_no(w):
             continue
         if flag.startswith(FUNCTION_FLAGS) or jieba.dt.FREQ.get(w, 0) >= GENERIC_FREQ:
             continue

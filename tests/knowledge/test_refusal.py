@@ -149,6 +149,9 @@ def test_topic_words_leave_out_question_words_function_words_and_glued_fragments
     assert not {"最少", "几个", "要几"} & set(words)  # an adverb, a number word, a fragment glued to 要
     # a colloquial word carries its standard terms with it
     assert ("火线", ("火线", "相线")) in salient_words(match_form("带电拆火线"), LEX, TERMS)
+    # an A-not-A word asks yes or no; it is not what the question is about (sixth pass)
+    words = [w for w, _ in salient_words(match_form("电能表接线一个人干行不行"), LEX, TERMS)]
+    assert "电能表" in words and "行不行" not in words
 
 
 def test_a_topic_word_the_folder_has_but_the_best_clause_lacks_is_what_an_adjacent_question_looks_like():
@@ -191,12 +194,27 @@ def test_clauses_without_the_number_asked_for_are_never_an_answer():
 
 
 def test_an_indefinite_ji_asks_for_no_number():
-    from bot.knowledge_engine.refusal import asked_quantity_types, asks_quantity
+    from bot.knowledge_engine.refusal import asked_quantity_types, asked_time_units, asks_quantity
 
     assert asked_quantity_types("一根杆上架了好几回线，挂地线先挂哪根") == []
     assert not asks_quantity("负责人走开了，我们几个还能接着干吗")
     assert not asks_quantity("几十米外有人在吊装")
     assert asked_quantity_types("下电缆井最少几个人") == ["people"]
+    # a yes/no question asks yes or no: its 几 means "a few" (sixth pass)
+    assert asked_quantity_types(match_form("紧线时能找几个人上去把线压住吗")) == []
+    assert not asks_quantity(match_form("拿砂轮机打磨几下，算不算动火"))
+    assert asked_quantity_types(match_form("最少几个人，一个人行不行")) == ["people"]  # 最少几 still asks
+    assert asked_time_units(match_form("抢修算不算加班，能调休几天")) == ["days"]  # the last part asks the number
+    assert asked_quantity_types(match_form("新版补了哪几块内容")) == []  # 哪几块: which parts, not money
+    assert asked_quantity_types(match_form("高温津贴一个月发多少")) == ["money"]
+
+
+def test_working_days_and_a_share_of_the_members_are_numbers_of_their_kind():
+    from bot.knowledge_engine.retrieval import number_type_missing
+
+    assert not number_type_missing(match_form("从申请到拿到方案用了几天"), ["仅用了8个工作日。"])
+    assert not number_type_missing(match_form("支委会到多少人才能开"), ["党支部委员会会议须有半数以上委员到会。"])
+    assert not number_type_missing(match_form("要多少人同意"), ["须经到会党员三分之二以上同意。"])
 
 
 def test_in_a_prose_passage_the_sentence_on_the_topic_must_state_the_number_asked():

@@ -45,6 +45,14 @@ def test_the_shipped_file_is_valid():
     assert terms.expand(match_form("喝了酒能爬杆吗")) == ["饮酒", "登杆"]
 
 
+def test_the_shipped_guards_keep_liubian_and_yabian_for_the_transformers():
+    terms = load_terms(SHIPPED)
+    assert terms.expand(match_form("校验流变、压变要停电吗")) == ["电流互感器", "电压互感器"]
+    # 电流变大 / 高压变电站 / 低压变压器 are no current or voltage transformers
+    for question in ("电流变大了怎么办", "电压变低了", "进高压变电站", "低压变压器着火"):
+        assert not {"电流互感器", "电压互感器"} & set(terms.expand(match_form(question))), question
+
+
 def test_sync_reads_the_term_file_and_keeps_the_previous_one_when_it_breaks(kdir, make_engine):
     (kdir / "术语.yaml").write_text("动作:\n  爬杆: 登杆\n", "utf-8")
     engine = make_engine(kdir)
