@@ -127,7 +127,8 @@ _INDEFINITE_JI = re.compile(r"(?<=[好们十])几|几(?=[十百千万])")
 # (「最少几个人，一个人行不行」 still asks the number), and not when an earlier part asks it (「算不算加班，能调休几天」:
 # the last part has no yes/no mark).  Sixth pass of issue 13.
 _CLAUSE_SEP = re.compile(r"[,;。!?、\s]+")
-_YES_NO = re.compile(r"[吗么嘛]$|(.)[不没]\1")
+A_NOT_A = re.compile(r"(.)[不没]\1")  # 行不行, 算不算, 有没有: asks yes or no
+_YES_NO = re.compile(r"[吗么嘛]$|" + A_NOT_A.pattern)
 _BOUND_JI = re.compile(r"(?<!最少)(?<!至少)(?<!最多)几")
 
 

@@ -44,6 +44,7 @@ from .answer_type import sentence_number_missing
 from .lexical import FILLER, QUESTION_CHARS, LexicalIndex, content_tokens, tokens
 from .normalize import match_form
 from .refusal import (
+    A_NOT_A,
     QUANTITY_TYPES, TIME_UNITS, Decision, asked_quantity_types, asked_time_units, asks_quantity, decide,
     numbered_clause, states_quantity, states_quantity_of, states_time_unit,
 )
@@ -175,11 +176,8 @@ def known_share(query_match: str, lex: LexicalIndex) -> float:
 
 # A-not-A words ask yes or no (行不行, 算不算, 有没有, 可不可以): the question, not its topic.  jieba keeps them as one
 # verb, so they counted as topic words that no clause contains (sixth pass of issue 13).
-_A_NOT_A = re.compile(r"(.)[不没]\1")
-
-
 def _asks_yes_no(word: str) -> bool:
-    return _A_NOT_A.search(word) is not None
+    return A_NOT_A.search(word) is not None
 
 
 def _content_words(query_match: str) -> list[str]:
