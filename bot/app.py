@@ -6,7 +6,6 @@ from collections.abc import Awaitable
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
@@ -29,7 +28,7 @@ from bot.middlewares import (
     CommitMiddleware,
     DbSessionMiddleware,
 )
-from bot.telegram_api import PinResponseModels
+from bot.telegram_api import JsonBodySession, PinResponseModels
 from handlers.ui.menu import Menu
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import upgrade
@@ -66,7 +65,7 @@ def polling_options(settings: Settings) -> dict:
 
 def build_bot(settings: Settings, api_base: str | None = None) -> Bot:
     base = api_base or settings.telegram_api_base
-    session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+    session = JsonBodySession(api=TelegramAPIServer.from_base(base)) if base else JsonBodySession()
     session.middleware(PinResponseModels())  # aiogram rebuilt a response model per call under load otherwise
     token = settings.bot_token.get_secret_value() if settings.bot_token else SIMULATOR_TOKEN
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))

@@ -1,5 +1,5 @@
-"""The Bot API client's request path: keeps aiogram's per-method response models alive (the commit before
-each call is bot.middlewares.CommitBeforeTelling).
+"""The Bot API client's request path: parameters sent as one JSON body, and aiogram's per-method response models
+kept alive (the commit before each call is bot.middlewares.CommitBeforeTelling).
 
 aiogram parses every Bot API answer with ``Response[method.__returning__]``, a pydantic generic model
 built on first use. pydantic caches parametrized generics only weakly (a WeakValueDictionary), and a
@@ -11,9 +11,14 @@ cache hit every time.
 """
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, cast
 
 from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.exceptions import TelegramNetworkError
+from aiogram.types import InputFile
+from aiohttp import ClientError
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
@@ -38,3 +43,41 @@ class PinResponseModels(BaseRequestMiddleware):
         if type(method) not in _PINNED:
             response_model(type(method))
         return await make_request(bot, method)
+
+
+class JsonBodySession(AiohttpSession):
+    """aiogram's aiohttp session, sending a call's parameters as one JSON body (the Bot API takes
+    application/json) unless the call uploads a file, which keeps aiogram's multipart form.
+
+    aiogram sends every call as a form: each parameter percent-encoded byte by byte in Python (a Chinese reply
+    grows to three times its size, %E5%AE%89…) and each nested object (a keyboard) as a JSON string inside it,
+    which the server then decodes the same way. For a /help reply that encoding was most of the cost of the
+    call on the bot's side (bench/load.py's /help burst). Parameters are the ones aiogram's form would carry,
+    with the same values; only None is left out (the form leaves out every empty value, which JSON can carry).
+    """
+
+    async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType],
+                           timeout: int | None = None) -> TelegramType:
+        files: dict[str, InputFile] = {}
+        payload = {}
+        for key, value in method.model_dump(warnings=False).items():
+            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+            if prepared is not None:
+                payload[key] = prepared
+        if files:
+            return await super().make_request(bot, method, timeout)
+        session = await self.create_session()
+        url = self.api.api_url(token=bot.token, method=method.__api_method__)
+        try:
+            async with session.post(url, data=self.json_dumps(payload), headers=_JSON,
+                                    timeout=self.timeout if timeout is None else timeout) as resp:
+                raw_result = await resp.text()
+        except asyncio.TimeoutError as e:
+            raise TelegramNetworkError(method=method, message="Request timeout error") from e
+        except ClientError as e:
+            raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
+        response = self.check_response(bot=bot, method=method, status_code=resp.status, content=raw_result)
+        return cast(TelegramType, response.result)
+
+
+_JSON = {"Content-Type": "application/json"}
