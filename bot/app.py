@@ -23,6 +23,7 @@ from bot.features import build_menu, build_routers, digest_sections, install_err
 from bot.hot_path import inline_magic_filters
 from bot.i18n import DOMAIN, compile_catalogs
 from bot.middlewares import (
+    UpdateSlots,
     ActorI18nMiddleware,
     ActorMiddleware,
     CommitMiddleware,
@@ -59,8 +60,9 @@ def pool_options(settings: Settings) -> dict:
 
 
 def polling_options(settings: Settings) -> dict:
-    """How `start_polling` runs updates: as tasks, at most `max_updates_in_flight` at a time."""
-    return {"tasks_concurrency_limit": settings.max_updates_in_flight}
+    """How `start_polling` runs updates: as tasks, `max_updates_in_flight` worked on at a time (UpdateSlots) and
+    up to `max_questions_waiting` more waiting for the knowledge engine."""
+    return {"tasks_concurrency_limit": settings.max_updates_in_flight + settings.max_questions_waiting}
 
 
 def build_bot(settings: Settings, api_base: str | None = None) -> Bot:
@@ -90,6 +92,7 @@ def build_dispatcher(app: App, storage: BaseStorage | None = None, background: b
     dp["settings"] = app.settings
     dp["menu"] = build_menu()
     install_errors()
+    dp.update.outer_middleware(UpdateSlots(app.settings.max_updates_in_flight))
     dp.update.outer_middleware(DbSessionMiddleware(app.sessionmaker))
     dp.update.outer_middleware(dp.fsm)  # the chat's lock, then its state read through the update's session
     dp.update.outer_middleware(CommitMiddleware())

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     # it runs: the SQLite pool is sized to match). Without a bound a burst started every update at once and
     # those that waited 30 s for a connection failed.
     max_updates_in_flight: int = Field(default=32, ge=1, le=1000)
+    # Questions waiting for the knowledge engine's workers beyond those: they hold no update slot and no database
+    # connection while they wait (bot/middlewares.py UpdateSlots), so a burst of questions does not stall the rest.
+    max_questions_waiting: int = Field(default=256, ge=0, le=10_000)
     knowledge_dir: Path = Path("knowledge")
     knowledge_sync_on_start: bool = True  # index new/changed knowledge files when the bot starts
     # Questions answered at once, each in a worker thread (the engine's Python parts hold the GIL: more

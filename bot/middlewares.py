@@ -19,6 +19,53 @@ from storage.models import Role
 from storage.side_reads import SideReads
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+SLOT_KEY = "update_slot"  # the update's UpdateSlot, in the handler data (a handler takes it as `update_slot`)
+
+
+class UpdateSlot:
+    """The place one update holds among those worked on at once (UpdateSlots)."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots = slots
+        self.held = True
+
+    async def step_aside(self) -> None:
+        """Before a long wait for something slow and shared (a question queued for the knowledge engine's
+        workers): end the update's transaction, so no pooled connection waits with it (nothing is written before
+        such a wait), and give the slot to the next update. The update then finishes outside the bound: what is
+        left after the wait (store the answer, reply) is short, and taking the slot back could wait behind the
+        very updates it let in."""
+        session = update_session.get()
+        if session is not None:
+            await commit_if_open(session)
+        self.free()
+
+    def free(self) -> None:
+        if self.held:
+            self.held = False
+            self._slots.release()
+
+
+class UpdateSlots(BaseMiddleware):
+    """At most `size` updates are worked on at once, but an update that steps aside (UpdateSlot.step_aside) no
+    longer counts.
+
+    aiogram bounds the updates in flight itself (start_polling's tasks_concurrency_limit), and a question waiting
+    for one of the knowledge engine's workers held one of those places: a burst of questions at the pre-shift
+    meeting filled all of them, and every /help, join and acknowledgement behind them waited for the questions
+    (profile of a 500-user run under CPU contention). aiogram's limit is now this one plus the questions allowed
+    to wait (settings.max_questions_waiting, bot/app.py polling_options); this is the bound on work."""
+
+    def __init__(self, size: int) -> None:
+        self._slots = asyncio.Semaphore(size)
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        await self._slots.acquire()
+        slot = data[SLOT_KEY] = UpdateSlot(self._slots)
+        try:
+            return await handler(event, data)
+        finally:
+            slot.free()
 LOCALE_KEY = "actor_locale"  # the member's chosen language, copied when the actor is resolved
 
 

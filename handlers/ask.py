@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import App
 from bot.knowledge_engine.present import citation, lead_sentence, phone_text
+from bot.middlewares import UpdateSlot
 from bot.services import audit, kb, questions
 from bot.services.errors import DomainError
 from bot.services.membership import Actor
@@ -78,19 +79,23 @@ def _engine(app: App) -> "KnowledgeEngine | None":
     return app.knowledge
 
 
-async def ask_command(message: Message, command: CommandObject, session: AsyncSession, actor: Actor, app: App, bot: Bot) -> None:
-    await answer_question(message, command.args or "", session, actor, app, bot)
+async def ask_command(message: Message, command: CommandObject, session: AsyncSession, actor: Actor, app: App, bot: Bot,
+                  update_slot: UpdateSlot | None = None) -> None:
+    await answer_question(message, command.args or "", session, actor, app, bot, update_slot)
 
 
-async def ask_private(message: Message, session: AsyncSession, actor: Actor, app: App, bot: Bot) -> None:
-    await answer_question(message, message.text, session, actor, app, bot)
+async def ask_private(message: Message, session: AsyncSession, actor: Actor, app: App, bot: Bot,
+                  update_slot: UpdateSlot | None = None) -> None:
+    await answer_question(message, message.text, session, actor, app, bot, update_slot)
 
 
-async def ask_in_group(message: Message, question: str, session: AsyncSession, actor: Actor, app: App, bot: Bot) -> None:
-    await answer_question(message, question, session, actor, app, bot)
+async def ask_in_group(message: Message, question: str, session: AsyncSession, actor: Actor, app: App, bot: Bot,
+                       update_slot: UpdateSlot | None = None) -> None:
+    await answer_question(message, question, session, actor, app, bot, update_slot)
 
 
-async def answer_question(message: Message, text: str, session: AsyncSession, actor: Actor, app: App, bot: Bot) -> None:
+async def answer_question(message: Message, text: str, session: AsyncSession, actor: Actor, app: App, bot: Bot,
+                          update_slot: UpdateSlot | None = None) -> None:
     try:
         question = questions.clean_question(text)
     except DomainError:
@@ -101,6 +106,8 @@ async def answer_question(message: Message, text: str, session: AsyncSession, ac
         await message.answer(_("The knowledge base is not ready yet. Please try again in a few minutes."))
         return
     # "typing…" only when the answer is slow to come (a queue of questions): not an extra call for each one
+    if update_slot is not None:
+        await update_slot.step_aside()  # the engine's queue may be long: other updates go on meanwhile
     async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id, initial_sleep=TYPING_AFTER):
         answer = await engine.aask(question, 0, PAGE)
     if not answer.refused and answer.mode != "llm":  # a phone screen: the answer, then its clause; the rest on 「更多」

@@ -4,6 +4,7 @@ The engine here is a small stand-in with fixed clauses, so these tests specify t
 retrieval quality is specified in tests/knowledge/."""
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from aiogram.types import Chat, Message, User
@@ -165,3 +166,54 @@ async def test_more_with_an_offset_past_what_was_shown_is_refused(harness, app):
     assert "失效" in (await harness.press(1001, f"ask:{row.id}:-4"))[0]
     async with app.sessionmaker() as session:
         assert (await session.scalar(select(Question))).source_ids == row.source_ids
+
+
+class BusyEngine(StubEngine):
+    """An engine whose workers are all busy: every question waits until `free` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.free = asyncio.Event()
+        self.waiting = 0
+
+    async def aask(self, question: str, offset: int = 0, limit: int = 3) -> Answer:
+        self.waiting += 1
+        await self.free.wait()
+        return await super().aask(question, offset, limit)
+
+    async def queued(self, count: int) -> None:
+        while self.waiting < count:
+            await asyncio.sleep(0)
+
+
+async def test_a_question_waiting_for_the_engine_holds_no_update_slot(app):
+    """With one update worked on at a time, questions queued for a busy engine do not stop /help, joins or
+    anything else: they step aside while they wait, and are answered when the engine frees up."""
+    from bot.app import build_dispatcher
+    from tests.support.harness import Harness
+    from tests.support.mocked_bot import MockedBot
+
+    app.settings = app.settings.model_copy(update={"max_updates_in_flight": 1})
+    app.knowledge = engine = BusyEngine()
+    harness = Harness(build_dispatcher(app, background=False), MockedBot())
+    invite = await make_invite(app)
+    await join(harness, app, 1001, "李海波", invite)
+    await join(harness, app, 1002, "王小明", invite)
+    await join(harness, app, 1003, "张三", invite)
+
+    asking = [asyncio.create_task(harness.send(1001, "爬杆之前要查哪些地方")),
+              asyncio.create_task(harness.send(1002, "验电器怎么用"))]
+    try:
+        await asyncio.wait_for(engine.queued(2), timeout=10)  # both questions wait in the engine's queue
+        help_reply = await asyncio.wait_for(harness.send(1003, "/help"), timeout=10)  # a bound, not a timing:
+        assert "我能为您做什么" in help_reply[0]                                     # without it, it would hang
+        assert not any(task.done() for task in asking)
+    finally:
+        engine.free.set()
+        await asyncio.gather(*asking)
+    for chat in (1001, 1002):  # replies by chat: the harness's per-send lists mix replies sent concurrently
+        sent = [call.text for call in harness.bot.session.calls if getattr(call, "chat_id", None) == chat
+                and getattr(call, "text", None)]
+        assert sent[-1].startswith("📌"), sent[-1]
+    async with app.sessionmaker() as session:
+        assert len((await session.scalars(select(Question))).all()) == 2  # both stored after the wait
