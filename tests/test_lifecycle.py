@@ -46,7 +46,7 @@ def test_once_the_index_is_open_the_collector_no_longer_walks_what_lives_on_and_
     from types import SimpleNamespace
 
     from bot.knowledge_engine import KnowledgeEngine
-    from bot.lifecycle import open_knowledge
+    from bot.lifecycle import YOUNG_GC_THRESHOLD, open_knowledge
 
     monkeypatch.setattr(KnowledgeEngine, "from_settings", classmethod(lambda cls, settings: OpenedIndex()))
     app = SimpleNamespace(settings=SimpleNamespace(knowledge_sync_on_start=False), knowledge=None,
@@ -54,6 +54,7 @@ def test_once_the_index_is_open_the_collector_no_longer_walks_what_lives_on_and_
     alive, garbage = Cycle(), Cycle()
     gone = weakref.ref(garbage)
     del garbage
+    thresholds = gc.get_threshold()
     gc.disable()  # nothing collects the cycle before the index opens
     try:
         asyncio.run(open_knowledge(app))
@@ -61,6 +62,8 @@ def test_once_the_index_is_open_the_collector_no_longer_walks_what_lives_on_and_
         assert gone() is None  # collected first, not frozen
         assert gc.get_freeze_count() > 0
         assert not any(obj is alive for obj in gc.get_objects())  # in the permanent generation, not generations 0-2
+        assert gc.get_threshold() == (YOUNG_GC_THRESHOLD, *thresholds[1:])  # and young objects collected less often
     finally:
         gc.enable()
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
