@@ -31,19 +31,21 @@ async def side_reads(engine):
     await reads.close()
 
 
-async def _join(session, telegram_id: int, name: str = "王五", branch: str = "余山供电所") -> Member:
-    found = await membership.find_branch(session, branch)
-    found = found or await membership.add_branch(session, branch)
-    invite = await membership.create_invite(session, found, "member", uses=5, days=7)
-    member = await membership.join(session, telegram_id, invite.code, name)
-    await session.commit()
-    return member
+@pytest.fixture
+def sessionmaker(engine):
+    return create_sessionmaker(engine)
 
 
-async def test_the_member_read_beside_the_session_equals_the_one_a_query_loads(engine, side_reads):
-    sessionmaker = create_sessionmaker(engine)
+async def _join(sessionmaker, telegram_id: int, name: str = "王五", branch: str = "余山供电所") -> None:
     async with sessionmaker() as session:
-        await _join(session, 501)
+        found = await membership.find_branch(session, branch) or await membership.add_branch(session, branch)
+        invite = await membership.create_invite(session, found, "member", uses=5, days=7)
+        await membership.join(session, telegram_id, invite.code, name)
+        await session.commit()
+
+
+async def test_the_member_read_beside_the_session_equals_the_one_a_query_loads(engine, sessionmaker, side_reads):
+    await _join(sessionmaker, 501)
     async with sessionmaker() as session:
         queried = await membership.member_by_telegram_id(session, 501)
         expected = {c.key: getattr(queried, c.key) for c in Member.__table__.columns}
@@ -56,10 +58,8 @@ async def test_the_member_read_beside_the_session_equals_the_one_a_query_loads(e
         assert engine.sync_engine.pool.checkedout() == 0  # and no pooled connection was taken for it
 
 
-async def test_a_change_to_that_member_is_stored_by_the_session(engine, side_reads):
-    sessionmaker = create_sessionmaker(engine)
-    async with sessionmaker() as session:
-        await _join(session, 502)
+async def test_a_change_to_that_member_is_stored_by_the_session(sessionmaker, side_reads):
+    await _join(sessionmaker, 502)
     async with sessionmaker() as session:
         member = await side_reads.member(session, 502)
         await membership.set_locale(session, member, "en")
@@ -68,13 +68,12 @@ async def test_a_change_to_that_member_is_stored_by_the_session(engine, side_rea
         assert (await membership.member_by_telegram_id(session, 502)).locale == "en"
 
 
-async def test_someone_who_never_joined_reads_as_nobody(engine, side_reads):
-    async with create_sessionmaker(engine)() as session:
+async def test_someone_who_never_joined_reads_as_nobody(sessionmaker, side_reads):
+    async with sessionmaker() as session:
         assert await side_reads.member(session, 999_999) is None
 
 
-async def test_a_member_without_a_branch_has_none(engine, side_reads):
-    sessionmaker = create_sessionmaker(engine)
+async def test_a_member_without_a_branch_has_none(sessionmaker, side_reads):
     async with sessionmaker() as session:
         session.add(Member(telegram_id=503, real_name="赵六", role="admin"))
         await session.commit()
@@ -83,20 +82,17 @@ async def test_a_member_without_a_branch_has_none(engine, side_reads):
         assert member.branch_id is None and member.branch is None and member.active is True
 
 
-async def test_an_object_the_session_already_holds_is_returned_as_is(engine, side_reads):
-    sessionmaker = create_sessionmaker(engine)
-    async with sessionmaker() as session:
-        await _join(session, 504)
+async def test_an_object_the_session_already_holds_is_returned_as_is(sessionmaker, side_reads):
+    await _join(sessionmaker, 504)
     async with sessionmaker() as session:
         held = await session.scalar(select(Member).where(Member.telegram_id == 504))
         held.real_name = "改过的名字"
         assert await side_reads.member(session, 504) is held
 
 
-async def test_form_state_is_read_beside_the_session_until_the_update_changes_it(engine, side_reads):
+async def test_form_state_is_read_beside_the_session_until_the_update_changes_it(engine, sessionmaker, side_reads):
     """The chat's state comes from the side connection at the start of an update; once the update has changed it,
     its own uncommitted change is what it reads back."""
-    sessionmaker = create_sessionmaker(engine)
     storage = SqlStorage(sessionmaker, side_reads)
     key = StorageKey(bot_id=1, chat_id=505, user_id=505)
     async with sessionmaker() as session:
