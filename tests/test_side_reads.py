@@ -2,6 +2,7 @@
 state are read on a connection of their own, and what they return behaves exactly like what a query loads."""
 from __future__ import annotations
 
+import contextlib
 import shutil
 
 import pytest
@@ -90,38 +91,37 @@ async def test_an_object_the_session_already_holds_is_returned_as_is(sessionmake
         assert await side_reads.member(session, 504) is held
 
 
+@contextlib.asynccontextmanager
+async def an_update(sessionmaker):
+    """A session as DbSessionMiddleware gives one to an update (bot/fsm_storage.py reads it from `update_session`)."""
+    async with sessionmaker() as session:
+        token = update_session.set(session)
+        try:
+            yield session
+        finally:
+            update_session.reset(token)
+
+
 async def test_form_state_is_read_beside_the_session_until_the_update_changes_it(engine, sessionmaker, side_reads):
     """The chat's state comes from the side connection at the start of an update; once the update has changed it,
     its own uncommitted change is what it reads back."""
     storage = SqlStorage(sessionmaker, side_reads)
     key = StorageKey(bot_id=1, chat_id=505, user_id=505)
-    async with sessionmaker() as session:
-        token = update_session.set(session)
-        try:
-            await storage.set_state(key, "ReportForm:hazard")
-            await storage.set_data(key, {"step": 2})
-            assert await storage.get_state(key) == "ReportForm:hazard"  # its own write, not yet committed
-            await session.commit()
-        finally:
-            update_session.reset(token)
-    async with sessionmaker() as session:
-        token = update_session.set(session)
-        try:
-            assert await storage.get_state(key) == "ReportForm:hazard"  # the next update: from the side connection
-            assert await storage.get_data(key) == {"step": 2}
-            assert engine.sync_engine.pool.checkedout() == 0
-            await storage.set_state(key, None)
-            await storage.set_data(key, {})
-            assert await storage.get_state(key) is None  # its own change again
-            await session.commit()
-        finally:
-            update_session.reset(token)
-    async with sessionmaker() as session:
-        token = update_session.set(session)
-        try:
-            assert await storage.get_state(key) is None and await storage.get_data(key) == {}
-        finally:
-            update_session.reset(token)
+    async with an_update(sessionmaker) as session:
+        await storage.set_state(key, "ReportForm:hazard")
+        await storage.set_data(key, {"step": 2})
+        assert await storage.get_state(key) == "ReportForm:hazard"  # its own write, not yet committed
+        await session.commit()
+    async with an_update(sessionmaker) as session:
+        assert await storage.get_state(key) == "ReportForm:hazard"  # the next update: from the side connection
+        assert await storage.get_data(key) == {"step": 2}
+        assert engine.sync_engine.pool.checkedout() == 0
+        await storage.set_state(key, None)
+        await storage.set_data(key, {})
+        assert await storage.get_state(key) is None  # its own change again
+        await session.commit()
+    async with an_update(sessionmaker):
+        assert await storage.get_state(key) is None and await storage.get_data(key) == {}
 
 
 async def test_postgres_and_in_memory_databases_read_through_the_session():
