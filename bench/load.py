@@ -546,7 +546,8 @@ def _load(values: tuple[float, float, float]) -> str:
 def print_table(results: list[Result], users: int, shape: Shape, load_at_start: tuple[float, float, float]) -> None:
     echo = results[0]
     print(f"\n{shape.describe(users, STEPS)}")
-    print("latency = update queued → first bot message in that chat; /help/s = a separate burst, every user at once")
+    print("latency = update queued → first bot message in that chat; /help/s = every user at once, median of three "
+          "bursts after a warm-up one")
     print(f"machine: {os.cpu_count()} cores, shared; load average (1, 5, 15 min) at the start {_load(load_at_start)}, "
           f"at the end {_load(os.getloadavg())}; per setup below: the 1-min load as its drive began → ended\n")
     print(f"{'setup':<52} {'upd/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} {'/help/s':>8} {'vs echo':>7} "
