@@ -13,7 +13,6 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.commands import set_default_commands, set_staff_commands
@@ -31,7 +30,7 @@ from bot.middlewares import (
 )
 from bot.telegram_api import JsonBodySession, PinResponseModels
 from handlers.ui.menu import Menu
-from storage.db import create_engine, create_sessionmaker
+from storage.db import create_engine, create_sessionmaker, sqlite_file
 from storage.migrate import upgrade
 from storage.side_reads import SideReads
 
@@ -53,8 +52,7 @@ def pool_options(settings: Settings) -> dict:
     room for bursts (connections are cheap there: a thread each; writes take turns anyway). With half as many
     kept, a burst of 32 updates opened and closed a connection (and its thread) for every eighth update.
     PostgreSQL keeps SQLAlchemy's defaults: the server's connection limit is shared by the fleet."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    if sqlite_file(settings.database_url) is None:
         return {}
     return {"pool_size": settings.max_updates_in_flight + 4, "max_overflow": settings.max_updates_in_flight}
 

@@ -12,18 +12,25 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_only
 
 SQLITE_WAIT_SECONDS = 30  # how long a write waits for the database (the busy timeout, and the write turn below)
 
 
-def create_engine(url: str, **kwargs) -> AsyncEngine:
+def sqlite_file(url: str | URL) -> str | None:
+    """The database file of a SQLite URL; None for an in-memory SQLite database or another backend."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
+def create_engine(url: str, **kwargs) -> AsyncEngine:
+    if make_url(url).get_backend_name() == "sqlite":
+        if path := sqlite_file(url):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_WAIT_SECONDS}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         _take_turns_writing(engine)

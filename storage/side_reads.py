@@ -21,11 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from storage.db import sqlite_file
 from storage.models import Branch, FsmRecord, Member
 
 
@@ -61,10 +61,8 @@ class SideReads:
 
     @classmethod
     def for_engine(cls, engine: AsyncEngine) -> SideReads | None:
-        url = make_url(str(engine.url))
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-            return None  # an in-memory database is private to each connection: nothing to read beside it
-        return cls(engine, url.database)
+        path = sqlite_file(engine.url)  # an in-memory database is private to each connection: nothing to read beside it
+        return cls(engine, path) if path is not None else None
 
     def _fetch_in_thread(self, sql: str, parameters: tuple) -> tuple | None:
         if self._connection is None:
