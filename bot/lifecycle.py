@@ -45,6 +45,9 @@ async def open_knowledge(app: App) -> None:
     settle_heap()
 
 
+YOUNG_GC_THRESHOLD = 20_000  # allocations between collections of the youngest generation, once settled
+
+
 def settle_heap() -> None:
     """Once the index is open, what is alive now (the index, jieba's dictionaries, the model, the ORM, aiogram)
     lives as long as the process: collect the start's garbage, then freeze the rest (gc.freeze) so that the
@@ -57,9 +60,6 @@ def settle_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
-
-
-YOUNG_GC_THRESHOLD = 20_000
 
 
 async def tell_admins_about_failed_files(app: App, failed: list[tuple[str, str]]) -> None:
